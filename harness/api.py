@@ -1,0 +1,263 @@
+"""Contracts between the harness, tasks and methods.
+
+- A **Task** owns data, the network, the constraint and the metrics.
+- A **Method** turns the network's outputs plus the constraint into a scalar loss. It never calls
+  ``backward()`` or ``step()``: the harness owns the training step, so that time per epoch is
+  comparable across methods.
+
+Network outputs are a dict ``{group name: logits}``; a group is a tensor of shape (B, G, K):
+G variables of K classes each. A *categorical* group is one softmax over K per variable (a digit
+image: K = 10); a *bernoulli* group has K = 1 and a sigmoid per variable (an edge of a path).
+Each (g, k) is tied to one atom of the task's CNF by ``NeuralGroup.atoms[g, k]`` (0-based column).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterator
+
+import torch
+
+from .cnf import CNF
+from .errors import UserError, did_you_mean
+
+
+@dataclass
+class NeuralGroup:
+    """Atoms predicted by the network: ``atoms`` (G, K) holds 0-based CNF columns."""
+
+    name: str
+    atoms: torch.Tensor
+    kind: str = "categorical"  # or "bernoulli" (then K == 1)
+
+    def __post_init__(self):
+        self.atoms = torch.as_tensor(self.atoms, dtype=torch.long)
+        if self.atoms.dim() != 2:
+            raise ValueError(f"group {self.name}: atoms must be (G, K), got {tuple(self.atoms.shape)}")
+        if self.kind not in ("categorical", "bernoulli"):
+            raise ValueError(f"group {self.name}: kind must be categorical or bernoulli")
+        if self.kind == "bernoulli" and self.atoms.shape[1] != 1:
+            raise ValueError(f"group {self.name}: a bernoulli group has K == 1")
+
+
+@dataclass
+class Constraint:
+    """What a task asks the network's predictions to satisfy.
+
+    cnf: the CNF; groups: the neural atoms; derived: conjunction atoms, each a row
+    ``(atom, component atoms...)`` of 0-based columns (the components are neural atoms), e.g.
+    CL-STE's ``aux(d1, d2)``; padded rows use -1. always_keep: (m,) bool, clauses that CL-STE's
+    clause filtering never drops (the exactly-one clauses). problog: optional ProbLog program for
+    methods that reason in ProbLog. Evidence (per example, in {-1,0,1}^n) comes with each batch.
+    """
+
+    cnf: CNF
+    groups: list[NeuralGroup]
+    derived: torch.Tensor | None = None
+    always_keep: torch.Tensor | None = None
+    problog: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = self.cnf.n_atoms
+        if self.derived is not None:
+            self.derived = torch.as_tensor(self.derived, dtype=torch.long)
+        if self.always_keep is None:
+            self.always_keep = torch.zeros(self.cnf.n_clauses, dtype=torch.bool)
+        seen = torch.cat([g.atoms.flatten() for g in self.groups]) if self.groups else torch.zeros(0)
+        if len(seen) and (int(seen.min()) < 0 or int(seen.max()) >= n):
+            raise ValueError("neural atoms outside the CNF's atoms")
+
+    @property
+    def n_atoms(self) -> int:
+        return self.cnf.n_atoms
+
+    def neural_atoms(self) -> torch.Tensor:
+        return torch.cat([g.atoms.flatten() for g in self.groups])
+
+
+@dataclass
+class Batch:
+    """One training or evaluation batch.
+
+    x: network input (a tensor or a tuple of tensors); evidence: (B, n) float in {-1,0,1}, the
+    facts the label fixes (1 true, -1 false, 0 unknown); labels: {group: (B, G) long} gold classes
+    of the neural variables, hidden from constraint methods (used by the supervised ceiling and the
+    metrics); target: the task-level label (e.g. the sum); labelled: optional (B,) bool mask of
+    the examples whose labels a semi-supervised run may use.
+    """
+
+    x: Any
+    evidence: torch.Tensor
+    labels: dict[str, torch.Tensor] = field(default_factory=dict)
+    target: Any = None
+    labelled: torch.Tensor | None = None
+
+    def to(self, device) -> "Batch":
+        def mv(t):
+            if isinstance(t, torch.Tensor):
+                return t.to(device, non_blocking=True)
+            if isinstance(t, (tuple, list)):
+                return type(t)(mv(u) for u in t)
+            if isinstance(t, dict):
+                return {k: mv(u) for k, u in t.items()}
+            return t
+
+        return Batch(mv(self.x), mv(self.evidence), mv(self.labels), mv(self.target), mv(self.labelled))
+
+    def __len__(self) -> int:
+        return int(self.evidence.shape[0])
+
+
+def _coerce(key: str, value: Any, default: Any, owner: str) -> Any:
+    """Convert a CLI string to the type of the default value."""
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    try:
+        if isinstance(default, bool):
+            low = value.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError:
+        raise UserError(f"{owner}: {key}={value!r} is not a valid {type(default).__name__}") from None
+    return value
+
+
+def resolve_params(defaults: dict[str, Any], given: dict[str, Any], owner: str, what: str) -> dict[str, Any]:
+    """Merge given parameters into defaults; unknown keys and wrong types are user errors."""
+    out = dict(defaults)
+    for k, v in given.items():
+        if k not in defaults:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise UserError(f"{owner}: unknown {what} {k!r}{did_you_mean(k, defaults)}; known: {known}")
+        out[k] = _coerce(k, v, defaults[k], owner)
+    return out
+
+
+def source_hash(cls: type) -> str:
+    """Hash of the source of the module defining a plug-in: a changed plug-in never pools with old
+    numbers."""
+    import hashlib
+
+    try:
+        src = inspect.getsource(inspect.getmodule(cls))
+    except (OSError, TypeError):
+        src = cls.__qualname__
+    return hashlib.sha256(src.encode()).hexdigest()[:12]
+
+
+class Method:
+    """Base class of methods. Subclasses set ``key``, ``version``, ``hparams`` (defaults with a
+    comment each) and implement :meth:`prepare` and :meth:`loss`.
+
+    ``__init__`` only stores hyper-parameters; state built in ``prepare`` ends in ``_``.
+    Every method has ``w_label``: the weight of the task's own supervised loss added by the harness
+    (e.g. binary cross-entropy on shortest-path edges); 0 means no labels are used.
+    """
+
+    key: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    hparams: ClassVar[dict[str, Any]] = {}
+    #: True when the method needs a ProbLog program (skipped on tasks without one)
+    needs_problog: ClassVar[bool] = False
+
+    def __init__(self, **hp):
+        self.hp = resolve_params({"w_label": 0.0, **self.hparams}, hp, f"method {self.key}", "hyper-parameter")
+
+    def prepare(self, constraint: Constraint, device: torch.device) -> None:
+        """One-off symbolic work (compilation, grounding, matrices); timed as setup_seconds."""
+        self.constraint_ = constraint
+        self.device_ = device
+
+    def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        """Extra parameters of the method itself (none by default)."""
+        return []
+
+
+
+class Task:
+    """Base class of tasks. Subclasses set ``key``, ``version``, ``params`` (task parameters with
+    defaults), ``train_defaults`` (epochs, batch_size, lr) and ``method_defaults`` ({method key:
+    {hp: value}} where the paper tuned them), and implement the methods below."""
+
+    key: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    params: ClassVar[dict[str, Any]] = {}
+    train_defaults: ClassVar[dict[str, Any]] = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
+    method_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: the metric the reports sort by and plot
+    main_metric: ClassVar[str] = ""
+
+    def __init__(self, data_dirs: dict[str, str] | None = None, **tp):
+        self.tp = resolve_params(self.params, tp, f"task {self.key}", "task parameter")
+        self.data_dirs = dict(data_dirs or {})
+
+    # -- to implement ---------------------------------------------------------------------------
+    def setup(self, seed: int, device: torch.device) -> None:
+        """Load or generate the data for this seed (train examples depend on the seed) and put
+        what the training loop reads onto ``device``, once."""
+
+    def constraint(self) -> Constraint:
+        raise NotImplementedError
+
+    def network(self) -> torch.nn.Module:
+        """A fresh network whose forward returns {group: logits (B, G, K)}."""
+        raise NotImplementedError
+
+    def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
+        raise NotImplementedError
+
+    def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        raise NotImplementedError
+
+    #: True when the task's training examples carry labels of the neural variables that a method
+    #: may use with w_label > 0 (shortest path's edges); False when they are hidden gold symbols
+    #: (mnist-add's digits), used only by the supervised ceiling and the metrics
+    has_labels: ClassVar[bool] = False
+
+    def label_loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+        """The task's supervised loss on its labels (cross-entropy per neural group by default)."""
+        if not self.has_labels:
+            raise UserError(f"task {self.key} has no training labels besides its constraint's evidence; "
+                            "set the method's w_label to 0")
+        return supervised_loss(outputs, batch)
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the data to record with each result row (sizes, sources)."""
+        return {}
+
+
+def supervised_loss(outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+    """Cross-entropy of each neural group against ``batch.labels`` (mean over variables).
+
+    Categorical groups: softmax cross-entropy over K; bernoulli groups: binary cross-entropy with
+    logits. Only the examples in ``batch.labelled`` count when that mask is given.
+    """
+    total = None
+    for name, logits in outputs.items():
+        if name not in batch.labels:
+            continue
+        y = batch.labels[name]
+        if batch.labelled is not None:
+            if not bool(batch.labelled.any()):
+                continue
+            logits, y = logits[batch.labelled], y[batch.labelled]
+        if logits.shape[-1] == 1:
+            term = torch.nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), y.float())
+        else:
+            term = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        total = term if total is None else total + term
+    if total is None:
+        any_t = next(iter(outputs.values()))
+        return any_t.sum() * 0.0
+    return total

@@ -1,0 +1,208 @@
+"""The training loop. The harness owns the step: methods only return losses.
+
+One run = one (task, task parameters, method, hyper-parameters, seed, epochs, batch size, lr).
+Per epoch: train (timed with CUDA synchronisation where it applies), evaluate (timed apart), append
+one result row. Set-up is timed in two parts: ``data_seconds`` (the task loads or generates data)
+and ``setup_seconds`` (the method's one-off symbolic work in ``prepare``).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import records
+from .errors import UserError
+from .api import source_hash
+from .registry import get_method, get_task
+
+log = logging.getLogger("nesybench")
+
+
+@dataclass
+class RunConfig:
+    task: str
+    method: str
+    seed: int = 0
+    epochs: int | None = None  # None: the task's default
+    batch_size: int | None = None
+    lr: float | None = None
+    hp: dict[str, Any] = field(default_factory=dict)
+    tp: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    threads: int = 1
+    data_dirs: dict[str, str] = field(default_factory=dict)
+    save_model: str | None = None  # directory to keep the trained network in
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build(cfg: RunConfig):
+    """Instantiate the task and method of a config, with the task's defaults applied.
+    Raises UserError for unknown names, keys or values."""
+    task_cls = get_task(cfg.task)
+    method_cls = get_method(cfg.method)
+    task = task_cls(data_dirs=cfg.data_dirs, **cfg.tp)
+    hp = {**task_cls.method_defaults.get(method_cls.key, {}), **cfg.hp}
+    method = method_cls(**hp)
+    train = dict(task_cls.train_defaults)
+    for k in ("epochs", "batch_size", "lr"):
+        if getattr(cfg, k) is not None:
+            train[k] = getattr(cfg, k)
+    if train["epochs"] < 1 or train["batch_size"] < 1 or not train["lr"] > 0:
+        raise UserError(f"epochs and batch size must be >= 1 and lr > 0; got {train}")
+    return task, method, train
+
+
+def run_config_key(cfg: RunConfig, task, method, train) -> dict[str, Any]:
+    """What identifies a run: equal keys are the same experiment on the same code version."""
+    return {
+        "task": task.key, "task_version": task.version, "task_hash": source_hash(type(task)),
+        "method": method.key, "method_version": method.version, "method_hash": source_hash(type(method)),
+        "hp": method.hp, "tp": task.tp, "seed": cfg.seed, **train,
+        "data": {k: os.path.abspath(v) for k, v in cfg.data_dirs.items()},
+        "device": cfg.device, "threads": cfg.threads,
+    }
+
+
+def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None = None,
+        resume: bool = True) -> dict[str, Any]:
+    """Train and evaluate one run, appending a row per epoch. Returns the last row.
+
+    A run already finished with the same configuration and code version is not repeated
+    (its last row is returned with ``skipped_existing`` set) unless ``resume`` is False.
+    """
+    task, method, train = build(cfg)
+    key = run_config_key(cfg, task, method, train)
+    run_id = records.config_id(key)
+    writer = records.RunWriter(results_dir, task.key, method.key, run_id)
+    if resume and writer.finished():
+        rows = [r for r in records.iter_rows(writer.dir) if r.get("run_id") == run_id]
+        last = rows[-1] if rows else {}
+        return {**last, "skipped_existing": True}
+
+    torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    base = {
+        "schema_version": records.SCHEMA_VERSION, "run_id": run_id,
+        "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
+        "method": method.key, "method_version": method.version, "method_key": f"{method.key}-v{method.version}",
+        "method_hash": source_hash(type(method)), "task_hash": key["task_hash"],
+        "hp": method.hp, "tp": task.tp, "seed": cfg.seed, "epochs": train["epochs"],
+        "batch_size": train["batch_size"], "lr": train["lr"], "device": device.type,
+        "device_name": device_name(device), "threads": torch.get_num_threads(),
+        "versions": records.package_versions(), **records.git_info(), **records.host_info(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    writer.open()
+    try:
+        seed_everything(cfg.seed)
+        t0 = time.perf_counter()
+        task.setup(cfg.seed, device)
+        constraint = task.constraint()
+        _sync(device)
+        data_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        method.prepare(constraint, device)
+        _sync(device)
+        setup_seconds = time.perf_counter() - t0
+        seed_everything(cfg.seed)  # the network's init depends on the seed only
+        net = task.network().to(device)
+        params = list(net.parameters()) + list(method.trainable())
+        opt = torch.optim.Adam(params, lr=train["lr"])
+        gen = torch.Generator().manual_seed(cfg.seed)
+        base.update(describe=task.describe(), data_seconds=data_seconds, setup_seconds=setup_seconds,
+                    n_parameters=sum(p.numel() for p in net.parameters()))
+        w_label = float(method.hp.get("w_label", 0.0))
+        row: dict[str, Any] = {}
+        for epoch in range(1, train["epochs"] + 1):
+            net.train()
+            _sync(device)
+            t0 = time.perf_counter()
+            n_steps, loss_sum = 0, 0.0
+            for batch in task.train_batches(train["batch_size"], gen):
+                outputs = net(batch.x)
+                loss = method.loss(outputs, batch)
+                if w_label:
+                    loss = loss + w_label * task.label_loss(outputs, batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                n_steps += 1
+                if n_steps % 200 == 1:  # cheap divergence check without a sync per step
+                    val = float(loss.detach())
+                    if not math.isfinite(val):
+                        raise FloatingPointError(f"loss became {val} at epoch {epoch}, step {n_steps}")
+                    loss_sum += val
+            _sync(device)
+            train_seconds = time.perf_counter() - t0
+            net.eval()
+            t0 = time.perf_counter()
+            metrics = task.evaluate(net, device)
+            _sync(device)
+            eval_seconds = time.perf_counter() - t0
+            row = {**base, "epoch": epoch, "status": "ok", "error": None, "metrics": metrics,
+                   "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps,
+                   "final": epoch == train["epochs"], "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            writer.append(row)
+            if progress:
+                shown = " ".join(f"{k}={v:.2f}" for k, v in metrics.items())
+                progress(f"{task.key} {method.key} seed {cfg.seed} epoch {epoch}/{train['epochs']}: {shown} "
+                         f"({train_seconds:.1f}s train, {eval_seconds:.1f}s eval)")
+        if cfg.save_model:
+            os.makedirs(cfg.save_model, exist_ok=True)
+            torch.save({"state_dict": net.state_dict(), "config": asdict(cfg), "run_id": run_id},
+                       os.path.join(cfg.save_model, f"{run_id}.pt"))
+        writer.publish()
+        return row
+    except BaseException as e:
+        status = "failed"
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            status = "killed"
+        last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        writer.append({**base, "epoch": None, "status": status, "error": f"{type(e).__name__}: {last}",
+                       "metrics": {}, "final": True,
+                       "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        writer.close()
+        if os.path.exists(writer.part):
+            # a failed run is a result too (status failed), kept beside the run; a later attempt
+            # with the same configuration runs again rather than being skipped
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            os.replace(writer.part, writer.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl")
+        raise

@@ -1,0 +1,94 @@
+"""String registry of tasks and methods: each plug-in is declared once, by a decorator on its class.
+
+Keys are kebab-case (``cl-ste``); the version lives on the class (``version = 1``) and is recorded
+in every result row as ``key-vN`` together with a hash of the plug-in's source.
+Built-in plug-ins are every module of the ``methods`` and ``tasks`` packages; out-of-tree ones are
+loaded with :func:`load_plugin` (``--plugin module.name`` or ``--plugin path/to/file.py``).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+
+from .errors import UserError, did_you_mean
+
+METHODS: dict[str, type] = {}
+TASKS: dict[str, type] = {}
+_loaded = False
+
+
+def register_method(cls):
+    if not cls.key:
+        raise ValueError(f"{cls.__name__} has no key")
+    if cls.key in METHODS and METHODS[cls.key] is not cls:
+        raise ValueError(f"method key {cls.key!r} registered twice")
+    METHODS[cls.key] = cls
+    return cls
+
+
+def register_task(cls):
+    if not cls.key:
+        raise ValueError(f"{cls.__name__} has no key")
+    if cls.key in TASKS and TASKS[cls.key] is not cls:
+        raise ValueError(f"task key {cls.key!r} registered twice")
+    TASKS[cls.key] = cls
+    return cls
+
+
+def load_builtins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for pkg_name in ("methods", "tasks"):
+        pkg = importlib.import_module(pkg_name)
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if not mod.name.startswith("_"):
+                importlib.import_module(f"{pkg_name}.{mod.name}")
+
+
+def load_plugin(spec: str) -> None:
+    """Import an out-of-tree plug-in: a module name on sys.path or a path to a .py file."""
+    if spec.endswith(".py") or os.sep in spec:
+        if not os.path.isfile(spec):
+            raise UserError(f"plug-in file not found: {spec}")
+        name = "nesybench_plugin_" + os.path.splitext(os.path.basename(spec))[0]
+        s = importlib.util.spec_from_file_location(name, spec)
+        mod = importlib.util.module_from_spec(s)
+        sys.modules[name] = mod
+        s.loader.exec_module(mod)
+        return
+    try:
+        importlib.import_module(spec)
+    except ModuleNotFoundError as e:
+        raise UserError(f"plug-in module {spec!r} not found ({e}); give a module on PYTHONPATH or a .py path") from None
+
+
+def _strip_version(key: str) -> str:
+    base, _, v = key.rpartition("-v")
+    return base if base and v.isdigit() else key
+
+
+def get_method(key: str) -> type:
+    load_builtins()
+    k = _strip_version(key)
+    if k not in METHODS:
+        raise UserError(f"unknown method {key!r}{did_you_mean(key, METHODS)}; run 'nesybench list' to see them")
+    cls = METHODS[k]
+    if k != key and key != f"{k}-v{cls.version}":
+        raise UserError(f"method {key!r}: this code has {k}-v{cls.version}")
+    return cls
+
+
+def get_task(key: str) -> type:
+    load_builtins()
+    k = _strip_version(key)
+    if k not in TASKS:
+        raise UserError(f"unknown task {key!r}{did_you_mean(key, TASKS)}; run 'nesybench list' to see them")
+    cls = TASKS[k]
+    if k != key and key != f"{k}-v{cls.version}":
+        raise UserError(f"task {key!r}: this code has {k}-v{cls.version}")
+    return cls

@@ -1,0 +1,1 @@
+"""Methods: one plug-in per module, each registered with ``@register_method``."""

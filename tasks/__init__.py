@@ -1,0 +1,1 @@
+"""Tasks: one plug-in per module, each registered with ``@register_task``."""
