@@ -165,8 +165,6 @@ class Method:
     key: ClassVar[str] = ""
     version: ClassVar[int] = 1
     hparams: ClassVar[dict[str, Any]] = {}
-    #: True when the method needs a ProbLog program (skipped on tasks without one)
-    needs_problog: ClassVar[bool] = False
 
     def __init__(self, **hp):
         self.hp = resolve_params({"w_label": 0.0, **self.hparams}, hp, f"method {self.key}", "hyper-parameter")

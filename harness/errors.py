@@ -17,3 +17,9 @@ def did_you_mean(name: str, choices) -> str:
     """Return ' (did you mean X?)' when a close match exists, else ''."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class SkipRun(Exception):
+    """Raised by a method's ``prepare`` (or a task's ``setup``) when it cannot handle the run, e.g. a
+    method that needs a ProbLog program on a task without one, or a package missing on this
+    platform. The harness records the run with status ``skipped`` and this reason."""

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import records
-from .errors import UserError
+from .errors import SkipRun, UserError
 from .api import source_hash
 from .registry import get_method, get_task
 
@@ -191,6 +191,11 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
                        os.path.join(cfg.save_model, f"{run_id}.pt"))
         writer.publish()
         return row
+    except SkipRun as e:
+        writer.append({**base, "epoch": None, "status": "skipped", "error": str(e), "metrics": {},
+                       "final": True, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        writer.publish()  # a skip is a finished result: not retried on resume
+        return {**base, "status": "skipped", "error": str(e)}
     except BaseException as e:
         status = "failed"
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
