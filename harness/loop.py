@@ -79,9 +79,13 @@ def build(cfg: RunConfig):
     task_cls = get_task(cfg.task)
     method_cls = get_method(cfg.method)
     task = task_cls(data_dirs=cfg.data_dirs, **cfg.tp)
-    hp = {**task_cls.method_defaults.get(method_cls.key, {}), **cfg.hp}
+    md = dict(task_cls.method_defaults.get(method_cls.key, {}))
+    # reserved key "_train": training settings (epochs, batch_size, lr) the paper tuned per method
+    # on this task, e.g. {"_train": {"lr": 0.002}}; the run's own settings still override them
+    train_md = md.pop("_train", {})
+    hp = {**md, **cfg.hp}
     method = method_cls(**hp)
-    train = dict(task_cls.train_defaults)
+    train = {**task_cls.train_defaults, **train_md}
     for k in ("epochs", "batch_size", "lr"):
         if getattr(cfg, k) is not None:
             train[k] = getattr(cfg, k)
