@@ -1,0 +1,209 @@
+"""CL-STE: L_cnf on hand-worked clauses, gradients, STEs, derived atoms, clause filtering."""
+import pytest
+import torch
+
+from harness.api import Batch, Constraint, NeuralGroup
+from harness.cnf import CNF
+from methods.cl_ste import (CLSTE, b_iste, b_sste, bound_loss, bp_iste, cnf_loss, cnf_loss_padded,
+                            neural_values)
+
+
+def loss_and_grad(C, v, g, mask=None):
+    v = torch.tensor(v, dtype=torch.float32, requires_grad=True)
+    loss = cnf_loss(torch.tensor(C, dtype=torch.float32), v, torch.tensor(g, dtype=torch.float32), mask)
+    loss.backward()
+    return loss.item(), v.grad.tolist()
+
+
+def test_unsatisfied_clause_pushes_every_literal_true():
+    # a | -b with a=0, b=1: both literals false; unsat = (1-v_a) * v_b
+    val, grad = loss_and_grad([[1, -1]], [[0, 1]], [[0, 0]])
+    assert val == 1.0  # L_unsat = mean over the one unsatisfied clause; no deduction, L_sat = 0
+    assert grad == [[-1.0, 1.0]]  # raise a, lower b
+
+
+def test_satisfied_clause_one_true_literal_keeps_it():
+    # a | b with a=1, b=0: value 0; keep term pushes a to stay 1 and b to stay 0
+    val, grad = loss_and_grad([[1, 1]], [[1, 0]], [[0, 0]])
+    assert val == 0.0
+    assert grad == [[-1.0, 1.0]]
+
+
+def test_satisfied_clause_two_true_literals():
+    val, grad = loss_and_grad([[1, 1]], [[1, 1]], [[0, 0]])
+    assert val == 0.0
+    assert grad == [[-1.0, -1.0]]
+
+
+def test_unit_propagation_from_facts_counts_twice_when_unsatisfied():
+    # -s | a with fact s=1 (g) and a=0: up holds (one literal left), clause unsatisfied.
+    # L_deduce (sum) = 1 and L_unsat (mean) = 1; d/da = -2 (both terms), d/ds = +2
+    val, grad = loss_and_grad([[-1, 1]], [[1, 0]], [[1, 0]])
+    assert val == 2.0
+    assert grad == [[2.0, -2.0]]
+
+
+def test_unit_propagation_on_satisfied_clause_is_included():
+    # top-level ste.py: L_up sums unsat over up-clauses even when satisfied; value 0, but it adds
+    # d unsat/d a = -v_s = -1 on the remaining literal besides the keep term (-1)
+    val, grad = loss_and_grad([[-1, 1]], [[1, 1]], [[1, 0]])
+    assert val == 0.0
+    assert grad[0][1] == -2.0
+
+
+def test_means_are_over_unsatisfied_and_satisfied_clauses_separately():
+    # two examples: ex0 violates a|b, ex1 satisfies it. L_unsat averages over 1 clause only
+    val, grad = loss_and_grad([[1, 1]], [[0, 0], [1, 0]], [[0, 0], [0, 0]])
+    assert val == 1.0
+    assert grad == [[-1.0, -1.0], [-1.0, 1.0]]
+    # two violated clauses: each gets 1/2
+    val, grad = loss_and_grad([[1, 1, 0, 0], [0, 0, 1, 1]], [[0, 0, 0, 0]], [[0, 0, 0, 0]])
+    assert val == 1.0
+    assert grad == [[-0.5, -0.5, -0.5, -0.5]]
+    # unit clauses have one literal not falsified by the (empty) facts: deduction applies to them
+    val, grad = loss_and_grad([[1, 0], [0, 1]], [[0, 0]], [[0, 0]])
+    assert val == 2.0 + 1.0
+    assert grad == [[-1.5, -1.5]]
+
+
+def test_deduction_is_a_sum_over_the_batch():
+    C = [[-1, 1]]
+    val, _ = loss_and_grad(C, [[1, 0]] * 3, [[1, 0]] * 3)
+    assert val == 3.0 + 1.0  # L_deduce sums 3, L_unsat averages to 1
+
+
+def test_batched_C_and_clause_mask():
+    C = torch.tensor([[[1.0, 1.0], [-1.0, 0.0]]])  # (1, m=2, n=2)
+    v = torch.tensor([[0.0, 0.0]], requires_grad=True)
+    g = torch.zeros(1, 2)
+    full = cnf_loss(C, v, g)
+    assert full.item() == 1.0  # clause 1 violated (mean 1); clause 2 (-a) satisfied
+    masked = cnf_loss(C[0], v, g, torch.tensor([[False, True]]))
+    assert masked.item() == 0.0
+
+
+def test_padded_equals_dense_value_and_gradient():
+    gen = torch.Generator().manual_seed(0)
+    n, m, B = 7, 12, 5
+    clauses = []
+    for _ in range(m):
+        k = int(torch.randint(1, 5, (1,), generator=gen))
+        atoms = torch.randperm(n, generator=gen)[:k] + 1
+        signs = torch.randint(0, 2, (k,), generator=gen) * 2 - 1
+        clauses.append(tuple(int(a * s) for a, s in zip(atoms, signs)))
+    cnf = CNF(n, clauses)
+    v0 = torch.randint(0, 2, (B, n), generator=gen).float()
+    g = torch.randint(-1, 2, (B, n), generator=gen).float()
+    mask = torch.rand(B, m, generator=gen) > 0.3
+    v1 = v0.clone().requires_grad_(True)
+    v2 = v0.clone().requires_grad_(True)
+    a = cnf_loss(cnf.matrix(), v1, g, mask)
+    idx, sign = cnf.padded()
+    b = cnf_loss_padded(idx, sign, v2, g, mask)
+    a.backward()
+    b.backward()
+    assert torch.allclose(a, b)
+    assert torch.allclose(v1.grad, v2.grad)
+
+
+def test_stes_forward_and_backward():
+    x = torch.tensor([0.2, 0.5, 0.7], requires_grad=True)
+    y = bp_iste(x)
+    assert y.tolist() == [0.0, 1.0, 1.0]
+    (y * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0]  # identity
+
+    x = torch.tensor([-0.1, 0.0, 3.0], requires_grad=True)
+    y = b_iste(x)
+    assert y.tolist() == [0.0, 1.0, 1.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+    x = torch.tensor([-2.0, -1.0, 0.5, 1.0, 1.5], requires_grad=True)
+    y = b_sste(x)
+    assert y.tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]  # saturated outside [-1, 1]
+
+
+def test_bound_loss_is_mean_square_of_logits():
+    out = {"a": torch.tensor([[[1.0, -2.0]]]), "b": torch.tensor([[[3.0]]])}
+    assert bound_loss(out).item() == pytest.approx((1 + 4 + 9) / 3)
+
+
+def _two_digit_constraint():
+    # atoms: d(0,0..2) -> cols 0..2, d(1,0..2) -> cols 3..5, aux(i,j) -> cols 6..14
+    names = [f"d{i}{k}" for i in range(2) for k in range(3)] + [f"aux{i}{j}" for i in range(3) for j in range(3)]
+    derived = torch.tensor([[6 + 3 * i + j, i, 3 + j] for i in range(3) for j in range(3)])
+    cnf = CNF(len(names), [(7,)], names)
+    return Constraint(cnf, [NeuralGroup("digit", torch.arange(6).reshape(2, 3))], derived=derived)
+
+
+def test_derived_atoms_are_bp_of_product_with_product_gradient():
+    c = _two_digit_constraint()
+    logits = torch.tensor([[[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]]], requires_grad=True)
+    v = neural_values(c, {"digit": logits}, "bp-iste", c.n_atoms)
+    p = torch.softmax(logits, -1)
+    prod = p[0, 0, 0] * p[0, 1, 1]
+    assert v[0, 6 + 1].item() == float(prod >= 0.5)  # aux(0,1)
+    v[0, 6 + 1].backward()
+    # iSTE: d aux / d p0[0] = p1[1]; check through softmax against autograd on the product itself
+    ref = logits.detach().clone().requires_grad_(True)
+    pr = torch.softmax(ref, -1)
+    (pr[0, 0, 0] * pr[0, 1, 1]).backward()
+    assert torch.allclose(logits.grad, ref.grad)
+
+
+def test_derived_atoms_b_variant_is_product_of_binarized():
+    c = _two_digit_constraint()
+    logits = torch.tensor([[[1.0, -1.0, 2.0], [-1.0, 0.5, -3.0]]])
+    v = neural_values(c, {"digit": logits}, "b-iste", c.n_atoms)
+    b = (logits >= 0).float()
+    for i in range(3):
+        for j in range(3):
+            assert v[0, 6 + 3 * i + j].item() == b[0, 0, i].item() * b[0, 1, j].item()
+
+
+def test_clause_filtering_keeps_clauses_with_the_negated_label():
+    from tasks.mnist_add import MnistAdd
+
+    task = MnistAdd()
+    c = task.constraint()
+    m = CLSTE()
+    m.prepare(c, torch.device("cpu"))
+    ev = task.evidence_for(torch.tensor([3, 18]))
+    gc = (m.sign_ * ev[:, m.idx_]).sum(-1)
+    kept = (gc == -1) | m.always_keep_
+    assert kept.sum(1).tolist() == [1, 1]  # 1 of the 19 clauses per example (PAPER.md 1.8)
+    assert c.cnf.n_clauses == 19
+
+
+def test_loss_zero_on_gold_digits_and_positive_on_wrong_ones():
+    from tasks.mnist_add import MnistAdd
+
+    task = MnistAdd()
+    c = task.constraint()
+    m = CLSTE(w_bound=0.0)
+    m.prepare(c, torch.device("cpu"))
+    ev = task.evidence_for(torch.tensor([7]))
+    good = torch.full((1, 2, 10), -5.0)
+    good[0, 0, 3] = good[0, 1, 4] = 5.0  # 3 + 4 = 7
+    bad = torch.full((1, 2, 10), -5.0)
+    bad[0, 0, 3] = bad[0, 1, 5] = 5.0  # 3 + 5 != 7
+    batch = Batch(x=None, evidence=ev)
+    assert m.loss({"digit": good}, batch).item() == 0.0
+    bad.requires_grad_(True)
+    loss = m.loss({"digit": bad}, batch)
+    assert loss.item() > 0
+    loss.backward()
+    assert bad.grad.abs().sum() > 0
+
+
+def test_uec_clauses_added_for_b_variants():
+    from tasks.mnist_add import MnistAdd
+
+    c = MnistAdd().constraint()
+    m = CLSTE(ste="b-sste")
+    m.prepare(c, torch.device("cpu"))
+    assert m.n_clauses_ == 19 + 2 * (1 + 45)  # existence + pairwise uniqueness per digit image
+    assert int(m.always_keep_.sum()) == 2 * 46

@@ -1,0 +1,59 @@
+"""The CLI: error paths give one line and a non-zero exit, never a traceback."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli(*args, cwd=None):
+    p = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd or REPO,
+                       timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["run", "--task", "mnist-addd", "--method", "cl-ste"], "unknown task 'mnist-addd' (did you mean 'mnist-add'?)"),
+    (["run", "--task", "mnist-add", "--method", "cl-stee"], "unknown method 'cl-stee'"),
+    (["run", "--task", "mnist-add", "--method", "cl-ste", "--hp", "w_cnf"], "expected KEY=VALUE"),
+    (["run", "--task", "mnist-add", "--method", "cl-ste", "--hp", "ste=foo", "--tp", "n_pairs=8", "--device", "cpu"],
+     "ste='foo' unknown"),
+    (["run", "--task", "mnist-add", "--method", "cl-ste", "--mnist-dir", "/nonexistent/mnist"], "no such directory"),
+    (["run", "--task", "mnist-add", "--method", "cl-ste", "--epochs", "0"], "epochs and batch size must be >= 1"),
+    (["run", "--task", "mnist-add", "--method", "cl-ste", "--device", "cuda"], "CUDA is not available"),
+    (["run", "--task", "mnist-add"], "the following arguments are required: --method"),
+    (["report", "--results", "/nonexistent/results", "--out", "x.md"], "results directory not found"),
+    (["bench", "--suite", "nope"], "unknown suite 'nope'"),
+])
+def test_user_errors_are_one_line(tmp_path, args, fragment):
+    if "--results" not in args and args[0] == "run":
+        args = args + ["--results", str(tmp_path)]
+    code, out, err = cli(*args)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_mnist_dir_is_named(tmp_path):
+    d = tmp_path / "mnist"
+    d.mkdir()
+    (d / "train-images-idx3-ubyte.gz").write_bytes(b"garbage")
+    code, _, err = cli("run", "--task", "mnist-add", "--method", "supervised", "--mnist-dir", str(d),
+                       "--results", str(tmp_path / "r"))
+    assert code == 2 and "train-images-idx3-ubyte.gz" in err and "Traceback" not in err
+
+
+def test_list_and_tiny_run_and_report(tmp_path):
+    code, out, _ = cli("list")
+    assert code == 0 and "cl-ste-v1" in out and "mnist-add-v1" in out
+    code, out, err = cli("run", "--task", "mnist-add", "--method", "cl-ste", "--seeds", "0", "1", "--epochs", "1",
+                         "--batch-size", "8", "--tp", "n_pairs=16", "--hp", "w_cnf=3", "--device", "cpu",
+                         "--results", str(tmp_path))
+    assert code == 0, err
+    assert out.count("epoch 1/1") == 2
+    code, out, err = cli("report", "--results", str(tmp_path), "--out", str(tmp_path / "r.md"))
+    assert code == 0, err
+    assert "cl-ste-v1" in (tmp_path / "r.md").read_text()
