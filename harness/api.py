@@ -49,6 +49,13 @@ class Constraint:
     CL-STE's ``aux(d1, d2)``; padded rows use -1. always_keep: (m,) bool, clauses that CL-STE's
     clause filtering never drops (the exactly-one clauses). problog: optional ProbLog program for
     methods that reason in ProbLog. Evidence (per example, in {-1,0,1}^n) comes with each batch.
+    derived_ops: optional further derived atoms, evaluated after ``derived`` stage by stage, in
+    order: ``("and" | "or", rows)`` with rows ``(atom, components...)`` (-1 padded) whose components
+    are neural atoms or atoms of ``derived`` or of an earlier stage; an "or" row's components must
+    be mutually exclusive events (then the sum of their probabilities is the marginal, which the
+    b_p variant of CL-STE binarizes). A task that uses them also writes their definitions into the
+    CNF as clauses (atom <-> and/or of components), so a method that only reads the CNF (a WMC
+    over the latent atoms) stays exact.
     """
 
     cnf: CNF
@@ -57,9 +64,13 @@ class Constraint:
     always_keep: torch.Tensor | None = None
     problog: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    derived_ops: list[tuple[str, torch.Tensor]] = field(default_factory=list)
 
     def __post_init__(self):
         n = self.cnf.n_atoms
+        self.derived_ops = [(kind, torch.as_tensor(rows, dtype=torch.long)) for kind, rows in self.derived_ops]
+        if any(kind not in ("and", "or") for kind, _ in self.derived_ops):
+            raise ValueError("derived_ops: each stage is ('and' | 'or', rows)")
         if self.derived is not None:
             self.derived = torch.as_tensor(self.derived, dtype=torch.long)
         if self.always_keep is None:
@@ -186,7 +197,8 @@ class Method:
 class Task:
     """Base class of tasks. Subclasses set ``key``, ``version``, ``params`` (task parameters with
     defaults), ``train_defaults`` (epochs, batch_size, lr) and ``method_defaults`` ({method key:
-    {hp: value}} where the paper tuned them), and implement the methods below."""
+    {hp: value}} where the paper tuned them; a key ``"method|hp=value"`` adds defaults for one value
+    of a hyper-parameter, e.g. ``"cl-ste|ste=b-iste"``), and implement the methods below."""
 
     key: ClassVar[str] = ""
     version: ClassVar[int] = 1

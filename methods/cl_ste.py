@@ -18,7 +18,9 @@ One deliberate generalisation: v = 1[g = 1] + b(x) * 1[g = 0], so that a fact g 
 the reference writes v = g + b(x) * 1[g = 0], which is the same for the g in {0,1} that all of its
 problems use.
 
-Version history: v1, first release.
+Version history: v1, first release; derived atoms may come in further "and"/"or" stages
+(``Constraint.derived_ops``, e.g. mnist-add's compact carries), which leaves every earlier
+constraint's loss unchanged.
 """
 from __future__ import annotations
 
@@ -164,6 +166,8 @@ def neural_values(constraint: Constraint, outputs: dict[str, torch.Tensor], ste:
     b_p variant: b_p of softmax (categorical) or sigmoid (bernoulli) probabilities, and each derived
     conjunction atom is b_p of the *product of probabilities* of its components (reference ``aux``).
     b(x) variants: b of the logits, and a derived atom is the product of binarized components.
+    Further stages of ``constraint.derived_ops`` follow in order: an "or" atom is b_p of the sum of
+    its (mutually exclusive) components' probabilities, or 1 - prod(1 - b) for the b(x) variants.
     """
     binarize = BINARIZE[ste]
     first = next(iter(outputs.values()))
@@ -179,20 +183,66 @@ def neural_values(constraint: Constraint, outputs: dict[str, torch.Tensor], ste:
             vals.append(binarize(logits).reshape(B, -1))
         cols.append(grp.atoms.reshape(-1).to(first.device))
     cols_t = torch.cat(cols)
-    v_nn = first.new_zeros(B, n_atoms + 1).index_copy(1, cols_t, torch.cat(vals, 1))  # +1: a ones slot
+    # two constant slots after the n atoms: column n is 1 (pads an "and"), column n+1 is 0 (an "or")
+    one, zero = n_atoms, n_atoms + 1
+    v_nn = first.new_zeros(B, n_atoms + 2).index_copy(1, cols_t, torch.cat(vals, 1))
+    v_nn[:, one] = 1.0
+    stages = []
     if constraint.derived is not None and len(constraint.derived):
-        d = constraint.derived.to(first.device)
+        stages.append(("and", constraint.derived))
+    stages += list(getattr(constraint, "derived_ops", []))
+    if ste == "bp-iste" and stages:
+        p_all = first.new_zeros(B, n_atoms + 2).index_copy(1, cols_t, torch.cat(probs, 1))
+        p_all[:, one] = 1.0
+    for kind, rows in stages:
+        d = rows.to(first.device)
         target, comps = d[:, 0], d[:, 1:].clone()
-        comps[comps < 0] = n_atoms  # padding points at the constant-1 slot
+        comps[comps < 0] = one if kind == "and" else zero
         if ste == "bp-iste":
-            p_all = first.new_zeros(B, n_atoms + 1).index_copy(1, cols_t, torch.cat(probs, 1))
-            p_all[:, n_atoms] = 1.0
-            derived_v = binarize(p_all[:, comps].prod(-1))  # (B, n_derived)
+            # a derived atom's probability: product over its components (an "and": independent
+            # images) or sum (an "or": mutually exclusive events); its value is b_p of it
+            g = p_all[:, comps]  # (B, n_rows, k)
+            p_d = g.prod(-1) if kind == "and" else g.sum(-1).clamp(max=1.0)
+            p_all = p_all.index_copy(1, target, p_d)
+            v_nn = v_nn.index_copy(1, target, binarize(p_d))
         else:
+            # b(x) variants: the Boolean function of binarized components, written arithmetically
+            # so the STE gradient passes: and = product, or = 1 - product of (1 - component)
+            g = v_nn[:, comps]
+            derived_v = g.prod(-1) if kind == "and" else 1 - (1 - g).prod(-1)
+            v_nn = v_nn.index_copy(1, target, derived_v)
+    return v_nn[:, :n_atoms]
+    if ste == "bp-iste":
+        p_all = first.new_zeros(B, n_atoms + 1).index_copy(1, cols_t, torch.cat(probs, 1))
+    for kind, rows in stages:
+        d = rows.to(first.device)
+        target, comps = d[:, 0], d[:, 1:].clone()
+        pad = comps < 0
+        if ste == "bp-iste":
+            # a derived atom's probability: product over its components (an "and": independent
+            # images) or sum (an "or": mutually exclusive events); its value is b_p of it
+            if kind == "and":
+                comps[pad] = n_atoms
+                p_all[:, n_atoms] = 1.0  # padding reads the constant-1 slot
+                p_d = p_all[:, comps].prod(-1)  # (B, n_derived)
+            else:
+                comps[pad] = n_atoms
+                p_all[:, n_atoms] = 0.0  # padding reads the constant-0 slot
+                p_d = p_all[:, comps].sum(-1).clamp(max=1.0)
+            p_all = p_all.index_copy(1, target, p_d)
+            v_nn = v_nn.index_copy(1, target, binarize(p_d))
+        else:
+            # b(x) variants: the Boolean function of binarized components, written arithmetically
+            # so the STE gradient passes: and = product, or = 1 - product of (1 - component)
+            comps[pad] = n_atoms
             v_ext = v_nn.clone()
-            v_ext[:, n_atoms] = 1.0
-            derived_v = v_ext[:, comps].prod(-1)
-        v_nn = v_nn.index_copy(1, target, derived_v)
+            if kind == "and":
+                v_ext[:, n_atoms] = 1.0
+                derived_v = v_ext[:, comps].prod(-1)
+            else:
+                v_ext[:, n_atoms] = 0.0
+                derived_v = 1 - (1 - v_ext[:, comps]).prod(-1)
+            v_nn = v_nn.index_copy(1, target, derived_v)
     return v_nn[:, :n_atoms]
 
 
