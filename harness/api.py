@@ -207,6 +207,10 @@ class Task:
     method_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     #: the metric the reports sort by and plot
     main_metric: ClassVar[str] = ""
+    #: the task parameter that measures problem size (plots of time per epoch against it), if any
+    size_param: ClassVar[str | None] = None
+    #: task parameters that make a seconds-long instance (conformance checks and tests)
+    tiny_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, data_dirs: dict[str, str] | None = None, **tp):
         self.tp = resolve_params(self.params, tp, f"task {self.key}", "task parameter")

@@ -1,13 +1,106 @@
-"""Running a suite: every (task, method, seed) of its entries, then the report."""
+"""Running a suite: each run in its own process, under budgets, resumable; then the report.
+
+For every (entry, method, seed) of a suite:
+- the run's id is computed from its configuration and code version; a run already finished
+  (ok, skipped or timeout) is not started again, so a second ``make bench`` only renders;
+- otherwise a child process (``python -m harness run-one``) trains it, with a SIGALRM budget for
+  set-up and for the whole run inside, an address-space cap (``--memory-gb``), and a hard kill by
+  this parent after the run budget plus a grace period for code stuck in C; the parent then
+  records the timeout itself;
+- a crash is recorded as ``failed`` with the error's last line, and the suite goes on.
+"""
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
 
 from .errors import UserError
-from .loop import RunConfig, run
+from .loop import RunConfig, base_row, resolve_device, run_config_key, run_identity
 from .report import write_report
-from .suites import get_suite
+from .suites import Entry, get_suite
+
+GRACE_SECONDS = 30.0
+
+
+def _fmt_s(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, RunConfig]]:
+    out = []
+    extra = [(m, {}) for m in (getattr(args, "add_method", None) or [])]
+    for entry in entries:
+        missing = [n for n in entry.needs if n not in dirs]
+        if missing:
+            raise UserError(f"suite {args.suite}: task {entry.task} needs --{missing[0]}-dir (paper-scale data)")
+        for method, hp in list(entry.methods) + extra:
+            for seed in entry.seeds:
+                out.append((entry, RunConfig(entry.task, method, seed, entry.epochs, entry.batch_size, entry.lr,
+                                             dict(hp), dict(entry.tp), args.device, args.threads, dirs)))
+    return out
+
+
+def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float) -> None:
+    """The child was killed by the parent: append a timeout row to its file and publish it."""
+    task, method, train, run_id, writer = run_identity(cfg, results)
+    key = run_config_key(cfg, task, method, train)
+    row = {**base_row(cfg, task, method, train, key, run_id, resolve_device(cfg.device)),
+           "epoch": None, "status": "timeout", "metrics": {}, "final": True, "timeout_phase": phase,
+           "seconds_reached": elapsed,
+           "error": f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
+           "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    os.makedirs(writer.dir, exist_ok=True)
+    with open(writer.part, "a") as f:  # keep the epochs the child finished, then the timeout row
+        f.write(json.dumps(row, default=str) + "\n")
+    os.replace(writer.part, writer.final)
+
+
+def _child_limits(memory_gb: float | None):
+    def apply():
+        os.setsid()  # own process group: the parent can kill it with all its children
+        if memory_gb:
+            import resource
+
+            cap = int(memory_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    return apply
+
+
+def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
+    """Run one configuration in a child process; returns its outcome (status)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"config": asdict(cfg), "setup_budget": entry.setup_budget, "run_budget": entry.run_budget}, f)
+        cfg_path = f.name
+    cmd = [sys.executable, "-m", "harness", "run-one", "--config", cfg_path, "--results", args.results]
+    for p in getattr(args, "plugin", []) or []:
+        cmd += ["--plugin", p]
+    if args.quiet:
+        cmd.append("--quiet")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, preexec_fn=_child_limits(getattr(args, "memory_gb", None)))
+    hard = entry.run_budget + GRACE_SECONDS if entry.run_budget else None
+    try:
+        code = proc.wait(timeout=hard)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _record_kill(cfg, args.results, "run", entry.run_budget, time.monotonic() - t0)
+        say(f"{cfg.task} {cfg.method} seed {cfg.seed}: killed at its budget, recorded as timeout")
+        return "timeout"
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    finally:
+        os.unlink(cfg_path)
+    return {0: "done", 2: "user-error"}.get(code, "failed")
 
 
 def run_suite(args) -> int:
@@ -16,27 +109,42 @@ def run_suite(args) -> int:
     entries = get_suite(args.suite)
     dirs = _data_dirs(args)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
-    failures = 0
-    for entry in entries:
-        missing = [n for n in entry.needs if n not in dirs]
-        if missing:
-            raise UserError(f"suite {args.suite}: task {entry.task} needs --{missing[0]}-dir (paper-scale data)")
-        for method, hp in entry.methods:
-            for seed in entry.seeds:
-                cfg = RunConfig(entry.task, method, seed, entry.epochs, entry.batch_size, entry.lr, dict(hp),
-                                dict(entry.tp), args.device, args.threads, dirs)
-                try:
-                    row = run(cfg, args.results, progress=say)
-                except UserError:
-                    raise
-                except Exception as e:  # recorded as failed; the suite goes on
-                    failures += 1
-                    print(f"nesybench: run failed: {entry.task} {method} seed {seed}: {type(e).__name__}: {e}",
-                          file=sys.stderr)
-                    continue
-                if row.get("skipped_existing"):
-                    say(f"{entry.task} {method} seed {seed}: already finished, skipped")
+    todo = plan(entries, args, dirs)
+    t_start = time.monotonic()
+    failures = skipped = ran = 0
+    for k, (entry, cfg) in enumerate(todo, start=1):
+        *_, writer = run_identity(cfg, args.results)
+        if writer.finished():
+            skipped += 1
+            continue
+        elapsed = time.monotonic() - t_start
+        left = len(todo) - k + 1
+        eta = f", ETA {_fmt_s(elapsed / ran * left)}" if ran else ""
+        print(f"[{k}/{len(todo)}] {cfg.task} {cfg.method} seed {cfg.seed} (elapsed {_fmt_s(elapsed)}{eta})",
+              flush=True)
+        outcome = run_isolated(entry, cfg, args, say)
+        ran += 1
+        if outcome in ("failed", "user-error"):
+            failures += 1
+    if skipped:
+        print(f"{skipped} of {len(todo)} runs already finished (resumed); {ran} run now", flush=True)
     out = args.out or os.path.join(args.results, "report.md")
     write_report(args.results, out, title=f"nesybench report: suite {args.suite}")
-    say(f"report written to {out}")
+    print(f"report written to {out} ({_fmt_s(time.monotonic() - t_start)})", flush=True)
     return 1 if failures else 0
+
+
+def run_one_child(args) -> int:
+    """Entry of the child process (``nesybench run-one``)."""
+    from .budget import Budget
+    from .loop import run
+
+    with open(args.config) as f:
+        spec = json.load(f)
+    cfg = RunConfig(**spec["config"])
+    say = None if args.quiet or os.environ.get("CI") else (lambda m: print("    " + m, flush=True))
+    row = run(cfg, args.results, progress=say, budget=Budget(spec.get("setup_budget"), spec.get("run_budget")))
+    if os.environ.get("CI") and not args.quiet:
+        shown = " ".join(f"{k}={v:.2f}" for k, v in (row.get("metrics") or {}).items())
+        print(f"    {cfg.task} {cfg.method} seed {cfg.seed}: {row.get('status')} {shown}", flush=True)
+    return 0

@@ -82,10 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-models", default=None, help="directory to keep trained networks in")
     _add_common(p)
 
-    p = sub.add_parser("bench", help="run a suite and write its report")
+    p = sub.add_parser("bench", help="run a suite, each run in its own process under budgets, and write its report")
     p.add_argument("--suite", default="default")
     p.add_argument("--out", default=None, help="report file (default <results>/report.md)")
+    p.add_argument("--add-method", action="append", metavar="KEY",
+                   help="also run this method (e.g. a --plugin one) on every entry of the suite")
+    p.add_argument("--memory-gb", type=float, default=16.0, help="address-space cap of each run process")
     _add_common(p)
+
+    p = sub.add_parser("run-one", help=argparse.SUPPRESS)  # the suite runner's child process
+    p.add_argument("--config", required=True)
+    p.add_argument("--results", required=True)
+    p.add_argument("--plugin", action="append", default=[])
+    p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("report", help="render a Markdown report from result rows")
     p.add_argument("--results", default=DEFAULT_RESULTS)
@@ -162,6 +171,10 @@ def _dispatch(args) -> int:
         from .bench import run_suite
 
         return run_suite(args)
+    if args.cmd == "run-one":
+        from .bench import run_one_child
+
+        return run_one_child(args)
     raise UserError(f"unknown command {args.cmd}")
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import records
+from .budget import Budget, BudgetExceeded, Clock
 from .errors import SkipRun, UserError
 from .api import source_hash
 from .registry import get_method, get_task
@@ -115,17 +116,40 @@ def run_config_key(cfg: RunConfig, task, method, train) -> dict[str, Any]:
     }
 
 
+def run_identity(cfg: RunConfig, results_dir: str):
+    """(task, method, train settings, run id, writer) of a config, without loading any data."""
+    task, method, train = build(cfg)
+    run_id = records.config_id(run_config_key(cfg, task, method, train))
+    return task, method, train, run_id, records.RunWriter(results_dir, task.key, method.key, run_id)
+
+
+def base_row(cfg: RunConfig, task, method, train, key, run_id: str, device: torch.device) -> dict[str, Any]:
+    """The fields every row of a run carries (provenance, configuration)."""
+    return {
+        "schema_version": records.SCHEMA_VERSION, "run_id": run_id,
+        "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
+        "method": method.key, "method_version": method.version, "method_key": f"{method.key}-v{method.version}",
+        "method_hash": key["method_hash"], "task_hash": key["task_hash"],
+        "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
+        "seed": cfg.seed, "epochs": train["epochs"],
+        "batch_size": train["batch_size"], "lr": train["lr"], "device": device.type,
+        "device_name": device_name(device), "threads": cfg.threads,
+        "versions": records.package_versions(), **records.git_info(), **records.host_info(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None = None,
-        resume: bool = True) -> dict[str, Any]:
+        resume: bool = True, budget: Budget | None = None) -> dict[str, Any]:
     """Train and evaluate one run, appending a row per epoch. Returns the last row.
 
-    A run already finished with the same configuration and code version is not repeated
-    (its last row is returned with ``skipped_existing`` set) unless ``resume`` is False.
+    A run already finished with the same configuration and code version (status ok, skipped or
+    timeout) is not repeated (its last row is returned with ``skipped_existing`` set) unless
+    ``resume`` is False. ``budget`` bounds set-up and the whole run; over budget, the run is
+    recorded with status ``timeout``, the phase and the seconds reached.
     """
-    task, method, train = build(cfg)
+    task, method, train, run_id, writer = run_identity(cfg, results_dir)
     key = run_config_key(cfg, task, method, train)
-    run_id = records.config_id(key)
-    writer = records.RunWriter(results_dir, task.key, method.key, run_id)
     if resume and writer.finished():
         rows = [r for r in records.iter_rows(writer.dir) if r.get("run_id") == run_id]
         last = rows[-1] if rows else {}
@@ -133,19 +157,11 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
 
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    base = {
-        "schema_version": records.SCHEMA_VERSION, "run_id": run_id,
-        "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
-        "method": method.key, "method_version": method.version, "method_key": f"{method.key}-v{method.version}",
-        "method_hash": source_hash(type(method)), "task_hash": key["task_hash"],
-        "hp": method.hp, "tp": task.tp, "seed": cfg.seed, "epochs": train["epochs"],
-        "batch_size": train["batch_size"], "lr": train["lr"], "device": device.type,
-        "device_name": device_name(device), "threads": torch.get_num_threads(),
-        "versions": records.package_versions(), **records.git_info(), **records.host_info(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    base = base_row(cfg, task, method, train, key, run_id, device)
     writer.open()
+    clock = Clock(budget)
     try:
+        clock.enter("setup")
         seed_everything(cfg.seed)
         t0 = time.perf_counter()
         task.setup(cfg.seed, device)
@@ -166,6 +182,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         w_label = float(method.hp.get("w_label", 0.0))
         row: dict[str, Any] = {}
         for epoch in range(1, train["epochs"] + 1):
+            clock.enter("train")
             net.train()
             _sync(device)
             t0 = time.perf_counter()
@@ -187,6 +204,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             _sync(device)
             train_seconds = time.perf_counter() - t0
             net.eval()
+            clock.enter("eval")
             t0 = time.perf_counter()
             metrics = task.evaluate(net, device)
             _sync(device)
@@ -199,18 +217,30 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
                 shown = " ".join(f"{k}={v:.2f}" for k, v in metrics.items())
                 progress(f"{task.key} {method.key} seed {cfg.seed} epoch {epoch}/{train['epochs']}: {shown} "
                          f"({train_seconds:.1f}s train, {eval_seconds:.1f}s eval)")
+        clock.stop()
         if cfg.save_model:
             os.makedirs(cfg.save_model, exist_ok=True)
             torch.save({"state_dict": net.state_dict(), "config": asdict(cfg), "run_id": run_id},
                        os.path.join(cfg.save_model, f"{run_id}.pt"))
         writer.publish()
         return row
+    except BudgetExceeded as e:
+        clock.stop()
+        writer.append({**base, "epoch": None, "status": "timeout", "error": str(e), "metrics": {},
+                       "timeout_phase": e.phase, "seconds_reached": e.elapsed, "final": True,
+                       "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        writer.publish()  # a timeout is a result: not retried on resume
+        if progress:
+            progress(f"{task.key} {method.key} seed {cfg.seed}: timeout ({e})")
+        return {**base, "status": "timeout", "error": str(e)}
     except SkipRun as e:
+        clock.stop()
         writer.append({**base, "epoch": None, "status": "skipped", "error": str(e), "metrics": {},
                        "final": True, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         writer.publish()  # a skip is a finished result: not retried on resume
         return {**base, "status": "skipped", "error": str(e)}
     except BaseException as e:
+        clock.stop()
         status = "failed"
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             status = "killed"

@@ -23,6 +23,8 @@ class Entry:
     batch_size: int | None = None
     lr: float | None = None
     needs: list[str] = field(default_factory=list)  # data directories the entry requires
+    setup_budget: float | None = 300.0  # seconds for data + symbolic set-up (compilation, grounding)
+    run_budget: float | None = 1800.0  # seconds for the whole run; over it the run is a timeout
 
 
 SUITES: dict[str, list[Entry]] = {
