@@ -216,7 +216,8 @@ def path_metrics(n: int, examples: list[Example], pred: torch.Tensor) -> dict[st
     terminals over present edges) and ``shortest`` (valid with as many edges as a shortest path).
 
     Degrees decide all but cycles: with terminal degree 1 and other degrees 0 or 2, the edge set is
-    one terminal-to-terminal path plus detached cycles, and it is one path iff edges = nodes - 1.
+    one terminal-to-terminal path plus detached cycles (edges = nodes - 1 either way), so it is one
+    path iff every node it touches is reached from a terminal over the predicted edges.
     """
     edges = torch.as_tensor(grid_edges(n))  # (E, 2)
     n_nodes = n * n
@@ -233,10 +234,17 @@ def path_metrics(n: int, examples: list[Example], pred: torch.Tensor) -> dict[st
         removed[b, ex.removed] = 1
         dist[b] = len(ex.path)
     deg_ok = torch.where(term, deg == 1, (deg == 0) | (deg == 2)).all(1)
-    n_e = pred.sum(1)
-    n_v = (deg > 0).sum(1)
-    valid = deg_ok & (n_e == n_v - 1) & ((pred * removed).sum(1) == 0)
-    return {"valid": valid, "shortest": valid & (n_e == dist)}
+    reach = torch.zeros(len(examples), n_nodes)  # (B, N^2): reached from the first terminal
+    reach[torch.arange(len(examples)), torch.as_tensor([ex.terminals[0] for ex in examples])] = 1
+    for _ in range(n_nodes):
+        touched = pred * (reach[:, edges[:, 0]] + reach[:, edges[:, 1]]).clamp(max=1)  # (B, E)
+        new = ((touched @ inc) + reach).clamp(max=1)
+        if torch.equal(new, reach):
+            break
+        reach = new
+    connected = ((deg > 0) & (reach == 0)).sum(1) == 0
+    valid = deg_ok & connected & ((pred * removed).sum(1) == 0)
+    return {"valid": valid, "shortest": valid & (pred.sum(1) == dist)}
 
 
 class MLP(nn.Module):
