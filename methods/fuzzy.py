@@ -1,0 +1,110 @@
+"""Fuzzy-logic loss on the task's CNF: product, Goedel or Lukasiewicz t-norms.
+
+The relaxation used by Logic Tensor Networks (Badreddine et al., AIJ 2022) and pylon (Ahmed et al.,
+2022, its t-norm solvers): each atom gets a truth degree in [0, 1] and the CNF's satisfaction is
+computed with a t-norm (and) and its t-conorm (or); the loss is how far it is from true.
+
+Truth degrees: neural atoms take their softmax (categorical) or sigmoid (bernoulli) probability;
+derived conjunction atoms (``Constraint.derived``, stages of ``derived_ops``) the t-norm of their
+components ("or" stages: the t-conorm); atoms fixed by the evidence 1 or 0; every other atom 0 (the
+convention of CL-STE's v, under which the clauses of unobserved labels are trivially true).
+
+Per clause, the t-conorm of its literals (¬a = 1 - a); per example, the t-norm over its clauses:
+- ``product``: P = prod_j t_j, loss -log P = -sum_j log t_j (log-product, as LTN's aggregation);
+- ``godel``:   min_j t_j with t_j = max over literals, loss 1 - min_j t_j;
+- ``lukasiewicz``: max(0, sum_j t_j - (m - 1)) with t_j = min(1, sum of literals), loss
+  1 - that = min(1, sum_j (1 - t_j)).
+The batch loss is the mean over examples, times ``w_fuzzy``.
+
+Version history: v1, first release.
+"""
+from __future__ import annotations
+
+import torch
+
+from harness.api import Batch, Constraint, Method
+from harness.errors import UserError
+from harness.registry import register_method
+
+TNORMS = ("product", "godel", "lukasiewicz")
+EPS = 1e-12
+
+
+def _and(x: torch.Tensor, tnorm: str) -> torch.Tensor:
+    """t-norm over the last dimension."""
+    if tnorm == "product":
+        return x.prod(-1)
+    if tnorm == "godel":
+        return x.min(-1).values
+    return (x.sum(-1) - (x.shape[-1] - 1)).clamp(min=0.0)
+
+
+def _or(x: torch.Tensor, tnorm: str) -> torch.Tensor:
+    """t-conorm over the last dimension (padding slots must hold 0)."""
+    if tnorm == "product":
+        return 1 - (1 - x).prod(-1)
+    if tnorm == "godel":
+        return x.max(-1).values
+    return x.sum(-1).clamp(max=1.0)
+
+
+def truth_degrees(constraint: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor,
+                  tnorm: str) -> torch.Tensor:
+    """(B, n) truth degree of every atom (see the module docstring)."""
+    first = next(iter(outputs.values()))
+    B, n = evidence.shape
+    cols, vals = [], []
+    for grp in constraint.groups:
+        logits = outputs[grp.name]
+        p = torch.sigmoid(logits) if grp.kind == "bernoulli" else torch.softmax(logits, dim=-1)
+        cols.append(grp.atoms.reshape(-1).to(first.device))
+        vals.append(p.reshape(B, -1))
+    one, zero = n, n + 1  # constant slots used by padding
+    t = first.new_zeros(B, n + 2).index_copy(1, torch.cat(cols), torch.cat(vals, 1))
+    t[:, one] = 1.0
+    stages = []
+    if constraint.derived is not None and len(constraint.derived):
+        stages.append(("and", constraint.derived))
+    stages += list(getattr(constraint, "derived_ops", []) or [])
+    for kind, rows in stages:
+        d = rows.to(first.device)
+        target, comps = d[:, 0], d[:, 1:].clone()
+        comps[comps < 0] = one if kind == "and" else zero
+        g = t[:, comps]
+        t = t.index_copy(1, target, _and(g, tnorm) if kind == "and" else _or(g, tnorm))
+    ev = evidence.to(t.dtype)
+    known = torch.cat([ev != 0, torch.zeros(B, 2, dtype=torch.bool, device=t.device)], 1)
+    fixed = torch.cat([(ev == 1).to(t.dtype), t[:, n:]], 1)
+    return torch.where(known, fixed, t)[:, :n]
+
+
+@register_method
+class Fuzzy(Method):
+    """Fuzzy relaxation of the CNF (LTN / pylon t-norms); loss = w_fuzzy * (1 - truth) per example."""
+
+    key = "fuzzy"
+    version = 1
+    hparams = {
+        "tnorm": "product",  # product (log-product loss), godel or lukasiewicz
+        "w_fuzzy": 1.0,  # weight of the fuzzy loss
+    }
+
+    def prepare(self, constraint: Constraint, device: torch.device) -> None:
+        super().prepare(constraint, device)
+        if self.hp["tnorm"] not in TNORMS:
+            raise UserError(f"method fuzzy: tnorm={self.hp['tnorm']!r} unknown; choose one of {', '.join(TNORMS)}")
+        self.idx_, self.sign_ = constraint.cnf.padded(device)  # (m, k)
+
+    def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+        tn = self.hp["tnorm"]
+        t = truth_degrees(self.constraint_, outputs, batch.evidence, tn)  # (B, n)
+        tv = t[:, self.idx_]  # (B, m, k)
+        lit = torch.where(self.sign_ > 0, tv, torch.where(self.sign_ < 0, 1 - tv, torch.zeros_like(tv)))
+        clause = _or(lit, tn)  # (B, m)
+        if tn == "product":
+            per_example = -torch.log(clause.clamp(min=EPS)).sum(-1)
+        elif tn == "godel":
+            per_example = 1 - clause.min(-1).values
+        else:
+            per_example = (1 - clause).sum(-1).clamp(max=1.0)
+        return self.hp["w_fuzzy"] * per_example.mean()
