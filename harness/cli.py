@@ -96,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plugin", action="append", default=[])
     p.add_argument("--quiet", action="store_true")
 
+    p = sub.add_parser("eval", help="score a network kept by 'run --save-models' (test split or --data FILE)")
+    p.add_argument("--model", required=True, help="a .pt file written by 'nesybench run --save-models DIR'")
+    p.add_argument("--data", default=None, help="a data file for the task (e.g. a Sudoku quiz,solution CSV)")
+    p.add_argument("--limit", type=int, default=0, help="score only the first N examples of --data (0: all)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1)
+
     p = sub.add_parser("report", help="render a Markdown report from result rows")
     p.add_argument("--results", default=DEFAULT_RESULTS)
     p.add_argument("--out", required=True)
@@ -175,6 +182,12 @@ def _dispatch(args) -> int:
         from .bench import run_one_child
 
         return run_one_child(args)
+    if args.cmd == "eval":
+        from .evaluate import evaluate_saved
+
+        for k, v in evaluate_saved(args.model, args.data, args.device, args.threads, args.limit).items():
+            print(f"{k}: {v:.2f}")
+        return 0
     raise UserError(f"unknown command {args.cmd}")
 
 

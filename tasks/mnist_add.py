@@ -11,6 +11,11 @@ reference's ``aux``/``predict``), and ``sum(r)``; for each r one clause
 ``-sum(r) | OR of aux(combination) whose numbers add up to r``. It has 10^(2N) atoms, so it is
 refused for N > 2.
 
+Encoding ``compact`` (:func:`compact_encoding`): column addition with carry atoms, linear in N
+(134 atoms / 60 clauses at N = 1, 2,010 / 1,222 at N = 15); the evidence is the sum's N+1
+decimal digits. ``auto`` (default) takes ``paper`` for N <= 2, to reproduce the paper, and
+``compact`` above.
+
 Data: training examples are drawn per seed as a random permutation of the training digits cut into
 consecutive groups of 2N (each digit used once; 30,000 pairs on full MNIST at N = 1, as in the
 paper), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N sum`` indexing
@@ -20,7 +25,9 @@ fixed permutation (seed 12345) cut into groups of 2N, the same for every run.
 Metrics: ``digit_acc`` on every test digit, ``sum_acc`` on the test examples (the sum of the
 numbers read from the predicted digits equals the true sum).
 
-Version history: v1, first release (paper encoding, N <= 2).
+Version history: v1, first release (paper encoding, N <= 2); then the compact encoding and
+``encoding=auto`` (default; the paper encoding wherever it was possible before, so earlier
+configurations give the same runs).
 """
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ import numpy as np
 import torch
 
 from harness.api import Batch, Constraint, NeuralGroup, Task
-from harness.cnf import CNF
+from harness.cnf import CNF, CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
 
@@ -72,6 +79,93 @@ def paper_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, np.n
     return cnf, digit_atoms, derived, np.arange(sum0, sum0 + n_sums)
 
 
+def compact_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, list, np.ndarray]:
+    """The compact encoding: column addition with carries; its size grows linearly in N.
+
+    Position j = 0..N-1 counts from the least significant digit; its images are a_j = N-1-j (first
+    number) and b_j = 2N-1-j (second). Atoms, in this order:
+
+    - ``digit(i,k)`` (2N x 10): the network's outputs;
+    - ``pair(j,d1,d2)`` (100 N): derived, digit(a_j,d1) AND digit(b_j,d2) (``Constraint.derived``);
+    - ``big(j)`` (j < N): derived "or" of the pairs with d1 + d2 >= 10; ``nine(j)`` (0 < j < N): of
+      those with d1 + d2 = 9; ``carry(j)`` (1 <= j <= N), the carry into position j: carry(1) = big(0),
+      carry(j+1) = big(j) OR t(j); ``t(j)`` (0 < j < N) = nine(j) AND carry(j)  (``derived_ops``);
+    - ``sdig(j,s)``: digit j of the sum (s in 0..9 for j < N; s in {0,1} for j = N), the evidence.
+
+    Clauses: the definitions of big, nine, t and carry as equivalences (so that the latent atoms are
+    functions of the digits and a model count over them is exact; the pair atoms' definitions are
+    left out as in the paper encoding, methods substitute or compute them), and per position
+    ``-sdig(0,s) | OR pair(0,d1,d2) with d1+d2 = s mod 10``; for j >= 1 and carry-in x in {0,1},
+    ``-sdig(j,s) | [carry(j) != x] | OR pair(j,d1,d2) with d1+d2+x = s mod 10``; and
+    ``-sdig(N,1) | carry(N)``, ``-sdig(N,0) | -carry(N)``. On one-hot digits and the label's sum
+    digits it holds exactly when the numbers add up to the label.
+
+    Returns (cnf, digit atoms (2N, 10), derived pair rows (100N, 3), derived_ops, sum-digit columns
+    (N+1, 10), -1 where a digit value does not exist).
+    """
+    N = n_digits
+    b = CNFBuilder()
+    b.atoms(f"digit({i},{k})" for i in range(2 * N) for k in range(10))
+    digit_atoms = torch.arange(2 * N * 10).reshape(2 * N, 10)
+
+    def col(name):  # 0-based column
+        return b.atom(name) - 1
+
+    pair_rows = []
+    for j in range(N):
+        a_img, b_img = N - 1 - j, 2 * N - 1 - j
+        for d1 in range(10):
+            for d2 in range(10):
+                pair_rows.append((col(f"pair({j},{d1},{d2})"), 10 * a_img + d1, 10 * b_img + d2))
+    ors, ands, chain = [], [], []
+
+    def pairs(j, pred):
+        return [f"pair({j},{d1},{d2})" for d1 in range(10) for d2 in range(10) if pred(d1 + d2)]
+
+    def define(kind, name, comps):
+        """name <-> and/or(comps) as clauses; returns the derived row."""
+        if kind == "or":
+            b.clause("-" + name, *comps)
+            for c in comps:
+                b.clause(name, "-" + c)
+        else:
+            for c in comps:
+                b.clause("-" + name, c)
+            b.clause(name, *["-" + c for c in comps])
+        return [col(name)] + [col(c) for c in comps]
+
+    for j in range(N):
+        ors.append(define("or", f"big({j})", pairs(j, lambda s: s >= 10)))
+        if j > 0:
+            ors.append(define("or", f"nine({j})", pairs(j, lambda s: s == 9)))
+    chain.append(("or", [define("or", "carry(1)", ["big(0)"])]))
+    for j in range(1, N):
+        chain.append(("and", [define("and", f"t({j})", [f"nine({j})", f"carry({j})"])]))
+        chain.append(("or", [define("or", f"carry({j + 1})", [f"big({j})", f"t({j})"])]))
+    sum_cols = np.full((N + 1, 10), -1, dtype=np.int64)
+    for j in range(N + 1):
+        for s_ in range(10 if j < N else 2):
+            sum_cols[j, s_] = col(f"sdig({j},{s_})")
+    for j in range(N):
+        for s_ in range(10):
+            if j == 0:
+                b.clause(f"-sdig(0,{s_})", *pairs(0, lambda t, s_=s_: t % 10 == s_))
+            else:
+                b.clause(f"-sdig({j},{s_})", f"carry({j})", *pairs(j, lambda t, s_=s_: t % 10 == s_))
+                b.clause(f"-sdig({j},{s_})", f"-carry({j})", *pairs(j, lambda t, s_=s_: (t + 1) % 10 == s_))
+    b.clause(f"-sdig({N},1)", f"carry({N})")
+    b.clause(f"-sdig({N},0)", f"-carry({N})")
+    width = max(len(r) for r in ors)
+    ops = [("or", [r + [-1] * (width - len(r)) for r in ors])] + chain
+    return b.build(), digit_atoms, torch.tensor(pair_rows), ops, sum_cols
+
+
+def sum_digits(sums: torch.Tensor, n_digits: int) -> torch.Tensor:
+    """(B,) sums -> (B, N+1) decimal digits, least significant first."""
+    p = 10 ** torch.arange(n_digits + 1, device=sums.device)
+    return torch.div(sums.unsqueeze(1), p, rounding_mode="floor") % 10
+
+
 def problog_program(n_digits: int) -> str:
     """The standard DeepProbLog program for N-digit addition (neural predicate digit/2)."""
     n_img = 2 * n_digits
@@ -94,20 +188,27 @@ class MnistAdd(Task):
         "digits": 1,  # N: digits per number
         "n_pairs": 0,  # training examples; 0 = all (train digits // 2N: 30,000 on full MNIST at N=1)
         "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), read instead of drawing pairs
-        "encoding": "paper",  # paper: one atom per combination of digit values (N <= 2)
+        "encoding": "auto",  # paper (10^(2N) atoms, N <= 2), compact (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
     # The reference README's batch-16 setting and testBenchmark.sh's weights (PAPER.md 4.1).
     method_defaults = {"cl-ste": {"w_cnf": 3.0, "w_bound": 0.4}}
     main_metric = "sum_acc"
+    size_param = "digits"
+    tiny_params = {"n_pairs": 32}
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
         n = self.tp["digits"]
         if n < 1:
             raise UserError(f"mnist-add: digits must be >= 1, got {n}")
-        if self.tp["encoding"] != "paper":
-            raise UserError(f"mnist-add: unknown encoding {self.tp['encoding']!r}; available: paper")
+        enc = self.tp["encoding"]
+        if enc not in ("auto", "paper", "compact"):
+            raise UserError(f"mnist-add: unknown encoding {enc!r}; available: auto, paper, compact")
+        if enc == "paper" and n > MAX_PAPER_DIGITS:
+            raise UserError(f"mnist-add: the paper encoding has 10^(2N) atoms ({10 ** (2 * n):,} at N={n}); "
+                            f"it is limited to N <= {MAX_PAPER_DIGITS}: use encoding=compact (or auto)")
+        self.encoding = enc if enc != "auto" else ("paper" if n <= MAX_PAPER_DIGITS else "compact")
         if self.tp["n_pairs"] < 0:
             raise UserError(f"mnist-add: n_pairs must be >= 0, got {self.tp['n_pairs']}")
         self.n_img = 2 * n
@@ -116,18 +217,31 @@ class MnistAdd(Task):
     # ---- constraint -----------------------------------------------------------------------
     def constraint(self) -> Constraint:
         if self._constraint is None:
-            cnf, digit_atoms, derived, sum_cols = paper_encoding(self.tp["digits"])
+            n = self.tp["digits"]
+            ops = []
+            if self.encoding == "paper":
+                cnf, digit_atoms, derived, sum_cols = paper_encoding(n)
+            else:
+                cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(self.tp["digits"]),
-                                          meta={"encoding": "paper"})
+                                          problog=problog_program(n), meta={"encoding": self.encoding},
+                                          derived_ops=ops)
         return self._constraint
 
     def evidence_for(self, sums: torch.Tensor) -> torch.Tensor:
-        """(B,) sums -> (B, n) evidence: sum(s) = 1, every other atom unknown (as the reference)."""
+        """(B,) sums -> (B, n) evidence: sum(s) = 1 (paper) or sdig(j, s_j) = 1 for each digit s_j
+        of the sum (compact); every other atom unknown (as the reference)."""
         c = self.constraint()
         ev = torch.zeros(len(sums), c.n_atoms, device=sums.device)
-        ev[torch.arange(len(sums), device=sums.device), self.sum_cols_.to(sums.device)[sums]] = 1.0
+        cols = self.sum_cols_.to(sums.device)
+        rows = torch.arange(len(sums), device=sums.device)
+        if self.encoding == "paper":
+            ev[rows, cols[sums]] = 1.0
+        else:
+            digits = sum_digits(sums, self.tp["digits"])  # (B, N+1)
+            for j in range(digits.shape[1]):
+                ev[rows, cols[j][digits[:, j]]] = 1.0
         return ev
 
     def network(self) -> torch.nn.Module:
