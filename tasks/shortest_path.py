@@ -20,7 +20,7 @@ Evidence: ``terminal(n)`` is 1 for the two terminals and -1 for the other nodes;
 gradient: a tested fact.)
 
 Data: the paper's file (``data_file``, e.g. ``shortestPath.data``: ``removed,terminals,path[,other
-shortest paths]``, 1,610 lines, 4 x 4) split 80/20 exactly as the reference (``random_split`` with
+shortest paths]``, 1,610 lines, 4 x 4; ``data_file=paper`` reads it from ``--data-dir clste=DIR``) split 80/20 exactly as the reference (``random_split`` with
 a generator seeded 0: 1,288 / 322), or generated with ``data_seed`` (``n_maps`` random sets of
 removed edges, ``n_examples`` random connected terminal pairs, one BFS shortest path as the label,
 the same 80/20 split); the split does not depend on the run seed (the seed varies the
@@ -276,7 +276,7 @@ class ShortestPath(Task):
     params = {
         "grid": 4,  # N: the grid is N x N (the paper: 4)
         "encoding": "paper",  # paper (68 clauses at N=4) or simple-path (degree 0/2, no removed edges)
-        "data_file": "",  # the paper's shortestPath.data (4 x 4); empty: generate
+        "data_file": "",  # shortestPath.data (4 x 4); "paper": the one in --data-dir clste=DIR; "": generate
         "n_examples": 1610,  # generated examples (as many as the paper's file)
         "n_maps": 50,  # generated sets of removed edges (the paper's file has 50)
         "data_seed": 0,  # seed of the generated data (fixed across run seeds, like the paper's split)
@@ -325,9 +325,15 @@ class ShortestPath(Task):
 
     # ---- data -------------------------------------------------------------------------------
     def examples(self) -> list[Example]:
-        if self.tp["data_file"]:
-            self.source_ = os.path.abspath(self.tp["data_file"])
-            return read_data_file(self.tp["data_file"], self.n)
+        path = self.tp["data_file"]
+        if path == "paper":  # the paper's file in the directory given as --data-dir clste=DIR
+            if "clste" not in self.data_dirs:
+                raise UserError("shortest-path: data_file=paper reads shortestPath.data from the paper's data "
+                                "directory; pass --data-dir clste=DIR (or give data_file=PATH)")
+            path = os.path.join(self.data_dirs["clste"], "shortestPath.data")
+        if path:
+            self.source_ = os.path.abspath(path)
+            return read_data_file(path, self.n)
         self.source_ = f"generated(seed={self.tp['data_seed']})"
         return generate(self.n, self.tp["n_examples"], self.tp["n_maps"], self.tp["data_seed"])
 

@@ -185,7 +185,19 @@ def test_split_is_the_reference_split():
     assert [key(e) for e in task.test_ex_] == [key(exs[i]) for i in perm[40:]]
 
 
+@pytest.mark.skipif(not os.path.isfile(PAPER_FILE), reason="the paper's data is not on this machine")
+def test_paper_data_via_data_dir():
+    task = ShortestPath(data_dirs={"clste": os.path.dirname(PAPER_FILE)}, data_file="paper")
+    task.setup(0, torch.device("cpu"))
+    assert (len(task.train_ex_), len(task.test_ex_)) == (1288, 322)
+    perm = torch.randperm(1610, generator=torch.Generator().manual_seed(0)).tolist()
+    first = read_data_file(PAPER_FILE)[perm[0]]
+    assert (task.train_ex_[0].terminals, task.train_ex_[0].path) == (first.terminals, first.path)
+
+
 def test_user_errors():
+    with pytest.raises(UserError, match="--data-dir clste"):
+        ShortestPath(data_file="paper").setup(0, torch.device("cpu"))
     with pytest.raises(UserError, match="4 x 4"):
         ShortestPath(grid=5, data_file="x.data")
     with pytest.raises(UserError, match="encoding"):
