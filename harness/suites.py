@@ -34,10 +34,26 @@ SUITES: dict[str, list[Entry]] = {
     "default": [
         # 2,000 pairs of the 4,000 embedded training digits; batch 16 needs about 10 epochs there
         Entry("mnist-add", {}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 10),
+        # shortest path on generated 4x4 data (1,610 examples like the paper's file), 100 of the
+        # paper's 500 epochs; each method with its paper settings (task method_defaults)
+        Entry("shortest-path", {}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 100),
+        Entry("shortest-path", {"encoding": "simple-path"}, [("cl-ste", {})], [0, 1, 2], 100),
+        # Sudoku at CPU scale: 1,000 generated puzzles (36 givens), a narrow CNN, 3 epochs; the
+        # inference trick on 100 test puzzles (it costs one forward pass per blank)
+        Entry("sudoku", {"n_train": 1000, "n_test": 200, "trick_test": 100, "width": 64, "depth": 5},
+              [("cl-ste", {}), ("supervised", {})], [0], 3, 16, 1e-3),
     ],
     "paper": [
         # PAPER.md 4.1: 30,000 pairs, batch 16, lr 0.001, 1 epoch, b_p + iSTE with weights (3, 0.4)
         Entry("mnist-add", {}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 1, 16, 1e-3, needs=["mnist"]),
+        # PAPER.md 4.3: the paper's file and split (--data-dir clste=DIR), 500 epochs, batch 32
+        Entry("shortest-path", {"data_file": "paper"}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2, 3, 4], 500,
+              needs=["clste"]),
+        # PAPER.md 4.4 at the paper's scale on generated puzzles (Park 70k is not shipped): 56,000 /
+        # 14,000 puzzles with 36 givens, the 512-wide 9-layer CNN, batch 1, lr 5e-4, 30 epochs; a GPU
+        # run of hours. The first run generates and caches the 70,000 puzzles (about 20 CPU minutes).
+        Entry("sudoku", {"n_train": 56000, "n_test": 14000}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 30,
+              1, 5e-4, setup_budget=3600.0, run_budget=None),
     ],
 }
 
