@@ -81,16 +81,19 @@ def build(cfg: RunConfig):
     method_cls = get_method(cfg.method)
     task = task_cls(data_dirs=cfg.data_dirs, **cfg.tp)
     md = dict(task_cls.method_defaults.get(method_cls.key, {}))
-    # variant keys "method|hp=value" (e.g. "cl-ste|ste=b-iste") add defaults that the paper tuned
-    # for one value of a hyper-parameter; the value is the one the run ends up with (given, or the
-    # task's default, or the method's), compared as text
+    # variant keys "method|k=value|..." (e.g. "cl-ste|ste=b-iste", "cl-ste|ste=b-iste|n=5") add
+    # defaults that the paper tuned for some values: k is a hyper-parameter (the value the run ends
+    # up with: given, the task's default or the method's) or else a task parameter; text compare
+    def _value(k):
+        if k in cfg.hp or k in md or k in method_cls.hparams:
+            return cfg.hp.get(k, md.get(k, method_cls.hparams.get(k)))
+        return task.tp.get(k)
+
     for vkey, vdefaults in task_cls.method_defaults.items():
-        mkey, sep, cond = vkey.partition("|")
-        if sep and mkey == method_cls.key:
-            k, _, want = cond.partition("=")
-            have = cfg.hp.get(k, md.get(k, method_cls.hparams.get(k)))
-            if str(have) == want:
-                md = {**md, **vdefaults, "_train": {**md.get("_train", {}), **vdefaults.get("_train", {})}}
+        mkey, *conds = vkey.split("|")
+        if conds and mkey == method_cls.key and all(str(_value(k)) == want for k, _, want in
+                                                     (c.partition("=") for c in conds)):
+            md = {**md, **vdefaults, "_train": {**md.get("_train", {}), **vdefaults.get("_train", {})}}
     # reserved key "_train": training settings (epochs, batch_size, lr) the paper tuned per method
     # on this task, e.g. {"_train": {"lr": 0.002}}; the run's own settings still override them
     train_md = md.pop("_train", {})
