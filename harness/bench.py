@@ -40,7 +40,8 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
     for entry in entries:
         missing = [n for n in entry.needs if n not in dirs]
         if missing:
-            raise UserError(f"suite {args.suite}: task {entry.task} needs --{missing[0]}-dir (paper-scale data)")
+            flag = "--mnist-dir DIR" if missing[0] == "mnist" else f"--data-dir {missing[0]}=DIR"
+            raise UserError(f"suite {args.suite}: task {entry.task} needs {flag} (paper-scale data)")
         for method, hp in list(entry.methods) + extra:
             for seed in entry.seeds:
                 out.append((entry, RunConfig(entry.task, method, seed, entry.epochs, entry.batch_size, entry.lr,

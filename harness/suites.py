@@ -19,7 +19,7 @@ class Entry:
     tp: dict[str, Any]
     methods: list[tuple[str, dict[str, Any]]]
     seeds: list[int]
-    epochs: int
+    epochs: int | None  # None: the task's (and method variant's) default
     batch_size: int | None = None
     lr: float | None = None
     needs: list[str] = field(default_factory=list)  # data directories the entry requires
@@ -42,6 +42,13 @@ SUITES: dict[str, list[Entry]] = {
         # inference trick on 100 test puzzles (it costs one forward pass per blank)
         Entry("sudoku", {"n_train": 1000, "n_test": 200, "trick_test": 100, "width": 64, "depth": 5},
               [("cl-ste", {}), ("supervised", {})], [0], 3, 16, 1e-3),
+        # NeuroLog tasks on the embedded digits and synthetic operators, the paper's batch 1 and lr,
+        # 1 epoch on a few hundred examples (seconds each); mnist-add with two 3-digit numbers
+        # (compact encoding) on the 666 examples of the embedded digits
+        Entry("add2x2", {"n_train": 500}, [("cl-ste", {}), ("supervised", {})], [0], 1),
+        Entry("member", {"n": 3, "n_train": 500}, [("cl-ste", {}), ("supervised", {})], [0], 1),
+        Entry("apply2x2", {"n_train": 300}, [("cl-ste", {}), ("supervised", {})], [0], 1),
+        Entry("mnist-add", {"digits": 3}, [("cl-ste", {}), ("supervised", {})], [0], 5),
     ],
     "paper": [
         # PAPER.md 4.1: 30,000 pairs, batch 16, lr 0.001, 1 epoch, b_p + iSTE with weights (3, 0.4)
@@ -54,6 +61,18 @@ SUITES: dict[str, list[Entry]] = {
         # run of hours. The first run generates and caches the 70,000 puzzles (about 20 CPU minutes).
         Entry("sudoku", {"n_train": 56000, "n_test": 14000}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 30,
               1, 5e-4, setup_budget=3600.0, run_budget=None),
+        # PAPER.md 4.2 (Table A): 3,000 rows of the paper's files (--data-dir clste=DIR; apply2x2 reads
+        # its hasy/ operators), 10 seeds, every CL-STE variant; epochs, batch 1, lr and the weights
+        # per variant are the task's paper defaults (member(5) b(x): 10 epochs)
+        *[Entry(task, {**tp, "data_file": "paper"},
+                [("cl-ste", {"ste": ste}) for ste in ("bp-iste", "b-iste", "b-sste")] + [("supervised", {})],
+                list(range(10)), None, needs=needs)
+          for task, tp, needs in (("add2x2", {}, ["clste", "mnist"]), ("member", {"n": 3}, ["clste", "mnist"]),
+                                  ("member", {"n": 5}, ["clste", "mnist"]), ("apply2x2", {}, ["clste"]))],
+        # mnist-add scaling with N-digit numbers (PAPER.md 4.1 and A-NeSI's N = 15): every training
+        # digit used once (15,000 pairs at N = 2 and 10,000 at N = 3, as the paper), 1 epoch
+        *[Entry("mnist-add", {"digits": n}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 1, 16, 1e-3,
+                needs=["mnist"]) for n in (2, 3, 4, 15)],
     ],
 }
 

@@ -24,7 +24,8 @@ PAPER.md 4.2), with the paper's encodings (PAPER.md section 2, ``cnf/*.cnf`` of 
   10(1+n) clauses (``member3.cnf``: 50 atoms, 40 clauses; ``member5.cnf``: 70, 60).
 
 Data: ``n_train`` training examples (3,000, as the paper) taken from the paper's file when
-``data_file`` is given (rows chosen with ``np.random.seed(1); np.random.choice(rows, 3000,
+``data_file`` is given (a path, or ``paper``: the file in ``--data-dir clste=DIR``, and for apply2x2
+its ``hasy/`` folder unless ``--data-dir operators=DIR`` is given) (rows chosen with ``np.random.seed(1); np.random.choice(rows, 3000,
 replace=False)``, the reference's ``main.py``, so the same in every run), or generated per seed
 from the training digits (add2x2, member: positives with probability 0.75 as in the paper's files;
 apply2x2: digits 0..9 and operator images drawn uniformly). Test: every MNIST test digit (operator
@@ -62,6 +63,17 @@ from .operators import SIDE, load_operators
 N_TRAIN = 3000
 PAPER_TRAIN = {"epochs": 3, "batch_size": 1, "lr": 5e-4}
 BP = {"w_cnf": 1.0, "w_bound": 0.1}
+
+
+def resolve_data_file(task: Task, name: str) -> str:
+    """``data_file``: a path, or "paper" for the paper's file ``name`` in ``--data-dir clste=DIR``."""
+    path = task.tp["data_file"]
+    if path == "paper":
+        if "clste" not in task.data_dirs:
+            raise UserError(f"{task.key}: data_file=paper reads {name} from the paper's data directory; pass "
+                            "--data-dir clste=DIR (or give data_file=PATH)")
+        path = os.path.join(task.data_dirs["clste"], name)
+    return path
 
 
 def read_rows(path: str, n_fields: int, what: str) -> np.ndarray:
@@ -133,7 +145,7 @@ class _NeuroLogTask(Task):
         data = load_mnist(self.data_dirs.get("mnist"))
         self.source_ = data.source
         if self.tp["data_file"]:
-            rows = read_rows(self.tp["data_file"], self.n_fields, self.key)
+            rows = read_rows(resolve_data_file(self, self.paper_file), self.n_fields, self.key)
             rows = rows[paper_subset(len(rows), self.tp["n_train"])]
         else:
             rows = self.generate(np.random.default_rng(seed), data.train_y)
@@ -194,11 +206,11 @@ class Add2x2(_NeuroLogTask):
     version = 1
     params = {
         "n_train": N_TRAIN,  # training examples (the paper: 3,000); 0 = every row of data_file
-        "data_file": "",  # the paper's add2x2_train.txt (rows i1 i2 i3 i4 r1 r2 c1 c2), else generated
+        "data_file": "",  # add2x2_train.txt (rows i1 i2 i3 i4 r1 r2 c1 c2); "paper": in --data-dir clste; "": generate
     }
     method_defaults = {"cl-ste": dict(BP), "cl-ste|ste=b-iste": {"w_cnf": 1.0, "w_bound": 5.0},
                        "cl-ste|ste=b-sste": {"w_cnf": 1.0, "w_bound": 5.0}}
-    n_images, n_fields = 4, 8
+    n_images, n_fields, paper_file = 4, 8, "add2x2_train.txt"
     PAIRS = ((0, 1), (2, 3), (0, 2), (1, 3))  # r1, r2, c1, c2
 
     def build_constraint(self) -> Constraint:
@@ -239,7 +251,7 @@ class Member(_NeuroLogTask):
     params = {
         "n": 3,  # images per example (the paper: 3 or 5)
         "n_train": N_TRAIN,  # training examples (the paper: 3,000); 0 = every row of data_file
-        "data_file": "",  # the paper's member3_train.txt / member5_train.txt (rows i_1..i_n d label)
+        "data_file": "",  # member{n}_train.txt (rows i_1..i_n d label); "paper": in --data-dir clste; "": generate
         "p_positive": 0.75,  # generated data: share of positive examples (the paper's files: 0.75)
     }
     method_defaults = {"cl-ste": dict(BP),
@@ -256,6 +268,7 @@ class Member(_NeuroLogTask):
             raise UserError(f"member: p_positive must be in [0, 1], got {self.tp['p_positive']}")
         self.n_images = self.tp["n"]
         self.n_fields = self.n_images + 2
+        self.paper_file = f"member{self.n_images}_train.txt"
 
     def build_constraint(self) -> Constraint:
         n = self.n_images
@@ -311,13 +324,13 @@ class Apply2x2(_NeuroLogTask):
     version = 1
     params = {
         "n_train": N_TRAIN,  # training examples (the paper: 3,000); 0 = every row of data_file
-        "data_file": "",  # the paper's apply2x2_train.txt (rows d1 d2 d3 o1 o2 o3 o4 r1 r2 c1 c2; o index the
-        # operator training folder in ImageFolder order, so it needs --data-dir operators=<HASY dir>)
+        "data_file": "",  # apply2x2_train.txt (rows d1 d2 d3 o1 o2 o3 o4 r1 r2 c1 c2; o index the HASY
+        # training folder in ImageFolder order); "paper": the file and hasy/ in --data-dir clste; "": generate
     }
     method_defaults = {"cl-ste": dict(BP), "cl-ste|ste=b-iste": {"w_cnf": 1.0, "w_bound": 5.0},
                        "cl-ste|ste=b-sste": {"w_cnf": 1.0, "w_bound": 5.0}}
     main_metric = "op_acc"
-    n_images, n_fields = 4, 11
+    n_images, n_fields, paper_file = 4, 11, "apply2x2_train.txt"
     SLOTS = [0, 1, 2, 3, 0, 2, 1, 3]  # (o1,o2) -> r1, (o3,o4) -> r2, (o1,o3) -> c1, (o2,o4) -> c2
     DIGITS = 11  # the reference's CNF covers digits 0..10
 
@@ -348,10 +361,13 @@ class Apply2x2(_NeuroLogTask):
         return _Grid(LeNet(3, side=SIDE), "op", self.SLOTS)
 
     def setup(self, seed: int, device: torch.device) -> None:
-        ops = load_operators(self.data_dirs.get("operators"))
+        op_dir = self.data_dirs.get("operators")
+        if not op_dir and self.tp["data_file"] == "paper" and "clste" in self.data_dirs:
+            op_dir = os.path.join(self.data_dirs["clste"], "hasy")  # the folder the paper's file indexes
+        ops = load_operators(op_dir)
         self.op_source_ = ops.source
         if self.tp["data_file"]:
-            rows = read_rows(self.tp["data_file"], self.n_fields, self.key)
+            rows = read_rows(resolve_data_file(self, self.paper_file), self.n_fields, self.key)
             rows = rows[paper_subset(len(rows), self.tp["n_train"])]
         else:
             rng = np.random.default_rng(seed)

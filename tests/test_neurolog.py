@@ -114,6 +114,8 @@ def test_data_file_is_read_and_validated(tmp_path):
         Add2x2(data_file=str(path)).setup(0, CPU)
     with pytest.raises(UserError, match="not found"):
         Member(data_file=str(tmp_path / "nope.txt")).setup(0, CPU)
+    with pytest.raises(UserError, match="--data-dir clste=DIR"):
+        Add2x2(data_file="paper").setup(0, CPU)
     with pytest.raises(UserError, match="needs a data_file"):
         Member(n_train=0)
     with pytest.raises(UserError, match="n must be"):
