@@ -90,6 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-gb", type=float, default=16.0, help="address-space cap of each run process")
     _add_common(p)
 
+    p = sub.add_parser("publish", help="copy a report with its plots and rows into results/reports/<date>-<suite>/")
+    p.add_argument("--results", required=True)
+    p.add_argument("--suite", required=True, help="name of the suite (or experiment) the results belong to")
+    p.add_argument("--dest", default=os.path.join("results", "reports"))
+
+    p = sub.add_parser("check", help="run the conformance checks on methods and tasks")
+    p.add_argument("--method", action="append", help="method key (repeatable; default: all)")
+    p.add_argument("--task", action="append", help="task key (repeatable; default: all)")
+    p.add_argument("--plugin", action="append", default=[])
+
     p = sub.add_parser("run-one", help=argparse.SUPPRESS)  # the suite runner's child process
     p.add_argument("--config", required=True)
     p.add_argument("--results", required=True)
@@ -178,6 +188,21 @@ def _dispatch(args) -> int:
         from .bench import run_suite
 
         return run_suite(args)
+    if args.cmd == "publish":
+        from .report import publish
+
+        print(f"published to {publish(args.results, args.suite, args.dest)}")
+        return 0
+    if args.cmd == "check":
+        from .checks import run_checks
+
+        results = run_checks(args.method, args.task)
+        for r in results:
+            who = f"{r.method} on {r.task}" if r.method else f"task {r.task}"
+            print(f"{r.status:7s} {r.check:34s} {who}" + (f": {r.detail}" if r.detail else ""))
+        counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
+        print(f"{len(results)} checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+        return 1 if counts["failed"] else 0
     if args.cmd == "run-one":
         from .bench import run_one_child
 

@@ -107,6 +107,8 @@ def render(df: pd.DataFrame, title: str = "nesybench report") -> str:
              f"- commits: {', '.join(commits)}",
              f"- devices: {', '.join(devices)}; torch threads: {sorted(set(df['threads'].dropna().astype(int)))}",
              f"- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
+             *(["- **rows were measured on different devices: compare times only between rows of one "
+                "device**"] if len(devices) > 1 else []),
              "- metrics: mean ± sample std over seeds of the final epoch; s/epoch: median training seconds "
              "per epoch (after the first epoch when runs have several); x ref: s/epoch divided by the "
              f"`{REFERENCE_METHOD}` method's on the same task, batch size and device.",
@@ -136,10 +138,84 @@ def render(df: pd.DataFrame, title: str = "nesybench report") -> str:
     return "\n".join(lines)
 
 
-def write_report(results_dir: str, out: str, title: str = "nesybench report") -> str:
+def _main_metric(task_key: str, metrics: list[str]) -> str | None:
+    from .registry import get_task
+
+    try:
+        m = get_task(task_key.rsplit("-v", 1)[0]).main_metric
+    except Exception:  # a task no longer registered: fall back on its first metric
+        m = ""
+    return m if m in metrics else (sorted(metrics)[0] if metrics else None)
+
+
+def plot(df: pd.DataFrame, out_dir: str, stem: str) -> dict[str, list[str]]:
+    """PNG plots per task: main metric against epoch and against cumulative training seconds (mean
+    over seeds per method configuration and device), and seconds per epoch against the task's
+    size parameter where runs cover several sizes. Returns {task_key: [file names]}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = df[(df["status"] == "ok") & df["epoch"].notna()].copy()
+    if ok.empty:
+        return {}
+    ok["hp_s"] = ok["hp"].map(_compact)
+    ok["label"] = ok["method_key"] + " " + ok["hp_s"].str.slice(0, 40) + " [" + ok["device_name"] + "]"
+    ok = ok.sort_values(["run_id", "epoch"])
+    ok["cum_s"] = ok.groupby("run_id")["train_seconds"].cumsum()
+    files: dict[str, list[str]] = {}
+    for task, g in ok.groupby("task_key"):
+        metric = _main_metric(task, sorted({k for m in g["metrics"] for k in m}))
+        if metric is None:
+            continue
+        g = g.assign(value=g["metrics"].map(lambda m: m.get(metric)))
+        safe = task.replace("/", "_")
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        for (label, tp), h in g.groupby(["label", g["tp"].map(_compact)]):
+            curve = h.groupby("epoch").agg(value=("value", "mean"), cum_s=("cum_s", "mean"))
+            name = label if g["tp"].map(_compact).nunique() == 1 else f"{label} {tp}"
+            axes[0].plot(curve.index, curve["value"], marker="o", label=name)
+            axes[1].plot(curve["cum_s"], curve["value"], marker="o", label=name)
+        axes[0].set(xlabel="epoch", ylabel=metric, title=f"{task}: {metric} by epoch")
+        axes[1].set(xlabel="cumulative training seconds", ylabel=metric, title=f"{task}: {metric} by wall-clock")
+        axes[1].set_xscale("log")
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        f1 = f"{stem}-{safe}-accuracy.png"
+        fig.savefig(os.path.join(out_dir, f1), dpi=90)
+        plt.close(fig)
+        files[task] = [f1]
+        size = g["size_param"].dropna().unique() if "size_param" in g else []
+        if len(size):
+            sp = size[0]
+            g = g.assign(size=g["tp"].map(lambda d: d.get(sp)))
+            if g["size"].nunique() > 1:
+                fig, ax = plt.subplots(figsize=(6, 4.5))
+                for label, h in g.groupby("label"):
+                    pts = h.groupby("size")["train_seconds"].median()
+                    ax.plot(pts.index, pts.values, marker="o", label=label)
+                ax.set(xlabel=sp, ylabel="seconds per epoch (median)", title=f"{task}: time per epoch by {sp}")
+                ax.set_yscale("log")
+                ax.legend(fontsize=7)
+                fig.tight_layout()
+                f2 = f"{stem}-{safe}-time-by-{sp}.png"
+                fig.savefig(os.path.join(out_dir, f2), dpi=90)
+                plt.close(fig)
+                files[task].append(f2)
+    return files
+
+
+def write_report(results_dir: str, out: str, title: str = "nesybench report", plots: bool = True) -> str:
     df = load_rows(results_dir)
     text = render(df, title)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    out_dir = os.path.dirname(os.path.abspath(out))
+    os.makedirs(out_dir, exist_ok=True)
+    if plots:
+        stem = os.path.splitext(os.path.basename(out))[0]
+        figs = plot(df, out_dir, stem)
+        if figs:
+            text += "\n## Plots\n\n" + "\n".join(f"![{f}]({f})" for fs in figs.values() for f in fs) + "\n"
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
@@ -147,5 +223,20 @@ def write_report(results_dir: str, out: str, title: str = "nesybench report") ->
     return text
 
 
-def dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)
+def publish(results_dir: str, suite: str, dest_root: str, title: str | None = None) -> str:
+    """Copy a report, its plots and every result row into ``<dest_root>/<date>-<suite>/``."""
+    import shutil
+    import time
+
+    folder = os.path.join(dest_root, f"{time.strftime('%Y-%m-%d')}-{suite}")
+    if os.path.exists(folder):
+        raise UserError(f"{folder} exists already; published reports are never rewritten (remove it or wait a day)")
+    tmp = folder + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    write_report(results_dir, os.path.join(tmp, "report.md"), title or f"nesybench report: suite {suite}")
+    with open(os.path.join(tmp, "rows.jsonl"), "w") as f:
+        for row in records.iter_rows(results_dir):
+            f.write(json.dumps(row, default=str) + "\n")
+    os.replace(tmp, folder)
+    return folder

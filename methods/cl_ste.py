@@ -254,6 +254,7 @@ class CLSTE(Method):
 
     key = "cl-ste"
     version = 1
+    conformance_hp = {"w_bound": 0.0}  # checks look at L_cnf alone (L_bound is not a constraint term)
     hparams = {
         "w_cnf": 1.0,  # weight of L_cnf (reference default 1)
         "w_bound": 0.1,  # weight of L_bound (reference default 0.1)

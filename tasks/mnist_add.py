@@ -245,7 +245,7 @@ class MnistAdd(Task):
         return ev
 
     def network(self) -> torch.nn.Module:
-        return PerImage(LeNet(10), "digit")
+        return PerImage(LeNet(10, xavier=True), "digit")
 
     # ---- data ---------------------------------------------------------------------------------
     def _read_pairs_file(self, path: str, n_train: int, labels: np.ndarray) -> np.ndarray:
@@ -332,6 +332,7 @@ class MnistAdd(Task):
 
 
 def _to_float(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) normalised as DeepProbLog's MNIST ((x - 0.5) / 0.5)."""
-    x = torch.as_tensor(images, dtype=torch.float32).div_(255.0)
-    return x.sub_(0.5).div_(0.5).unsqueeze(1)
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) normalised as the CL-STE reference's MNIST
+    (mean 0.1307, std 0.3081)."""
+    x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0)
+    return x.sub_(0.1307).div_(0.3081).unsqueeze(1)

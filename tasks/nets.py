@@ -10,9 +10,11 @@ class LeNet(nn.Module):
 
     Conv(1->6,5) -> MaxPool2 -> ReLU -> Conv(6->16,5) -> MaxPool2 -> ReLU -> FC 256->120 -> ReLU
     -> FC 120->84 -> ReLU -> FC 84->K. ``side`` 28 gives FC 256 (MNIST); 32 gives FC 400 (HASY).
+    ``xavier``: the reference's mnistAdd init (drawn from the run's seed here, where the reference
+    re-seeds 64 for every layer, so that seeds vary the initialisation).
     """
 
-    def __init__(self, n_classes: int = 10, side: int = 28):
+    def __init__(self, n_classes: int = 10, side: int = 28, xavier: bool = False):
         super().__init__()
         s = ((side - 4) // 2 - 4) // 2
         self.features = nn.Sequential(
@@ -22,6 +24,11 @@ class LeNet(nn.Module):
         self.classifier = nn.Sequential(
             nn.Linear(16 * s * s, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes),
         )
+        if xavier:  # the CL-STE reference's init for mnistAdd: xavier_uniform weights, zero biases
+            for mod in self.modules():
+                if isinstance(mod, (nn.Linear, nn.Conv2d)):
+                    nn.init.xavier_uniform_(mod.weight)
+                    nn.init.zeros_(mod.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, 1, side, side) -> logits (N, K)."""
