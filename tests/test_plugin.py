@@ -1,0 +1,22 @@
+"""A method written outside the repository runs with --plugin: checks and a suite."""
+import os
+import shutil
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_out_of_tree_method_passes_checks_and_runs_in_a_suite(tmp_path):
+    plugin = tmp_path / "my_method.py"
+    shutil.copy(os.path.join(REPO, "examples", "my_method.py"), plugin)
+    env = {**os.environ, "CI": "1"}
+    p = subprocess.run([sys.executable, "-m", "harness", "check", "--plugin", str(plugin), "--method", "clause-hinge",
+                        "--task", "mnist-add"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "5 checks: 5 passed, 0 failed, 0 skipped" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "harness", "bench", "--suite", "smoke", "--plugin", str(plugin),
+                        "--add-method", "clause-hinge", "--results", str(tmp_path / "r"), "--out",
+                        str(tmp_path / "r.md")], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "| clause-hinge-v1" in (tmp_path / "r.md").read_text()
