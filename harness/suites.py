@@ -77,6 +77,18 @@ SUITES: dict[str, list[Entry]] = {
 }
 
 
+# The paper suite's timing subset for a lent GPU (scripts/gpu_timing.sh): one seed, one epoch per
+# configuration; MNIST comes from --mnist-dir when given, else the embedded digits.
+SUITES["gpu"] = [
+    Entry("mnist-add", {"digits": n}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})], [0], 1, 16, 1e-3)
+    for n in (1, 2, 4, 15)
+] + [
+    Entry("shortest-path", {}, [("cl-ste", {}), ("supervised", {})], [0], 20),
+    Entry("sudoku", {"n_train": 5000, "n_test": 500, "trick_test": 200}, [("cl-ste", {}), ("supervised", {})],
+          [0], 1, 16, 5e-4),
+]
+
+
 def get_suite(name: str) -> list[Entry]:
     if name not in SUITES:
         raise UserError(f"unknown suite {name!r}{did_you_mean(name, SUITES)}; known: {', '.join(SUITES)}")
