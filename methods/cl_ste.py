@@ -162,8 +162,74 @@ def exactly_one_clauses(constraint: Constraint) -> list[tuple[int, ...]]:
     return out
 
 
+class ValueLayout:
+    """Where each atom's value lives in the vector CL-STE builds per batch (prepared once).
+
+    The vector is ``[1, 0, neural atoms (group order), derived atoms (stage order), other atoms]``:
+    two constant slots (padding of "and" / "or" components), then values produced by concatenation,
+    so a batch needs no scatter into the n atoms. ``order[j]`` is the CNF column at position
+    ``j + 2``; ``pos[col]`` the reverse; clause indices are remapped with ``pos`` at prepare time.
+    """
+
+    def __init__(self, constraint: Constraint, n_atoms: int, device=None):
+        cols = [grp.atoms.reshape(-1) for grp in constraint.groups]
+        stages = []
+        if constraint.derived is not None and len(constraint.derived):
+            stages.append(("and", constraint.derived))
+        stages += list(getattr(constraint, "derived_ops", []) or [])
+        placed = torch.cat(cols + [rows[:, 0] for _, rows in stages]) if (cols or stages) else torch.zeros(0, dtype=torch.long)
+        if len(torch.unique(placed)) != len(placed):
+            raise ValueError("an atom is both neural and derived, or derived twice")
+        rest = torch.ones(n_atoms, dtype=torch.bool)
+        rest[placed] = False
+        self.order = torch.cat([placed, rest.nonzero().squeeze(1)]).to(device)  # (n,)
+        self.pos = torch.empty(n_atoms, dtype=torch.long)
+        self.pos[self.order.cpu()] = torch.arange(n_atoms)
+        self.pos = self.pos.to(device)
+        self.n_rest = int(rest.sum())
+        self.groups = [(grp.name, grp.kind) for grp in constraint.groups]
+        # component indices of each stage, as positions in the working vector (+2: constant slots)
+        self.stages = []
+        for kind, rows in stages:
+            comps = rows[:, 1:].to(device)
+            pad = 0 if kind == "and" else 1
+            self.stages.append((kind, torch.where(comps < 0, torch.full_like(comps, pad), self.pos[comps.clamp(min=0)] + 2)))
+
+    def values(self, outputs: dict[str, torch.Tensor], ste: str) -> torch.Tensor:
+        """(B, n) binarized values in layout order (other atoms 0)."""
+        binarize = BINARIZE[ste]
+        first = outputs[self.groups[0][0]]
+        B = first.shape[0]
+        const = torch.tensor([1.0, 0.0], dtype=first.dtype, device=first.device).expand(B, 2)
+        parts = []
+        for name, kind in self.groups:
+            x = outputs[name]  # (B, G, K)
+            if ste == "bp-iste":
+                x = torch.sigmoid(x) if kind == "bernoulli" else torch.softmax(x, dim=-1)
+            parts.append(x.reshape(B, -1))
+        if ste == "bp-iste":
+            # derived atoms from probabilities: product ("and": independent images) or sum ("or":
+            # mutually exclusive events); every value is b_p of its probability, in one call
+            w = torch.cat([const] + parts, 1)
+            for kind, comps in self.stages:
+                g = w[:, comps]  # (B, rows, k)
+                w = torch.cat([w, g.prod(-1) if kind == "and" else g.sum(-1).clamp(max=1.0)], 1)
+            v = binarize(w[:, 2:])
+        else:
+            # b(x) variants: binarize the logits, then derived atoms as Boolean functions written
+            # arithmetically so the STE gradient passes: and = product, or = 1 - prod(1 - x)
+            w = torch.cat([const, binarize(torch.cat(parts, 1))], 1)
+            for kind, comps in self.stages:
+                g = w[:, comps]
+                w = torch.cat([w, g.prod(-1) if kind == "and" else 1 - (1 - g).prod(-1)], 1)
+            v = w[:, 2:]
+        if self.n_rest:
+            v = torch.cat([v, v.new_zeros(B, self.n_rest)], 1)
+        return v
+
+
 def neural_values(constraint: Constraint, outputs: dict[str, torch.Tensor], ste: str, n_atoms: int):
-    """Binarized values of the neural and derived atoms, (B, n), zero elsewhere.
+    """Binarized values of the neural and derived atoms, (B, n) in CNF column order, zero elsewhere.
 
     b_p variant: b_p of softmax (categorical) or sigmoid (bernoulli) probabilities, and each derived
     conjunction atom is b_p of the *product of probabilities* of its components (reference ``aux``).
@@ -171,81 +237,9 @@ def neural_values(constraint: Constraint, outputs: dict[str, torch.Tensor], ste:
     Further stages of ``constraint.derived_ops`` follow in order: an "or" atom is b_p of the sum of
     its (mutually exclusive) components' probabilities, or 1 - prod(1 - b) for the b(x) variants.
     """
-    binarize = BINARIZE[ste]
     first = next(iter(outputs.values()))
-    B = first.shape[0]
-    cols, vals, probs = [], [], []
-    for grp in constraint.groups:
-        logits = outputs[grp.name]  # (B, G, K)
-        if ste == "bp-iste":
-            p = torch.sigmoid(logits) if grp.kind == "bernoulli" else torch.softmax(logits, dim=-1)
-            probs.append(p.reshape(B, -1))
-            vals.append(binarize(p).reshape(B, -1))
-        else:
-            vals.append(binarize(logits).reshape(B, -1))
-        cols.append(grp.atoms.reshape(-1).to(first.device))
-    cols_t = torch.cat(cols)
-    # two constant slots after the n atoms: column n is 1 (pads an "and"), column n+1 is 0 (an "or")
-    one, zero = n_atoms, n_atoms + 1
-    v_nn = first.new_zeros(B, n_atoms + 2).index_copy(1, cols_t, torch.cat(vals, 1))
-    v_nn[:, one] = 1.0
-    stages = []
-    if constraint.derived is not None and len(constraint.derived):
-        stages.append(("and", constraint.derived))
-    stages += list(getattr(constraint, "derived_ops", []))
-    if ste == "bp-iste" and stages:
-        p_all = first.new_zeros(B, n_atoms + 2).index_copy(1, cols_t, torch.cat(probs, 1))
-        p_all[:, one] = 1.0
-    for kind, rows in stages:
-        d = rows.to(first.device)
-        target, comps = d[:, 0], d[:, 1:].clone()
-        comps[comps < 0] = one if kind == "and" else zero
-        if ste == "bp-iste":
-            # a derived atom's probability: product over its components (an "and": independent
-            # images) or sum (an "or": mutually exclusive events); its value is b_p of it
-            g = p_all[:, comps]  # (B, n_rows, k)
-            p_d = g.prod(-1) if kind == "and" else g.sum(-1).clamp(max=1.0)
-            p_all = p_all.index_copy(1, target, p_d)
-            v_nn = v_nn.index_copy(1, target, binarize(p_d))
-        else:
-            # b(x) variants: the Boolean function of binarized components, written arithmetically
-            # so the STE gradient passes: and = product, or = 1 - product of (1 - component)
-            g = v_nn[:, comps]
-            derived_v = g.prod(-1) if kind == "and" else 1 - (1 - g).prod(-1)
-            v_nn = v_nn.index_copy(1, target, derived_v)
-    return v_nn[:, :n_atoms]
-    if ste == "bp-iste":
-        p_all = first.new_zeros(B, n_atoms + 1).index_copy(1, cols_t, torch.cat(probs, 1))
-    for kind, rows in stages:
-        d = rows.to(first.device)
-        target, comps = d[:, 0], d[:, 1:].clone()
-        pad = comps < 0
-        if ste == "bp-iste":
-            # a derived atom's probability: product over its components (an "and": independent
-            # images) or sum (an "or": mutually exclusive events); its value is b_p of it
-            if kind == "and":
-                comps[pad] = n_atoms
-                p_all[:, n_atoms] = 1.0  # padding reads the constant-1 slot
-                p_d = p_all[:, comps].prod(-1)  # (B, n_derived)
-            else:
-                comps[pad] = n_atoms
-                p_all[:, n_atoms] = 0.0  # padding reads the constant-0 slot
-                p_d = p_all[:, comps].sum(-1).clamp(max=1.0)
-            p_all = p_all.index_copy(1, target, p_d)
-            v_nn = v_nn.index_copy(1, target, binarize(p_d))
-        else:
-            # b(x) variants: the Boolean function of binarized components, written arithmetically
-            # so the STE gradient passes: and = product, or = 1 - product of (1 - component)
-            comps[pad] = n_atoms
-            v_ext = v_nn.clone()
-            if kind == "and":
-                v_ext[:, n_atoms] = 1.0
-                derived_v = v_ext[:, comps].prod(-1)
-            else:
-                v_ext[:, n_atoms] = 0.0
-                derived_v = 1 - (1 - v_ext[:, comps]).prod(-1)
-            v_nn = v_nn.index_copy(1, target, derived_v)
-    return v_nn[:, :n_atoms]
+    layout = ValueLayout(constraint, n_atoms, first.device)
+    return layout.values(outputs, ste)[:, layout.pos]
 
 
 @register_method
@@ -278,24 +272,40 @@ class CLSTE(Method):
             keep = torch.cat([keep, torch.ones(len(extra), dtype=torch.bool)])
         self.n_atoms_ = cnf.n_atoms
         self.n_clauses_ = cnf.n_clauses
-        self.idx_, self.sign_ = cnf.padded(device)
+        self.layout_ = ValueLayout(constraint, cnf.n_atoms, device)
+        idx, self.sign_ = cnf.padded(device)
+        self.idx_ = self.layout_.pos[idx]  # (m, k) positions in the layout order of ValueLayout
         self.always_keep_ = keep.to(device)
-        # C as a sparse (m, n) matrix built from the padded view (same sums as the padded gather),
-        # so that clause filtering costs O(nnz) rather than a dense (B, m, k) gather
+        # clause filtering needs g C^T per batch: a dense product for small CNFs (mnist-add: 19 x 139),
+        # a sparse (CSR) one for large ones (apply2x2: 42,388 clauses), both O(what they touch)
         used = self.sign_ != 0
-        rows = torch.arange(self.n_clauses_, device=device).unsqueeze(1).expand_as(self.idx_)[used]
-        with warnings.catch_warnings():  # "CSR support is in beta": a plain CSR @ dense product is used
-            warnings.simplefilter("ignore", UserWarning)
-            self.C_sparse_ = torch.sparse_coo_tensor(torch.stack([rows, self.idx_[used]]), self.sign_[used],
-                                                     (self.n_clauses_, self.n_atoms_),
-                                                     check_invariants=True).coalesce().to_sparse_csr()
+        rows = torch.arange(self.n_clauses_, device=device).unsqueeze(1).expand_as(idx)[used]
+        coo = torch.sparse_coo_tensor(torch.stack([self.idx_[used], rows]), self.sign_[used],
+                                      (self.n_atoms_, self.n_clauses_), check_invariants=True).coalesce()  # (n, m) = C^T, layout rows
+        self.dense_filter_ = self.n_atoms_ * self.n_clauses_ <= 4_000_000
+        if self.dense_filter_:
+            self.Ct_ = coo.to_dense()
+        else:
+            with warnings.catch_warnings():  # "CSR support is in beta": a plain CSR @ dense product is used
+                warnings.simplefilter("ignore", UserWarning)
+                self.C_sparse_ = coo.t().coalesce().to_sparse_csr()  # (m, n)
+
+    def g_ct(self, evidence: torch.Tensor) -> torch.Tensor:
+        """(B, m) = g C^T for evidence in CNF column order (what clause filtering thresholds)."""
+        g = evidence.to(torch.float32)[:, self.layout_.order]
+        if self.dense_filter_:
+            return g @ self.Ct_
+        return (self.C_sparse_ @ g.t()).t()
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
-        g = batch.evidence.to(torch.float32)
-        v_nn = neural_values(self.constraint_, outputs, self.hp["ste"], self.n_atoms_)
+        g = batch.evidence.to(torch.float32)[:, self.layout_.order]  # (B, n) in layout order
+        v_nn = self.layout_.values(outputs, self.hp["ste"])
         v = (g == 1).to(v_nn.dtype) + v_nn * (g == 0).to(v_nn.dtype)
         if not self.hp["filter_clauses"]:
             l_cnf = cnf_loss_padded(self.idx_, self.sign_, v, g, None)
+        elif self.dense_filter_:
+            mask = (g @ self.Ct_ == -1) | self.always_keep_  # (B, m): g C^T == -1 (PAPER.md 1.8)
+            l_cnf = cnf_loss_padded(self.idx_, self.sign_, v, g, mask)
         else:
             gc = (self.C_sparse_ @ g.t()).t()  # (B, m) = g C^T
             mask = (gc == -1) | self.always_keep_

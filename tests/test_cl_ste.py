@@ -172,9 +172,12 @@ def test_clause_filtering_keeps_clauses_with_the_negated_label():
     m = CLSTE()
     m.prepare(c, torch.device("cpu"))
     ev = task.evidence_for(torch.tensor([3, 18]))
-    gc = (m.sign_ * ev[:, m.idx_]).sum(-1)
+    gc = (m.sign_ * ev[:, m.layout_.order][:, m.idx_]).sum(-1)
     kept = (gc == -1) | m.always_keep_
     assert kept.sum(1).tolist() == [1, 1]  # 1 of the 19 clauses per example (PAPER.md 1.8)
+    kept_clause = c.cnf.clauses[int(kept[0].nonzero())]
+    assert -(c.cnf.index("sum(3)")) in kept_clause
+    assert (gc == -1).sum().item() == 2 and (m.g_ct(ev) == -1).sum().item() == 2
     assert c.cnf.n_clauses == 19
 
 
