@@ -225,7 +225,10 @@ class MnistAdd(Task):
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(n), meta={"encoding": self.encoding},
+                                          problog=problog_program(n),
+                                          # the ProbLog query of an example: addition(images..., sum)
+                                          meta={"encoding": self.encoding, "problog_query": "addition",
+                                                "problog_targets": range(2 * (10 ** n - 1) + 1)},
                                           derived_ops=ops)
         return self._constraint
 
