@@ -1,0 +1,152 @@
+"""DeepProbLog as a peer method: the task's ProbLog program, DeepProbLog's exact engine.
+
+Manhaeve, Dumancic, Kimmig, Demeester, De Raedt. "DeepProbLog: Neural Probabilistic Logic
+Programming", NeurIPS 2018; the ``deepproblog`` 2.0 package from PyPI (installed without its
+declared dependencies, which pull torchvision and a CUDA build of torch: ``make setup`` does it).
+
+What runs, and what is measured. The harness owns the step, as for every method: it runs the
+network on the batch, calls :meth:`DeepProbLog.loss`, back-propagates and steps the optimiser, and
+times the epoch. ``loss`` hands the network's softmax probabilities to a DeepProbLog ``Model``
+built from the task's program (``Constraint.problog``) whose neural predicate's network is a
+look-up of those probabilities (a tensor source ``nesy(b, i)``: example b, neural variable i), so
+DeepProbLog's own machinery does the symbolic part exactly as in its ``train_model``: the query
+``<meta['problog_query']>(X_0, ..., X_{G-1}, target)`` is ground and compiled to an SDD by its
+``ExactEngine`` once per target value (cached by DeepProbLog's solver; every value in
+``meta['problog_targets']`` is compiled in ``prepare``, timed as set-up), and per example its
+``Solver.solve`` evaluates the compiled circuit with its ``GraphSemiring`` in Python, building a
+torch graph through the probabilities. The loss is DeepProbLog's cross-entropy for a true query,
+-log(p + 1e-12), averaged over the batch. Only the network forward is batched; the per-example
+symbolic evaluation is DeepProbLog's, which is where its time goes.
+
+Not used: DeepProbLog's ``train_model`` loop, data loaders and optimiser wrappers (the harness's
+are); its approximate engine (needs SWI-Prolog). A task without a program, without the two meta
+keys, or a platform where ``deepproblog`` does not import, gives a ``skipped`` run with the reason.
+``max_seconds`` bounds the time spent in the symbolic part of ``loss`` over the run (0: only the
+suite's run budget); past it the run is a ``timeout``.
+
+Version history: v1, first release.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import time
+import warnings
+
+import torch
+
+from harness.api import Batch, Constraint, Method
+from harness.budget import BudgetExceeded
+from harness.errors import SkipRun, UserError
+from harness.registry import register_method
+
+SOURCE = "nesy"  # the tensor source the queries' neural inputs read from
+EPS = 1e-12  # as DeepProbLog's GraphSemiring.cross_entropy
+
+
+def import_deepproblog():
+    """The DeepProbLog modules used here; SkipRun with the reason when the package is missing."""
+    try:
+        with warnings.catch_warnings():  # "ApproximateEngine is not available" without PySwip
+            warnings.simplefilter("ignore")
+            from deepproblog.engines import ExactEngine
+            from deepproblog.model import Model
+            from deepproblog.network import Network
+            from deepproblog.query import Query
+            from problog.logic import Constant, Term
+    except Exception as e:  # ImportError, or a broken dependency at import time
+        raise SkipRun(f"deepproblog is not usable here ({type(e).__name__}: {e}); "
+                      "install it with: pip install --no-deps 'deepproblog==2.0.*'") from None
+    return ExactEngine, Model, Network, Query, Constant, Term
+
+
+class _Lookup(torch.nn.Module):
+    """The 'network' DeepProbLog calls: its inputs already are the harness's probabilities."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class _BatchProbabilities:
+    """Tensor source ``nesy(b, i)`` -> the probabilities (K,) of neural variable i of example b."""
+
+    def __init__(self):
+        self.probs: torch.Tensor | None = None  # (B, G, K)
+
+    def __getitem__(self, args):
+        b, i = (int(a) for a in args)
+        return self.probs[b, i]
+
+
+@register_method
+class DeepProbLog(Method):
+    """DeepProbLog 2.0 (exact engine) on the task's ProbLog program: L = mean(-log P(query))."""
+
+    key = "deepproblog"
+    version = 1
+    hparams = {
+        "max_seconds": 0.0,  # budget for the symbolic part of the run's losses (0: the suite's budget only)
+    }
+
+    def prepare(self, constraint: Constraint, device: torch.device) -> None:
+        super().prepare(constraint, device)
+        if self.hp["max_seconds"] < 0:
+            raise UserError("method deepproblog: max_seconds must be >= 0 (0: no limit of its own)")
+        if not constraint.problog:
+            raise SkipRun("deepproblog: the task provides no ProbLog program")
+        pred, targets = constraint.meta.get("problog_query"), constraint.meta.get("problog_targets")
+        if not pred or targets is None:
+            raise SkipRun("deepproblog: the task does not name its query (meta problog_query, problog_targets)")
+        cat = [g for g in constraint.groups if g.kind == "categorical"]
+        if len(constraint.groups) != 1 or len(cat) != 1:
+            raise SkipRun("deepproblog: only tasks with one categorical neural group are wired")
+        ExactEngine, Model, Network, self.Query_, self.Constant_, self.Term_ = import_deepproblog()
+        names = sorted(set(re.findall(r"nn\(\s*(\w+)\s*,", constraint.problog)))
+        if not names:
+            raise SkipRun("deepproblog: the program has no neural predicate nn(...)")
+        self.group_ = cat[0].name
+        self.n_vars_ = int(cat[0].atoms.shape[0])
+        self.pred_ = str(pred)
+        self.source_ = _BatchProbabilities()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it prints "Caching ACs"
+            warnings.simplefilter("ignore")
+            self.model_ = Model(constraint.problog, [Network(_Lookup(), n, batching=True) for n in names], load=False)
+            self.model_.set_engine(ExactEngine(self.model_), cache=True)
+        self.model_.add_tensor_source(SOURCE, self.source_)
+        self.placeholders_ = [self.Term_(f"x{i}") for i in range(self.n_vars_)]
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            for t in targets:  # ground and compile every query shape once (DeepProbLog's cache keeps them)
+                self.model_.solver.cache.get(self._query(0, int(t)))
+        self.compile_seconds_ = time.perf_counter() - t0
+        self.spent_ = 0.0
+
+    def _query(self, b: int, target: int):
+        sub = {p: self.Term_("tensor", self.Term_(SOURCE, self.Constant_(b), self.Constant_(i)))
+               for i, p in enumerate(self.placeholders_)}
+        return self.Query_(self.Term_(self.pred_, *self.placeholders_, self.Constant_(target)), sub)
+
+    def query_probabilities(self, outputs: dict[str, torch.Tensor], targets) -> torch.Tensor:
+        """DeepProbLog's exact P(query) per example, (B,), differentiable in the outputs."""
+        t0 = time.perf_counter()
+        self.source_.probs = torch.softmax(outputs[self.group_], -1)  # (B, G, K)
+        targets = [int(t) for t in torch.as_tensor(targets).reshape(-1).tolist()]
+        with warnings.catch_warnings():  # its semiring's is_zero calls float() on graph tensors
+            warnings.simplefilter("ignore", UserWarning)
+            results = self.model_.solve([self._query(b, t) for b, t in enumerate(targets)])
+        first = self.source_.probs
+        ps = [torch.as_tensor(next(iter(r.result.values())), dtype=first.dtype, device=first.device)
+              if r.result else first.new_zeros(()) for r in results]
+        self.source_.probs = None
+        self.spent_ += time.perf_counter() - t0
+        limit = self.hp["max_seconds"]
+        if limit and self.spent_ > limit:
+            raise BudgetExceeded("train", limit, self.spent_)
+        return torch.stack(ps)
+
+    def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+        if batch.target is None:
+            raise ValueError("deepproblog: the batch carries no target for the query")
+        p = self.query_probabilities(outputs, batch.target)
+        return -torch.log(p.clamp(min=0.0) + EPS).mean()
