@@ -338,24 +338,13 @@ def _static(cc: CompiledConstraint, dev) -> dict[str, torch.Tensor]:
     return cache
 
 
-def _safe_logsumexp(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """log(sum(exp(x))) along dim, -inf where every term is -inf, with finite (zero) gradients
-    there: torch.logsumexp's gradient is NaN when all its inputs are -inf."""
-    m = x.detach().amax(dim, keepdim=True)
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    s = torch.exp(x - m).sum(dim)
-    pos = s > 0
-    out = torch.log(torch.where(pos, s, torch.ones_like(s))) + m.squeeze(dim)
-    return torch.where(pos, out, torch.full_like(out, float("-inf")))
-
-
 class FlatCircuit:
     """An SDD flattened for batched evaluation.
 
     Node slots: 0 false (-inf), 1 true (0), then literal nodes, then decision nodes level by level
     (a node's level is one more than its children's highest), so a level reads only slots written
-    before it. A level is held as padded (L, k) index tensors of its elements' primes and subs;
-    padding points at the false slot.
+    before it. A level is held as flat index tensors over its elements: prime and sub slots, the
+    row of the element's node within the level, and the id of its smoothing term.
     """
 
     def __init__(self, manager, root, n_vars: int, device: torch.device | str = "cpu"):
@@ -429,58 +418,79 @@ class FlatCircuit:
         self.lit_pos = torch.as_tensor(lit_arr > 0)
         vt_of_arr = np.asarray(vt_of)
         self.levels = []
+        # smoothing terms: one per distinct (left u, prime's v, right u, sub's v) of the elements,
+        # computed once per evaluation; each element then gathers its term by id
+        corr_ids: dict[tuple[int, int, int, int], int] = {(n_vt, n_vt, n_vt, n_vt): 0}
         i = 0
         while i < len(decisions):
             d = depth[decisions[i].id]
             j = i
             while j < len(decisions) and depth[decisions[j].id] == d:
                 j += 1
-            nodes = decisions[i:j]
-            k = max(len(nd.elements()) for nd in nodes)
-            P = np.zeros((len(nodes), k), dtype=np.int64)  # padding: the false slot
-            S = np.zeros((len(nodes), k), dtype=np.int64)
-            for r, nd in enumerate(nodes):
-                for c, (p, s) in enumerate(nd.elements()):
-                    P[r, c], S[r, c] = slot[p.id], slot[s.id]
-            # smoothing: the prime lives under the node's vtree's left child, the sub under its right
-            vnode = np.array([vt_ids[nd.vtree().position()] for nd in nodes])
-            left = np.array([vt_ids[nd.vtree().left().position()] for nd in nodes])
-            right = np.array([vt_ids[nd.vtree().right().position()] for nd in nodes])
-            del vnode
-            self.levels.append({
-                "slots": torch.arange(base + i, base + j),
-                "P": torch.as_tensor(P), "S": torch.as_tensor(S),
-                "PU": torch.as_tensor(np.repeat(left[:, None], k, 1)), "PV": torch.as_tensor(vt_of_arr[P]),
-                "SU": torch.as_tensor(np.repeat(right[:, None], k, 1)), "SV": torch.as_tensor(vt_of_arr[S]),
-            })
+            P, S, seg, cid = [], [], [], []
+            for r, nd in enumerate(decisions[i:j]):
+                vt = nd.vtree()
+                left, right = vt_ids[vt.left().position()], vt_ids[vt.right().position()]
+                for p, s in nd.elements():
+                    P.append(slot[p.id])
+                    S.append(slot[s.id])
+                    seg.append(r)
+                    # the prime is normalised for the vtree's left child, the sub for its right
+                    key = (left, int(vt_of_arr[slot[p.id]]), right, int(vt_of_arr[slot[s.id]]))
+                    cid.append(corr_ids.setdefault(key, len(corr_ids)))
+            self.levels.append({"start": base + i, "end": base + j, "P": torch.as_tensor(P),
+                                "S": torch.as_tensor(S), "seg": torch.as_tensor(seg), "cid": torch.as_tensor(cid)})
             i = j
+        keys = np.array(list(corr_ids), dtype=np.int64)  # (n_corr, 4), in id order
+        self.corr = torch.as_tensor(keys)
         self.root_slot = slot[root.id]
         self.root_node_vt = int(vt_of_arr[self.root_slot])
-        self.A = torch.as_tensor(A.T.copy())  # (n_vars + 1, n_vt + 1)
+        self.A = torch.as_tensor(A)  # (n_vt + 1, n_vars + 1)
         self.n_decisions = len(decisions)
+        self.n_elements = sum(len(lv["P"]) for lv in self.levels)
         self.to(device)
 
     def to(self, device) -> "FlatCircuit":
         self.device = torch.device(device)
-        self.lit_var, self.lit_pos, self.A = (t.to(self.device) for t in (self.lit_var, self.lit_pos, self.A))
-        self.levels = [{k: v.to(self.device) for k, v in lv.items()} for lv in self.levels]
+        self.lit_var, self.lit_pos, self.A, self.corr = (
+            t.to(self.device) for t in (self.lit_var, self.lit_pos, self.A, self.corr))
+        self.levels = [{k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in lv.items()}
+                       for lv in self.levels]
+        self._A_cache = {}
         return self
 
     def log_wmc(self, lw_pos: torch.Tensor, lw_neg: torch.Tensor) -> torch.Tensor:
         """Log weighted model count per example. lw_pos, lw_neg: (B, n_vars + 1) log weights of the
-        positive and negative literal of each variable (column 0 unused). Returns (B,)."""
-        B = lw_pos.shape[0]
-        dt = lw_pos.dtype
-        ls = torch.logaddexp(lw_pos, lw_neg)  # (B, n_vars + 1): log(w + w_bar)
-        ls = torch.where(torch.isfinite(ls), ls, torch.zeros_like(ls))  # column 0 and (-inf, -inf) pairs
-        LS = ls[:, 1:] @ self.A[1:].to(dt)  # (B, n_vt + 1): per vtree node, the sum over its variables
-        V = lw_pos.new_empty(B, self.n_slots)  # node values, log space
-        V[:, 0] = float("-inf")
-        V[:, 1] = 0.0
+        positive and negative literal of each variable (column 0 unused). Returns (B,).
+
+        Values are held node-major, V (n_slots, B), so that every gather copies contiguous rows;
+        a level is evaluated on its flat list of elements (no padding) and reduced per node with a
+        scatter-max (for stability, detached) and an index_add of the exponentials.
+        """
+        B, dt = lw_pos.shape[0], lw_pos.dtype
+        pos_t, neg_t = lw_pos.t(), lw_neg.t()  # (n_vars + 1, B)
+        ls = torch.logaddexp(pos_t, neg_t)  # log(w + w_bar)
+        ls = torch.where(torch.isfinite(ls), ls, torch.zeros_like(ls))
+        if dt not in self._A_cache:
+            self._A_cache[dt] = self.A.to(dt)
+        A = self._A_cache[dt]
+        LS = A[:, 1:] @ ls[1:]  # (n_vt + 1, B): per vtree node, the sum over its variables
+        c = self.corr
+        cor = LS[c[:, 0]] - LS[c[:, 1]] + LS[c[:, 2]] - LS[c[:, 3]]  # (n_corr, B)
+        V = lw_pos.new_empty(self.n_slots, B)  # node values, log space
+        V[0] = float("-inf")
+        V[1] = 0.0
         if self.n_lits:
-            V[:, 2:2 + self.n_lits] = torch.where(self.lit_pos, lw_pos[:, self.lit_var], lw_neg[:, self.lit_var])
+            V[2:2 + self.n_lits] = torch.where(self.lit_pos[:, None], pos_t[self.lit_var], neg_t[self.lit_var])
         for lv in self.levels:
-            x = (V[:, lv["P"]] + V[:, lv["S"]]
-                 + (LS[:, lv["PU"]] - LS[:, lv["PV"]]) + (LS[:, lv["SU"]] - LS[:, lv["SV"]]))  # (B, L, k)
-            V[:, lv["slots"]] = _safe_logsumexp(x, -1)
-        return V[:, self.root_slot] + LS[:, self.root_vt] - LS[:, self.root_node_vt]
+            x = V[lv["P"]] + V[lv["S"]] + cor[lv["cid"]]  # (E, B)
+            L = lv["end"] - lv["start"]
+            seg = lv["seg"]
+            m = torch.full((L, B), float("-inf"), dtype=dt, device=x.device)
+            m = m.scatter_reduce(0, seg[:, None].expand(-1, B), x.detach(), "amax")
+            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+            s = torch.zeros((L, B), dtype=dt, device=x.device).index_add(0, seg, torch.exp(x - m[seg]))
+            pos = s > 0
+            out = torch.log(torch.where(pos, s, torch.ones_like(s))) + m
+            V[lv["start"]:lv["end"]] = torch.where(pos, out, torch.full_like(out, float("-inf")))
+        return V[self.root_slot] + LS[self.root_vt] - LS[self.root_node_vt]
