@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[test]'
+	# DeepProbLog's declared dependencies pull torchvision and a CUDA torch: install it alone
+	$(PY) -m pip install --quiet --no-deps 'deepproblog==2.0.*'
 	touch $(STAMP)
 
 setup: $(STAMP)
