@@ -295,6 +295,8 @@ class ShortestPath(Task):
     }
     main_metric = "exact_match"
     has_labels = True
+    size_param = "grid"
+    tiny_params = {"n_examples": 40, "n_maps": 2}  # the conformance checks' instance
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)

@@ -133,6 +133,8 @@ class Sudoku(Task):
     method_defaults = {"cl-ste": {"w_cnf": 1.0, "w_bound": 0.1, "filter_clauses": False, "w_label": 0.0}}
     main_metric = "board_acc_trick"
     has_labels = True
+    # the conformance checks' instance: a few puzzles, a small CNN
+    tiny_params = {"n_train": 16, "n_test": 4, "width": 8, "depth": 2, "givens": 40}
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
