@@ -298,7 +298,7 @@ def run_case(check: str, method: str | None, task: str) -> CheckResult:
     return run_task_check(check, task) if method is None else run_method_check(check, method, task)
 
 
-def run_checks(methods: list[str] | None = None, tasks: list[str] | None = None) -> list[CheckResult]:
+def run_checks(methods: list[str] | None = None, tasks: list[str] | None = None, on_result=None) -> list[CheckResult]:
     for m in methods or []:
         get_method(m)
     for t in tasks or []:
@@ -309,4 +309,9 @@ def run_checks(methods: list[str] | None = None, tasks: list[str] | None = None)
         cases = all_cases(methods, tasks)
     if not cases:
         raise UserError("no checks to run")
-    return [run_case(*c) for c in cases]
+    out = []
+    for c in cases:
+        out.append(run_case(*c))
+        if on_result:
+            on_result(out[-1])
+    return out

@@ -196,10 +196,11 @@ def _dispatch(args) -> int:
     if args.cmd == "check":
         from .checks import run_checks
 
-        results = run_checks(args.method, args.task)
-        for r in results:
+        def show(r):
             who = f"{r.method} on {r.task}" if r.method else f"task {r.task}"
-            print(f"{r.status:7s} {r.check:34s} {who}" + (f": {r.detail}" if r.detail else ""))
+            print(f"{r.status:7s} {r.check:34s} {who}" + (f": {r.detail}" if r.detail else ""), flush=True)
+
+        results = run_checks(args.method, args.task, on_result=show)
         counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
         print(f"{len(results)} checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
         return 1 if counts["failed"] else 0
