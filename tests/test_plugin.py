@@ -14,7 +14,7 @@ def test_out_of_tree_method_passes_checks_and_runs_in_a_suite(tmp_path):
     p = subprocess.run([sys.executable, "-m", "harness", "check", "--plugin", str(plugin), "--method", "clause-hinge",
                         "--task", "mnist-add"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "5 checks: 5 passed, 0 failed, 0 skipped" in p.stdout
+    assert "8 checks: 8 passed, 0 failed, 0 skipped" in p.stdout  # 5 method checks, 3 task checks
     p = subprocess.run([sys.executable, "-m", "harness", "bench", "--suite", "smoke", "--plugin", str(plugin),
                         "--add-method", "clause-hinge", "--results", str(tmp_path / "r"), "--out",
                         str(tmp_path / "r.md")], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
