@@ -210,3 +210,24 @@ def test_uec_clauses_added_for_b_variants():
     m.prepare(c, torch.device("cpu"))
     assert m.n_clauses_ == 19 + 2 * (1 + 45)  # existence + pairwise uniqueness per digit image
     assert int(m.always_keep_.sum()) == 2 * 46
+
+
+def test_clause_blocks_of_equal_length_give_the_same_loss_and_gradient():
+    from methods.cl_ste import ClauseBlocks
+
+    gen = torch.Generator().manual_seed(5)
+    n, B = 9, 4
+    clauses = [(1, -2), (3, 4), (-5, 6, 7, -8), (9,), (-1, 3, 5), (2, -6)]
+    cnf = CNF(n, clauses)
+    idx, sign = cnf.padded()
+    v0 = torch.randint(0, 2, (B, n), generator=gen).float()
+    g = torch.randint(-1, 2, (B, n), generator=gen).float()
+    mask = torch.rand(B, len(clauses), generator=gen) > 0.2
+    v1, v2 = v0.clone().requires_grad_(True), v0.clone().requires_grad_(True)
+    a = cnf_loss_padded(idx, sign, v1, g, mask)
+    blocks = ClauseBlocks(idx, sign)
+    assert sorted(s.shape[1] for _, _, s in blocks.blocks) == [1, 2, 3, 4]
+    b = blocks.loss(v2, g, mask)
+    a.backward()
+    b.backward()
+    assert torch.allclose(a, b) and torch.allclose(v1.grad, v2.grad)
