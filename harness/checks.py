@@ -41,7 +41,7 @@ from .registry import METHODS, TASKS, get_method, get_task, load_builtins
 METHOD_CHECKS = ("finite_scalar", "violated_positive_differentiable", "zero_on_gold", "evidence_respected",
                  "prepare_not_repeated")
 TASK_CHECKS = ("gold_satisfies_cnf", "deterministic", "tiny_run_offline")
-PREPARE_SECONDS = 20.0
+PREPARE_SECONDS = 10.0
 ZERO_TOL = 1e-3
 SCALE = 40.0
 
