@@ -89,6 +89,33 @@ def b_sste(x: torch.Tensor) -> torch.Tensor:
 BINARIZE = {"bp-iste": bp_iste, "b-iste": b_iste, "b-sste": b_sste}
 
 
+class _Prod(torch.autograd.Function):
+    """Product over the last dimension with the gradient from exclusive prefix/suffix products.
+
+    Same value and gradient as ``x.prod(-1)``; torch's own backward takes a slow path whenever an
+    input is 0, which CL-STE's {0,1} literal values always contain.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.prod(-1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        ones = torch.ones_like(x[..., :1])
+        left = torch.cat([ones, x[..., :-1]], -1).cumprod(-1)  # prod of x[..., :i]
+        right = torch.cat([x[..., 1:], ones], -1).flip(-1).cumprod(-1).flip(-1)  # prod of x[..., i+1:]
+        return grad.unsqueeze(-1) * left * right
+
+
+def _prod(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[-1] == 2:
+        return x[..., 0] * x[..., 1]
+    return _Prod.apply(x)
+
+
 def _term_sums(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, mask: torch.Tensor | None):
     """L_cnf's sums from per-literal tensors, so that clause blocks can be combined.
 
@@ -97,7 +124,7 @@ def _term_sums(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, ma
     mask (B, m) bool: the clauses kept by clause filtering (None: all).
     Returns (L_deduce, sum over unsatisfied, their count, keep-sum over satisfied, their count).
     """
-    unsat = (1 - lit_v).prod(-1)  # (B, m): 1 iff every literal is false
+    unsat = _prod(1 - lit_v)  # (B, m): 1 iff every literal is false
     n_lits = (lit_c != 0).sum(-1)  # (m,) or (B, m)
     up = (n_lits - (lit_g == -1).sum(-1)) == 1  # exactly one literal not falsified by the facts
     one = (lit_v == 1).to(lit_v.dtype)
@@ -165,6 +192,10 @@ class ClauseBlocks:
     def __init__(self, idx: torch.Tensor, sign: torch.Tensor):
         lengths = (sign != 0).sum(1)
         self.blocks = []
+        # blocks pay a few tensor operations each: worth it only on large CNFs that padding inflates
+        if len(lengths) < 1000 or sign.numel() < 2 * int(lengths.sum()):
+            self.blocks.append((torch.arange(len(lengths), device=idx.device), idx, sign))
+            return
         for k in torch.unique(lengths).tolist():
             ids = (lengths == k).nonzero().squeeze(1)
             kk = max(int(k), 1)
@@ -251,7 +282,7 @@ class ValueLayout:
             w = torch.cat([const] + parts, 1)
             for kind, comps in self.stages:
                 g = w[:, comps]  # (B, rows, k)
-                w = torch.cat([w, g.prod(-1) if kind == "and" else g.sum(-1).clamp(max=1.0)], 1)
+                w = torch.cat([w, _prod(g) if kind == "and" else g.sum(-1).clamp(max=1.0)], 1)
             v = binarize(w[:, 2:])
         else:
             # b(x) variants: binarize the logits, then derived atoms as Boolean functions written
@@ -259,7 +290,7 @@ class ValueLayout:
             w = torch.cat([const, binarize(torch.cat(parts, 1))], 1)
             for kind, comps in self.stages:
                 g = w[:, comps]
-                w = torch.cat([w, g.prod(-1) if kind == "and" else 1 - (1 - g).prod(-1)], 1)
+                w = torch.cat([w, _prod(g) if kind == "and" else 1 - _prod(1 - g)], 1)
             v = w[:, 2:]
         if self.n_rest:
             v = torch.cat([v, v.new_zeros(B, self.n_rest)], 1)

@@ -225,9 +225,28 @@ def test_clause_blocks_of_equal_length_give_the_same_loss_and_gradient():
     mask = torch.rand(B, len(clauses), generator=gen) > 0.2
     v1, v2 = v0.clone().requires_grad_(True), v0.clone().requires_grad_(True)
     a = cnf_loss_padded(idx, sign, v1, g, mask)
-    blocks = ClauseBlocks(idx, sign)
+    assert len(ClauseBlocks(idx, sign).blocks) == 1  # a small CNF stays one block
+    blocks = ClauseBlocks.__new__(ClauseBlocks)
+    blocks.blocks = []
+    lengths = (sign != 0).sum(1)
+    for k in torch.unique(lengths).tolist():
+        ids = (lengths == k).nonzero().squeeze(1)
+        blocks.blocks.append((ids, idx[ids, :k], sign[ids, :k]))
     assert sorted(s.shape[1] for _, _, s in blocks.blocks) == [1, 2, 3, 4]
     b = blocks.loss(v2, g, mask)
     a.backward()
     b.backward()
     assert torch.allclose(a, b) and torch.allclose(v1.grad, v2.grad)
+
+
+def test_prod_gradient_with_zeros_matches_torch():
+    from methods.cl_ste import _Prod
+
+    x = torch.tensor([[0.0, 1.0, 0.5, 0.0], [1.0, 1.0, 0.3, 2.0], [0.0, 2.0, 3.0, 4.0]], dtype=torch.float64)
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    w = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    (_Prod.apply(a) * w).sum().backward()
+    (b.prod(-1) * w).sum().backward()
+    assert torch.equal(_Prod.apply(x), x.prod(-1))
+    assert torch.allclose(a.grad, b.grad)
