@@ -250,3 +250,18 @@ def test_prod_gradient_with_zeros_matches_torch():
     (b.prod(-1) * w).sum().backward()
     assert torch.equal(_Prod.apply(x), x.prod(-1))
     assert torch.allclose(a.grad, b.grad)
+
+
+def test_hand_written_backward_matches_autograd_on_fractional_values():
+    gen = torch.Generator().manual_seed(11)
+    cnf = CNF(6, [(1, -2, 3), (-4,), (5, 6), (-1, -6, 2, 4)])
+    idx, sign = cnf.padded()
+    v0 = torch.rand(3, 6, generator=gen, dtype=torch.float64)
+    v0[0, :3] = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)  # an unsatisfied clause
+    g = torch.tensor([[1.0, 0, 0, 0, 0, 0], [0, 0, 0, -1, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=torch.float64)
+    a, b = v0.clone().requires_grad_(True), v0.clone().requires_grad_(True)
+    fast = cnf_loss_padded(idx, sign, a, g)
+    ref = cnf_loss(cnf.matrix(dtype=torch.float64), b, g)
+    fast.backward()
+    ref.backward()
+    assert torch.allclose(fast, ref) and torch.allclose(a.grad, b.grad)
