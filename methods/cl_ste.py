@@ -189,34 +189,37 @@ class _PaddedSums(torch.autograd.Function):
     @staticmethod
     def forward(ctx, v, g, idx, sign, mask):
         vv = v[:, idx]  # (B, m, k)
-        lit_v = torch.where(sign > 0, vv, torch.where(sign < 0, 1 - vv, torch.zeros_like(vv)))
-        lit_g = sign * g[:, idx]
+        lit_v = (sign < 0).to(v.dtype) + sign * vv  # v for a positive literal, 1 - v for a negative, 0 empty
+        n_lits = (sign != 0).sum(-1)
+        up = (n_lits - ((sign * g[:, idx]) == -1).sum(-1)) == 1
         q = 1 - lit_v
         unsat = q.prod(-1)  # (B, m)
-        n_lits = (sign != 0).sum(-1)
-        up = (n_lits - (lit_g == -1).sum(-1)) == 1
-        one = lit_v == 1
-        zero = lit_v == 0
-        keep = (one * (1 - lit_v) + zero * lit_v).sum(-1)
-        m = torch.ones_like(unsat, dtype=torch.bool) if mask is None else mask
-        up = (up & m).to(v.dtype)
-        is_unsat = ((unsat == 1) & m).to(v.dtype)
-        is_sat = ((unsat == 0) & m).to(v.dtype)
-        ctx.save_for_backward(q, one, zero, up, is_unsat, is_sat, idx, sign)
+        # keep = sum of 1[L=1](1-L) + 1[L=0]L is 0 for every L: only its gradient matters
+        if mask is not None:
+            up = up & mask
+        is_unsat = unsat == 1
+        is_sat = unsat == 0
+        if mask is not None:
+            is_unsat = is_unsat & mask
+            is_sat = is_sat & mask
+        up, is_unsat, is_sat = up.to(v.dtype), is_unsat.to(v.dtype), is_sat.to(v.dtype)
+        ctx.save_for_backward(q, up, is_unsat, is_sat, idx, sign)
         ctx.n = v.shape[1]
-        return torch.stack([(unsat * up).sum(), (unsat * is_unsat).sum(), is_unsat.sum(), (keep * is_sat).sum(),
-                            is_sat.sum()])
+        zero = unsat.new_zeros(())
+        return torch.stack([(unsat * up).sum(), (unsat * is_unsat).sum(), is_unsat.sum(), zero, is_sat.sum()])
 
     @staticmethod
     def backward(ctx, grad):
-        q, one, zero, up, is_unsat, is_sat, idx, sign = ctx.saved_tensors
+        q, up, is_unsat, is_sat, idx, sign = ctx.saved_tensors
         ones = torch.ones_like(q[..., :1])
         left = torch.cat([ones, q[..., :-1]], -1).cumprod(-1)
         right = torch.cat([q[..., 1:], ones], -1).flip(-1).cumprod(-1).flip(-1)
         c_unsat = grad[0] * up + grad[1] * is_unsat  # (B, m)
         c_sat = grad[3] * is_sat
-        d_lit = -c_unsat.unsqueeze(-1) * left * right + c_sat.unsqueeze(-1) * (zero.to(q.dtype) - one.to(q.dtype))
-        d_slot = (d_lit * sign).reshape(q.shape[0], -1)  # d lit / d v = sign (0 in padding)
+        # d keep / d L = 1[L = 0] - 1[L = 1], with L = 1 - q
+        d_keep = (q == 1).to(q.dtype) - (q == 0).to(q.dtype)
+        d_lit = c_sat.unsqueeze(-1) * d_keep - c_unsat.unsqueeze(-1) * left * right
+        d_slot = (d_lit * sign).reshape(q.shape[0], -1)  # d L / d v = sign (0 in padding)
         grad_v = q.new_zeros(q.shape[0], ctx.n).index_add_(1, idx.reshape(-1), d_slot)
         return grad_v, None, None, None, None
 
