@@ -1,0 +1,97 @@
+"""The suite runner: budgets stop a hanging method, SIGKILL loses no finished epoch, resume."""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PLUGIN = '''
+import time
+import torch
+from harness.api import Method
+from harness.registry import register_method
+from harness.suites import SUITES, Entry
+
+
+@register_method
+class Sleeper(Method):
+    """Sleeps forever in set-up: the suite must stop it at its budget."""
+    key = "sleeper"
+    hparams = {}
+
+    def prepare(self, constraint, device):
+        while True:
+            time.sleep(1)
+
+    def loss(self, outputs, batch):
+        return sum(o.sum() for o in outputs.values()) * 0.0
+
+
+SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {}), ("supervised", {})], [0], 1, 8,
+                            setup_budget=3.0, run_budget=60.0)]
+SUITES["t-kill"] = [Entry("mnist-add", {"n_pairs": 400}, [("supervised", {})], [0, 1, 2], 3, 8)]
+'''
+
+
+def _bench(tmp_path, suite, **kw):
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    cmd = [sys.executable, "-m", "harness", "bench", "--suite", suite, "--plugin", str(plugin),
+           "--results", str(tmp_path / "runs"), "--out", str(tmp_path / "report.md")]
+    return cmd, {**os.environ, "CI": "1"}
+
+
+def _rows(tmp_path):
+    out = []
+    for path in glob.glob(str(tmp_path / "runs" / "**" / "*.jsonl*"), recursive=True):
+        out += [dict(json.loads(line), _file=os.path.basename(path)) for line in open(path) if line.strip()]
+    return out
+
+
+def test_method_sleeping_in_setup_is_a_timeout_and_the_suite_goes_on(tmp_path):
+    cmd, env = _bench(tmp_path, "t-budget")
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = _rows(tmp_path)
+    sleeper = [r for r in rows if r["method"] == "sleeper"]
+    assert len(sleeper) == 1 and sleeper[0]["status"] == "timeout"
+    assert sleeper[0]["timeout_phase"] == "setup" and 3.0 <= sleeper[0]["seconds_reached"] < 30
+    assert [r["status"] for r in rows if r["method"] == "supervised"] == ["ok"]
+    report = (tmp_path / "report.md").read_text()
+    assert "| sleeper-v1" in report and "0/0/1/0/0" in report  # runs ok/fail/timeout/skip/incomplete
+    assert time.monotonic() - t0 < 240
+
+
+def test_sigkill_mid_suite_loses_no_epoch_and_repeats_no_run(tmp_path):
+    cmd, env = _bench(tmp_path, "t-kill")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    deadline = time.monotonic() + 240
+    finished = []
+    while time.monotonic() < deadline:  # kill once one run is published and another has epochs
+        finished = glob.glob(str(tmp_path / "runs" / "**" / "*[0-9a-f].jsonl"), recursive=True)
+        parts = glob.glob(str(tmp_path / "runs" / "**" / "*.jsonl.part"), recursive=True)
+        if finished and parts and any(os.path.getsize(p) > 0 for p in parts):
+            break
+        time.sleep(0.2)
+    assert finished, "no run finished in time"
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its child, mid-run
+    proc.wait()
+    before = {f: open(f).read() for f in finished}
+    killed_epochs = [r for r in _rows(tmp_path) if r["_file"].endswith(".part")]
+    assert killed_epochs, "the killed run had finished epochs"
+
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for f, text in before.items():  # finished runs untouched, not repeated
+        assert open(f).read() == text
+    assert f"{len(before)} of 3 runs already finished" in p.stdout
+    rows = _rows(tmp_path)
+    final = [r for r in rows if r["_file"].endswith(".jsonl") and "killed" not in r["_file"]]
+    assert sorted({r["seed"] for r in final}) == [0, 1, 2]
+    assert all(sum(1 for r in final if r["seed"] == s and r["epoch"] == 3) == 1 for s in (0, 1, 2))
+    kept = [r for r in rows if "killed" in r["_file"]]  # the killed attempt's epochs are kept aside
+    assert [r["epoch"] for r in kept] == [r["epoch"] for r in killed_epochs]
