@@ -72,23 +72,20 @@ def _strip_version(key: str) -> str:
     return base if base and v.isdigit() else key
 
 
-def get_method(key: str) -> type:
+def _lookup(kind: str, table: dict[str, type], key: str) -> type:
     load_builtins()
     k = _strip_version(key)
-    if k not in METHODS:
-        raise UserError(f"unknown method {key!r}{did_you_mean(key, METHODS)}; run 'nesybench list' to see them")
-    cls = METHODS[k]
+    if k not in table:
+        raise UserError(f"unknown {kind} {key!r}{did_you_mean(key, table)}; run 'nesybench list' to see them")
+    cls = table[k]
     if k != key and key != f"{k}-v{cls.version}":
-        raise UserError(f"method {key!r}: this code has {k}-v{cls.version}")
+        raise UserError(f"{kind} {key!r}: this code has {k}-v{cls.version}")
     return cls
+
+
+def get_method(key: str) -> type:
+    return _lookup("method", METHODS, key)
 
 
 def get_task(key: str) -> type:
-    load_builtins()
-    k = _strip_version(key)
-    if k not in TASKS:
-        raise UserError(f"unknown task {key!r}{did_you_mean(key, TASKS)}; run 'nesybench list' to see them")
-    cls = TASKS[k]
-    if k != key and key != f"{k}-v{cls.version}":
-        raise UserError(f"task {key!r}: this code has {k}-v{cls.version}")
-    return cls
+    return _lookup("task", TASKS, key)

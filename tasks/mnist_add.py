@@ -42,6 +42,7 @@ from harness.cnf import CNF, CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
 
+from ._files import read_rows
 from .mnist_data import load_mnist
 from .nets import LeNet, PerImage
 
@@ -252,31 +253,17 @@ class MnistAdd(Task):
 
     # ---- data ---------------------------------------------------------------------------------
     def _read_pairs_file(self, path: str, n_train: int, labels: np.ndarray) -> np.ndarray:
-        if not os.path.isfile(path):
-            raise UserError(f"mnist-add: pairs_file not found: {path}")
-        rows = []
         weights = number_weights(self.tp["digits"])
-        with open(path) as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    vals = [int(t) for t in line.split()]
-                except ValueError:
-                    raise UserError(f"{path}, line {lineno}: non-integer field") from None
-                if len(vals) != self.n_img + 1:
-                    raise UserError(f"{path}, line {lineno}: expected {self.n_img + 1} fields "
-                                    f"(i_1..i_{self.n_img} sum) for digits={self.tp['digits']}, got {len(vals)}")
-                idx, s = np.array(vals[:-1]), vals[-1]
-                if idx.min() < 0 or idx.max() >= n_train:
-                    raise UserError(f"{path}, line {lineno}: image index outside the {n_train} training digits "
-                                    "(the paper's files index the full MNIST; pass --mnist-dir)")
-                if int(labels[idx] @ weights) != s:
-                    raise UserError(f"{path}, line {lineno}: sum {s} disagrees with the digits' labels")
-                rows.append(idx)
-        if not rows:
-            raise UserError(f"{path}: no examples")
-        return np.stack(rows)
+        rows = read_rows(path, self.n_img + 1, f"mnist-add digits={self.tp['digits']} (i_1..i_{self.n_img} sum)")
+        idx, sums = rows[:, :-1], rows[:, -1]
+        bad = np.flatnonzero((idx < 0).any(1) | (idx >= n_train).any(1))
+        if len(bad):
+            raise UserError(f"{path}, row {bad[0] + 1}: image index outside the {n_train} training digits "
+                            "(the paper's files index the full MNIST; pass --mnist-dir)")
+        bad = np.flatnonzero(labels[idx] @ weights != sums)
+        if len(bad):
+            raise UserError(f"{path}, row {bad[0] + 1}: sum {sums[bad[0]]} disagrees with the digits' labels")
+        return idx
 
     def setup(self, seed: int, device: torch.device) -> None:
         data = load_mnist(self.data_dirs.get("mnist"))

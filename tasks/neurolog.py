@@ -55,6 +55,7 @@ from harness.cnf import CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
 
+from ._files import read_rows
 from .mnist_add import _to_float
 from .mnist_data import load_mnist
 from .nets import LeNet, PerImage
@@ -74,27 +75,6 @@ def resolve_data_file(task: Task, name: str) -> str:
                             "--data-dir clste=DIR (or give data_file=PATH)")
         path = os.path.join(task.data_dirs["clste"], name)
     return path
-
-
-def read_rows(path: str, n_fields: int, what: str) -> np.ndarray:
-    """The paper's space-separated integer rows, checked for their field count."""
-    if not os.path.isfile(path):
-        raise UserError(f"{what}: data_file not found: {path}")
-    rows = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                vals = [int(t) for t in line.split()]
-            except ValueError:
-                raise UserError(f"{path}, line {lineno}: non-integer field") from None
-            if len(vals) != n_fields:
-                raise UserError(f"{path}, line {lineno}: expected {n_fields} fields for {what}, got {len(vals)}")
-            rows.append(vals)
-    if not rows:
-        raise UserError(f"{path}: no examples")
-    return np.asarray(rows, dtype=np.int64)
 
 
 def paper_subset(n_rows: int, n: int) -> np.ndarray:

@@ -101,7 +101,7 @@ def test_pairs_file_is_validated(tmp_path):
     assert t.pairs_.tolist() == [[0, 1], [2, 3]]
     bad = tmp_path / "bad.txt"
     bad.write_text(f"0 1 {y[0] + y[1] + 1}\n")
-    with pytest.raises(UserError, match="line 1: sum"):
+    with pytest.raises(UserError, match="row 1: sum"):
         MnistAdd(pairs_file=str(bad)).setup(0, torch.device("cpu"))
     short = tmp_path / "short.txt"
     short.write_text("0 1\n")

@@ -1,0 +1,29 @@
+"""Readers shared by tasks for the paper's data files."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from harness.errors import UserError
+
+
+def read_rows(path: str, n_fields: int, what: str) -> np.ndarray:
+    """The paper's space-separated integer rows, checked for their field count."""
+    if not os.path.isfile(path):
+        raise UserError(f"{what}: data_file not found: {path}")
+    rows = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                vals = [int(t) for t in line.split()]
+            except ValueError:
+                raise UserError(f"{path}, line {lineno}: non-integer field") from None
+            if len(vals) != n_fields:
+                raise UserError(f"{path}, line {lineno}: expected {n_fields} fields for {what}, got {len(vals)}")
+            rows.append(vals)
+    if not rows:
+        raise UserError(f"{path}: no examples")
+    return np.asarray(rows, dtype=np.int64)
