@@ -32,7 +32,6 @@ configurations give the same runs).
 from __future__ import annotations
 
 import itertools
-import os
 
 import numpy as np
 import torch
