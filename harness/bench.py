@@ -67,6 +67,12 @@ def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed
 def _child_limits(memory_gb: float | None):
     def apply():
         os.setsid()  # own process group: the parent can kill it with all its children
+        try:  # Linux: die with the suite runner (a SIGKILLed runner leaves no orphan training on)
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
         if memory_gb:
             import resource
 

@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,8 +30,9 @@ class Sleeper(Method):
         return sum(o.sum() for o in outputs.values()) * 0.0
 
 
-SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {}), ("supervised", {})], [0], 1, 8,
-                            setup_budget=3.0, run_budget=60.0)]
+SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {})], [0], 1, 8, setup_budget=3.0,
+                            run_budget=60.0),
+                      Entry("mnist-add", {"n_pairs": 32}, [("supervised", {})], [0], 1, 8)]
 SUITES["t-kill"] = [Entry("mnist-add", {"n_pairs": 400}, [("supervised", {})], [0, 1, 2], 3, 8)]
 '''
 
@@ -41,6 +43,12 @@ def _bench(tmp_path, suite, **kw):
     cmd = [sys.executable, "-m", "harness", "bench", "--suite", suite, "--plugin", str(plugin),
            "--results", str(tmp_path / "runs"), "--out", str(tmp_path / "report.md")]
     return cmd, {**os.environ, "CI": "1"}
+
+
+def _finished(tmp_path):
+    """Published run files: <16 hex digits>.jsonl (not .part, .killed.jsonl or .failed.jsonl)."""
+    return [f for f in glob.glob(str(tmp_path / "runs" / "**" / "*.jsonl"), recursive=True)
+            if re.fullmatch(r"[0-9a-f]{16}\.jsonl", os.path.basename(f))]
 
 
 def _rows(tmp_path):
@@ -72,7 +80,7 @@ def test_sigkill_mid_suite_loses_no_epoch_and_repeats_no_run(tmp_path):
     deadline = time.monotonic() + 240
     finished = []
     while time.monotonic() < deadline:  # kill once one run is published and another has epochs
-        finished = glob.glob(str(tmp_path / "runs" / "**" / "*[0-9a-f].jsonl"), recursive=True)
+        finished = _finished(tmp_path)
         parts = glob.glob(str(tmp_path / "runs" / "**" / "*.jsonl.part"), recursive=True)
         if finished and parts and any(os.path.getsize(p) > 0 for p in parts):
             break
@@ -80,6 +88,8 @@ def test_sigkill_mid_suite_loses_no_epoch_and_repeats_no_run(tmp_path):
     assert finished, "no run finished in time"
     os.killpg(proc.pid, signal.SIGKILL)  # the runner and its child, mid-run
     proc.wait()
+    time.sleep(1.0)  # the child dies with the runner (PR_SET_PDEATHSIG)
+    finished = _finished(tmp_path)
     before = {f: open(f).read() for f in finished}
     killed_epochs = [r for r in _rows(tmp_path) if r["_file"].endswith(".part")]
     assert killed_epochs, "the killed run had finished epochs"
