@@ -251,6 +251,14 @@ class Task:
         return {}
 
 
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator, device) -> Iterator[torch.Tensor]:
+    """Index tensors of one epoch: a permutation of range(n) drawn from ``generator`` (on the CPU, so
+    the order is the same on every device), cut into batches, moved to ``device``."""
+    order = torch.randperm(n, generator=generator).to(device)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
 def supervised_loss(outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
     """Cross-entropy of each neural group against ``batch.labels`` (mean over variables).
 

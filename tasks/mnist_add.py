@@ -36,7 +36,7 @@ import itertools
 import numpy as np
 import torch
 
-from harness.api import Batch, Constraint, NeuralGroup, Task
+from harness.api import Batch, Constraint, NeuralGroup, Task, shuffled_batches
 from harness.cnf import CNF, CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
@@ -297,11 +297,9 @@ class MnistAdd(Task):
                 "n_test_examples": int(len(self.test_pairs_))}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
-        P = len(self.pairs_)
-        order = torch.randperm(P, generator=generator).to(self.pairs_.device)
-        for start in range(0, P, batch_size):
-            sel = self.pairs_[order[start : start + batch_size]]  # (B, 2N)
-            sums = self.pair_sums_[order[start : start + batch_size]]
+        for o in shuffled_batches(len(self.pairs_), batch_size, generator, self.pairs_.device):
+            sel = self.pairs_[o]  # (B, 2N)
+            sums = self.pair_sums_[o]
             yield Batch(x=self.train_images_[sel], evidence=self.evidence_for(sums),
                         labels={"digit": self.train_labels_[sel]}, target=sums)
 

@@ -50,7 +50,7 @@ import os
 import numpy as np
 import torch
 
-from harness.api import Batch, Constraint, NeuralGroup, Task
+from harness.api import Batch, Constraint, NeuralGroup, Task, shuffled_batches
 from harness.cnf import CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
@@ -162,10 +162,7 @@ class _NeuroLogTask(Task):
                 "data_file": self.tp["data_file"] or "generated"}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
-        P = len(self.idx_)
-        order = torch.randperm(P, generator=generator).to(self.idx_.device)
-        for start in range(0, P, batch_size):
-            o = order[start : start + batch_size]
+        for o in shuffled_batches(len(self.idx_), batch_size, generator, self.idx_.device):
             sel = self.idx_[o]
             yield Batch(x=self.train_images_[sel], evidence=self.evidence_[o],
                         labels={"digit": self.train_labels_[sel]})
@@ -388,11 +385,8 @@ class Apply2x2(_NeuroLogTask):
                 "n_test_images": int(len(self.test_labels_)), "data_file": self.tp["data_file"] or "generated"}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
-        P = len(self.idx_)
-        order = torch.randperm(P, generator=generator).to(self.idx_.device)
         slots = torch.tensor(self.SLOTS, device=self.idx_.device)
-        for start in range(0, P, batch_size):
-            o = order[start : start + batch_size]
+        for o in shuffled_batches(len(self.idx_), batch_size, generator, self.idx_.device):
             sel = self.idx_[o]  # (B, 4)
             yield Batch(x=self.train_images_[sel], evidence=self.evidence_[o],
                         labels={"op": self.train_labels_[sel][:, slots]})

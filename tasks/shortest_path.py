@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.api import Batch, Constraint, NeuralGroup, Task
+from harness.api import Batch, Constraint, NeuralGroup, Task, shuffled_batches
 from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_task
@@ -375,10 +375,7 @@ class ShortestPath(Task):
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
         d = self.train_
-        P = len(d["x"])
-        order = torch.randperm(P, generator=generator).to(d["x"].device)
-        for start in range(0, P, batch_size):
-            sel = order[start : start + batch_size]
+        for sel in shuffled_batches(len(d["x"]), batch_size, generator, d["x"].device):
             yield Batch(x=d["x"][sel], evidence=d["evidence"][sel], labels={"edge": d["label"][sel]})
 
     @torch.no_grad()

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.api import Batch, Constraint, NeuralGroup, Task
+from harness.api import Batch, Constraint, NeuralGroup, Task, shuffled_batches
 from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_task
@@ -190,10 +190,7 @@ class Sudoku(Task):
         return one_hot.reshape(len(quizzes), 729).float()
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
-        P = len(self.train_q_)
-        order = torch.randperm(P, generator=generator).to(self.train_q_.device)
-        for start in range(0, P, batch_size):
-            sel = order[start : start + batch_size]
+        for sel in shuffled_batches(len(self.train_q_), batch_size, generator, self.train_q_.device):
             q = self.train_q_[sel]
             yield Batch(x=q.view(-1, 1, 9, 9).float(), evidence=self.evidence_for(q),
                         labels={"cell": self.train_s_[sel] - 1})
