@@ -138,20 +138,11 @@ def _term_sums(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, ma
     return l_deduce, (unsat * is_unsat).sum(), is_unsat.sum(), (keep * is_sat).sum(), is_sat.sum()
 
 
-def _combine(parts) -> torch.Tensor:
-    """L_cnf = L_deduce + L_unsat + L_sat from the sums of one or more clause blocks."""
-    if len(parts) == 1 and isinstance(parts[0], torch.Tensor):
-        ded, un, n_un, sat, n_sat = parts[0].unbind()
-        return ded + un / n_un.clamp(min=1) + sat / n_sat.clamp(min=1)
-    ded, un, n_un, sat, n_sat = (sum(p[i] for p in parts) for i in range(5))
+def _combine(parts: list[torch.Tensor]) -> torch.Tensor:
+    """L_cnf = L_deduce + L_unsat + L_sat from the (5,) sums of one or more clause blocks: L_unsat and
+    L_sat are means over the unsatisfied and over the satisfied kept clauses of the whole batch."""
+    ded, un, n_un, sat, n_sat = (parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)).unbind()
     return ded + un / n_un.clamp(min=1) + sat / n_sat.clamp(min=1)
-
-
-def _terms(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, mask: torch.Tensor | None):
-    """(L_deduce, L_unsat, L_sat): L_unsat and L_sat are means over the unsatisfied and over the
-    satisfied kept clauses (of the whole batch)."""
-    ded, un, n_un, sat, n_sat = _term_sums(lit_v, lit_c, lit_g, mask)
-    return ded, un / n_un.clamp(min=1), sat / n_sat.clamp(min=1)
 
 
 def cnf_loss(C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -166,13 +157,13 @@ def cnf_loss(C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: tor
     v3 = v.unsqueeze(1)  # (B, 1, n)
     L_v = (Cb == 1).to(v.dtype) * v3 + (Cb == -1).to(v.dtype) * (1 - v3)  # (B, m, n)
     L_g = Cb * g.unsqueeze(1)
-    return sum(_terms(L_v, Cb, L_g, clause_mask))
+    return _combine([torch.stack(_term_sums(L_v, Cb, L_g, clause_mask))])
 
 
 def cnf_loss_padded(idx: torch.Tensor, sign: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
                     clause_mask: torch.Tensor | None = None) -> torch.Tensor:
     """The same L_cnf on the padded clause view of :meth:`harness.cnf.CNF.padded` (m, k)."""
-    return _combine([_padded_sums(idx, sign, v, g, clause_mask)])
+    return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask)])
 
 
 class _PaddedSums(torch.autograd.Function):
@@ -195,13 +186,10 @@ class _PaddedSums(torch.autograd.Function):
         q = 1 - lit_v
         unsat = q.prod(-1)  # (B, m)
         # keep = sum of 1[L=1](1-L) + 1[L=0]L is 0 for every L: only its gradient matters
-        if mask is not None:
-            up = up & mask
         is_unsat = unsat == 1
         is_sat = unsat == 0
         if mask is not None:
-            is_unsat = is_unsat & mask
-            is_sat = is_sat & mask
+            up, is_unsat, is_sat = up & mask, is_unsat & mask, is_sat & mask
         up, is_unsat, is_sat = up.to(v.dtype), is_unsat.to(v.dtype), is_sat.to(v.dtype)
         ctx.save_for_backward(q, up, is_unsat, is_sat, idx, sign)
         ctx.n = v.shape[1]
@@ -224,10 +212,6 @@ class _PaddedSums(torch.autograd.Function):
         return grad_v, None, None, None, None
 
 
-def _padded_sums(idx, sign, v, g, clause_mask):
-    return _PaddedSums.apply(v, g, idx, sign, clause_mask)
-
-
 class ClauseBlocks:
     """The padded clause view split into blocks of equal clause length (prepared once).
 
@@ -248,10 +232,10 @@ class ClauseBlocks:
             self.blocks.append((ids, idx[ids, :kk], sign[ids, :kk]))
 
     def loss(self, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None) -> torch.Tensor:
-        if len(self.blocks) == 1:
+        if len(self.blocks) == 1:  # every clause: no column selection of the mask
             _, idx, sign = self.blocks[0]
-            return _combine([_padded_sums(idx, sign, v, g, clause_mask)])
-        return _combine([_padded_sums(idx, sign, v, g, None if clause_mask is None else clause_mask[:, ids])
+            return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask)])
+        return _combine([_PaddedSums.apply(v, g, idx, sign, None if clause_mask is None else clause_mask[:, ids])
                          for ids, idx, sign in self.blocks])
 
 
@@ -310,37 +294,37 @@ class ValueLayout:
             pad = 0 if kind == "and" else 1
             self.stages.append((kind, torch.where(comps < 0, torch.full_like(comps, pad), self.pos[comps.clamp(min=0)] + 2)))
 
+    def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, n_neural): softmax (categorical) or sigmoid (bernoulli) of each group, layout order."""
+        B = outputs[self.groups[0][0]].shape[0]
+        return torch.cat([(torch.sigmoid(outputs[name]) if kind == "bernoulli" else torch.softmax(outputs[name], dim=-1))
+                          .reshape(B, -1) for name, kind in self.groups], 1)
+
+    def derive(self, neural: torch.Tensor, and_fn, or_fn) -> torch.Tensor:
+        """(B, n) values in layout order: the neural values, then each derived stage's atoms from
+        their components (``and_fn``/``or_fn`` over the last dimension of (B, rows, k)), then 0
+        for every other atom."""
+        B = neural.shape[0]
+        w = torch.cat([neural.new_tensor([1.0, 0.0]).expand(B, 2), neural], 1)  # constant slots first
+        for kind, comps in self.stages:
+            g = w[:, comps]  # (B, rows, k)
+            w = torch.cat([w, and_fn(g) if kind == "and" else or_fn(g)], 1)
+        v = w[:, 2:]
+        return torch.cat([v, v.new_zeros(B, self.n_rest)], 1) if self.n_rest else v
+
     def values(self, outputs: dict[str, torch.Tensor], ste: str) -> torch.Tensor:
         """(B, n) binarized values in layout order (other atoms 0)."""
         binarize = BINARIZE[ste]
-        first = outputs[self.groups[0][0]]
-        B = first.shape[0]
-        const = torch.tensor([1.0, 0.0], dtype=first.dtype, device=first.device).expand(B, 2)
-        parts = []
-        for name, kind in self.groups:
-            x = outputs[name]  # (B, G, K)
-            if ste == "bp-iste":
-                x = torch.sigmoid(x) if kind == "bernoulli" else torch.softmax(x, dim=-1)
-            parts.append(x.reshape(B, -1))
         if ste == "bp-iste":
             # derived atoms from probabilities: product ("and": independent images) or sum ("or":
             # mutually exclusive events); every value is b_p of its probability, in one call
-            w = torch.cat([const] + parts, 1)
-            for kind, comps in self.stages:
-                g = w[:, comps]  # (B, rows, k)
-                w = torch.cat([w, _prod(g) if kind == "and" else g.sum(-1).clamp(max=1.0)], 1)
-            v = binarize(w[:, 2:])
-        else:
-            # b(x) variants: binarize the logits, then derived atoms as Boolean functions written
-            # arithmetically so the STE gradient passes: and = product, or = 1 - prod(1 - x)
-            w = torch.cat([const, binarize(torch.cat(parts, 1))], 1)
-            for kind, comps in self.stages:
-                g = w[:, comps]
-                w = torch.cat([w, _prod(g) if kind == "and" else 1 - _prod(1 - g)], 1)
-            v = w[:, 2:]
-        if self.n_rest:
-            v = torch.cat([v, v.new_zeros(B, self.n_rest)], 1)
-        return v
+            p = self.derive(self.probabilities(outputs), _prod, lambda g: g.sum(-1).clamp(max=1.0))
+            return binarize(p)  # b_p(0) = 0 for the other atoms
+        # b(x) variants: binarize the logits, then derived atoms as Boolean functions written
+        # arithmetically so the STE gradient passes: and = product, or = 1 - prod(1 - x)
+        B = outputs[self.groups[0][0]].shape[0]
+        logits = torch.cat([outputs[name].reshape(B, -1) for name, _ in self.groups], 1)
+        return self.derive(binarize(logits), _prod, lambda g: 1 - _prod(1 - g))
 
 
 def neural_values(constraint: Constraint, outputs: dict[str, torch.Tensor], ste: str, n_atoms: int):

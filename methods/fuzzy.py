@@ -25,6 +25,7 @@ import torch
 from harness.api import Batch, Constraint, Method
 from harness.errors import UserError
 from harness.registry import register_method
+from methods.cl_ste import ValueLayout
 
 TNORMS = ("product", "godel", "lukasiewicz")
 EPS = 1e-12
@@ -48,34 +49,17 @@ def _or(x: torch.Tensor, tnorm: str) -> torch.Tensor:
     return x.sum(-1).clamp(max=1.0)
 
 
+def _layout_truth(layout: ValueLayout, outputs: dict[str, torch.Tensor], g: torch.Tensor, tnorm: str) -> torch.Tensor:
+    """(B, n) truth degrees in the layout's order; ``g`` is the evidence in that order."""
+    t = layout.derive(layout.probabilities(outputs), lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
+    return torch.where(g != 0, (g == 1).to(t.dtype), t)
+
+
 def truth_degrees(constraint: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor,
                   tnorm: str) -> torch.Tensor:
-    """(B, n) truth degree of every atom (see the module docstring)."""
-    first = next(iter(outputs.values()))
-    B, n = evidence.shape
-    cols, vals = [], []
-    for grp in constraint.groups:
-        logits = outputs[grp.name]
-        p = torch.sigmoid(logits) if grp.kind == "bernoulli" else torch.softmax(logits, dim=-1)
-        cols.append(grp.atoms.reshape(-1).to(first.device))
-        vals.append(p.reshape(B, -1))
-    one, zero = n, n + 1  # constant slots used by padding
-    t = first.new_zeros(B, n + 2).index_copy(1, torch.cat(cols), torch.cat(vals, 1))
-    t[:, one] = 1.0
-    stages = []
-    if constraint.derived is not None and len(constraint.derived):
-        stages.append(("and", constraint.derived))
-    stages += list(getattr(constraint, "derived_ops", []) or [])
-    for kind, rows in stages:
-        d = rows.to(first.device)
-        target, comps = d[:, 0], d[:, 1:].clone()
-        comps[comps < 0] = one if kind == "and" else zero
-        g = t[:, comps]
-        t = t.index_copy(1, target, _and(g, tnorm) if kind == "and" else _or(g, tnorm))
-    ev = evidence.to(t.dtype)
-    known = torch.cat([ev != 0, torch.zeros(B, 2, dtype=torch.bool, device=t.device)], 1)
-    fixed = torch.cat([(ev == 1).to(t.dtype), t[:, n:]], 1)
-    return torch.where(known, fixed, t)[:, :n]
+    """(B, n) truth degree of every atom, in CNF column order (see the module docstring)."""
+    layout = ValueLayout(constraint, evidence.shape[1], evidence.device)
+    return _layout_truth(layout, outputs, evidence.to(torch.float32)[:, layout.order], tnorm)[:, layout.pos]
 
 
 @register_method
@@ -93,11 +77,14 @@ class Fuzzy(Method):
         super().prepare(constraint, device)
         if self.hp["tnorm"] not in TNORMS:
             raise UserError(f"method fuzzy: tnorm={self.hp['tnorm']!r} unknown; choose one of {', '.join(TNORMS)}")
-        self.idx_, self.sign_ = constraint.cnf.padded(device)  # (m, k)
+        self.layout_ = ValueLayout(constraint, constraint.cnf.n_atoms, device)
+        idx, self.sign_ = constraint.cnf.padded(device)  # (m, k)
+        self.idx_ = self.layout_.pos[idx]  # clause atoms as positions in the layout order
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
         tn = self.hp["tnorm"]
-        t = truth_degrees(self.constraint_, outputs, batch.evidence, tn)  # (B, n)
+        g = batch.evidence.to(torch.float32)[:, self.layout_.order]
+        t = _layout_truth(self.layout_, outputs, g, tn)  # (B, n), layout order
         tv = t[:, self.idx_]  # (B, m, k)
         lit = torch.where(self.sign_ > 0, tv, torch.where(self.sign_ < 0, 1 - tv, torch.zeros_like(tv)))
         clause = _or(lit, tn)  # (B, m)
