@@ -19,10 +19,9 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
 
 from .errors import UserError
-from .loop import RunConfig, base_row, resolve_device, run_config_key, run_identity
+from .loop import RunConfig, base_row, end_row, resolve_device, run_identity
 from .report import write_report
 from .suites import Entry, get_suite
 
@@ -51,13 +50,11 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
 
 def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float) -> None:
     """The child was killed by the parent: append a timeout row to its file and publish it."""
-    task, method, train, run_id, writer = run_identity(cfg, results)
-    key = run_config_key(cfg, task, method, train)
-    row = {**base_row(cfg, task, method, train, key, run_id, resolve_device(cfg.device)),
-           "epoch": None, "status": "timeout", "metrics": {}, "final": True, "timeout_phase": phase,
-           "seconds_reached": elapsed,
-           "error": f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
-           "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    ident = run_identity(cfg, results)
+    writer = ident.writer
+    row = end_row(base_row(cfg, ident, resolve_device(cfg.device)), "timeout",
+                  f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
+                  timeout_phase=phase, seconds_reached=elapsed)
     os.makedirs(writer.dir, exist_ok=True)
     with open(writer.part, "a") as f:  # keep the epochs the child finished, then the timeout row
         f.write(json.dumps(row, default=str) + "\n")
@@ -120,8 +117,7 @@ def run_suite(args) -> int:
     t_start = time.monotonic()
     failures = skipped = ran = 0
     for k, (entry, cfg) in enumerate(todo, start=1):
-        *_, writer = run_identity(cfg, args.results)
-        if writer.finished():
+        if run_identity(cfg, args.results).writer.finished():
             skipped += 1
             continue
         elapsed = time.monotonic() - t_start

@@ -119,15 +119,34 @@ def run_config_key(cfg: RunConfig, task, method, train) -> dict[str, Any]:
     }
 
 
-def run_identity(cfg: RunConfig, results_dir: str):
-    """(task, method, train settings, run id, writer) of a config, without loading any data."""
+@dataclass
+class RunIdentity:
+    """A configuration resolved without loading any data: what identifies the run and its file."""
+
+    task: Any
+    method: Any
+    train: dict[str, Any]
+    key: dict[str, Any]
+    run_id: str
+    writer: records.RunWriter
+
+
+def run_identity(cfg: RunConfig, results_dir: str) -> RunIdentity:
     task, method, train = build(cfg)
-    run_id = records.config_id(run_config_key(cfg, task, method, train))
-    return task, method, train, run_id, records.RunWriter(results_dir, task.key, method.key, run_id)
+    key = run_config_key(cfg, task, method, train)
+    run_id = records.config_id(key)
+    return RunIdentity(task, method, train, key, run_id, records.RunWriter(results_dir, task.key, method.key, run_id))
 
 
-def base_row(cfg: RunConfig, task, method, train, key, run_id: str, device: torch.device) -> dict[str, Any]:
+def end_row(base: dict[str, Any], status: str, error: str, **extra) -> dict[str, Any]:
+    """The last row of a run that ended without finishing its epochs (timeout, skipped, failed)."""
+    return {**base, "epoch": None, "status": status, "error": error, "metrics": {}, "final": True, **extra,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[str, Any]:
     """The fields every row of a run carries (provenance, configuration)."""
+    task, method, train, key, run_id = ident.task, ident.method, ident.train, ident.key, ident.run_id
     return {
         "schema_version": records.SCHEMA_VERSION, "run_id": run_id,
         "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
@@ -151,8 +170,8 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
     ``resume`` is False. ``budget`` bounds set-up and the whole run; over budget, the run is
     recorded with status ``timeout``, the phase and the seconds reached.
     """
-    task, method, train, run_id, writer = run_identity(cfg, results_dir)
-    key = run_config_key(cfg, task, method, train)
+    ident = run_identity(cfg, results_dir)
+    task, method, train, run_id, writer = ident.task, ident.method, ident.train, ident.run_id, ident.writer
     if resume and writer.finished():
         rows = [r for r in records.iter_rows(writer.dir) if r.get("run_id") == run_id]
         last = rows[-1] if rows else {}
@@ -160,7 +179,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
 
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    base = base_row(cfg, task, method, train, key, run_id, device)
+    base = base_row(cfg, ident, device)
     writer.open()
     clock = Clock(budget)
     try:
@@ -229,17 +248,14 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         return row
     except BudgetExceeded as e:
         clock.stop()
-        writer.append({**base, "epoch": None, "status": "timeout", "error": str(e), "metrics": {},
-                       "timeout_phase": e.phase, "seconds_reached": e.elapsed, "final": True,
-                       "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        writer.append(end_row(base, "timeout", str(e), timeout_phase=e.phase, seconds_reached=e.elapsed))
         writer.publish()  # a timeout is a result: not retried on resume
         if progress:
             progress(f"{task.key} {method.key} seed {cfg.seed}: timeout ({e})")
         return {**base, "status": "timeout", "error": str(e)}
     except SkipRun as e:
         clock.stop()
-        writer.append({**base, "epoch": None, "status": "skipped", "error": str(e), "metrics": {},
-                       "final": True, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        writer.append(end_row(base, "skipped", str(e)))
         writer.publish()  # a skip is a finished result: not retried on resume
         return {**base, "status": "skipped", "error": str(e)}
     except BaseException as e:
@@ -248,13 +264,9 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             status = "killed"
         last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        writer.append({**base, "epoch": None, "status": status, "error": f"{type(e).__name__}: {last}",
-                       "metrics": {}, "final": True,
-                       "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        writer.append(end_row(base, status, f"{type(e).__name__}: {last}"))
         writer.close()
-        if os.path.exists(writer.part):
-            # a failed run is a result too (status failed), kept beside the run; a later attempt
-            # with the same configuration runs again rather than being skipped
-            stamp = time.strftime("%Y%m%dT%H%M%S")
-            os.replace(writer.part, writer.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl")
+        # a failed run is a result too, kept beside the run; a later attempt with the same
+        # configuration runs again rather than being skipped
+        writer.set_aside(status)
         raise

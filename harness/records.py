@@ -68,10 +68,15 @@ class RunWriter:
     def finished(self) -> bool:
         return os.path.exists(self.final)
 
-    def open(self) -> None:
-        if os.path.exists(self.part):  # left by a killed run: keep its epochs aside
+    def set_aside(self, status: str) -> None:
+        """Keep an unfinished attempt's rows as ``<run_id>.<time>.<status>.jsonl`` (never rewritten,
+        not counted as finished on resume)."""
+        if os.path.exists(self.part):
             stamp = time.strftime("%Y%m%dT%H%M%S")
-            os.replace(self.part, self.final[: -len(".jsonl")] + f".{stamp}.killed.jsonl")
+            os.replace(self.part, self.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl")
+
+    def open(self) -> None:
+        self.set_aside("killed")  # a .part left by a killed run: keep its epochs aside
         self._f = open(self.part, "a")
 
     def append(self, row: dict[str, Any]) -> None:
