@@ -106,7 +106,7 @@ def render(df: pd.DataFrame, title: str = "nesybench report") -> str:
              f"- generated: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
              f"- commits: {', '.join(commits)}",
              f"- devices: {', '.join(devices)}; torch threads: {sorted(set(df['threads'].dropna().astype(int)))}",
-             f"- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
+             "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
              *(["- **rows were measured on different devices: compare times only between rows of one "
                 "device**"] if len(devices) > 1 else []),
              "- metrics: mean ± sample std over seeds of the final epoch; s/epoch: median training seconds "

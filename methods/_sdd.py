@@ -368,7 +368,7 @@ class FlatCircuit:
         self.empty_vt = n_vt
         self.root_vt = vt_ids[vroot.position()]
 
-        slot, vt_of, lits, levels_nodes = {}, [], [], {}
+        slot, vt_of, lits = {}, [], []
         # slot 0 false, 1 true
         vt_of += [n_vt, n_vt]
         order, depth = [], {}

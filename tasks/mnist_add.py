@@ -117,7 +117,7 @@ def compact_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, li
         for d1 in range(10):
             for d2 in range(10):
                 pair_rows.append((col(f"pair({j},{d1},{d2})"), 10 * a_img + d1, 10 * b_img + d2))
-    ors, ands, chain = [], [], []
+    ors, chain = [], []
 
     def pairs(j, pred):
         return [f"pair({j},{d1},{d2})" for d1 in range(10) for d2 in range(10) if pred(d1 + d2)]

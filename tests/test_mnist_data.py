@@ -1,5 +1,4 @@
 """MNIST sources: IDX reader on files the test writes, errors naming files, embedded split."""
-import gzip
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """Tests of the sudoku task: CNF, generator, CSV reader, inference trick, runs, saved-model eval."""
-import numpy as np
 import pytest
 import torch
 from torch import nn
