@@ -249,9 +249,10 @@ def path_metrics(n: int, examples: list[Example], pred: torch.Tensor) -> dict[st
 
 class MLP(nn.Module):
     """Xu et al.'s MLP (PAPER.md 4.3): in -> ``layers`` x ``hidden`` ReLU -> E edge logits; xavier
-    uniform weights and zero biases, as the reference's init (with the run's seed instead of 64)."""
+    uniform weights and zero biases. ``reseed``: the reference re-seeds (64) before every layer, so its
+    four 50 x 50 hidden layers start identical; task parameter init=reseed does the same with the run seed."""
 
-    def __init__(self, n_in: int, n_out: int, hidden: int, layers: int):
+    def __init__(self, n_in: int, n_out: int, hidden: int, layers: int, reseed: int | None = None):
         super().__init__()
         sizes = [n_in] + [hidden] * layers
         mods: list[nn.Module] = []
@@ -261,6 +262,8 @@ class MLP(nn.Module):
         self.nn = nn.Sequential(*mods)
         for m in self.modules():
             if isinstance(m, nn.Linear):
+                if reseed is not None:  # the reference re-seeds before every layer: equal-shaped layers start equal
+                    torch.manual_seed(reseed)
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
 
@@ -282,6 +285,7 @@ class ShortestPath(Task):
         "data_seed": 0,  # seed of the generated data (fixed across run seeds, like the paper's split)
         "hidden": 50,  # MLP width (the paper: 50)
         "layers": 5,  # MLP hidden layers (the paper: 5)
+        "init": "xavier",  # xavier: one draw from the run seed; reseed: the reference's scheme (seed before every layer)
     }
     train_defaults = {"epochs": 500, "batch_size": 32, "lr": 5e-4}
     # PAPER.md 4.3: the MLP baseline is BCE with lr 5e-4; CL-STE is BCE + 0.2 L_cnf + 1 L_bound
@@ -300,6 +304,7 @@ class ShortestPath(Task):
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
+        self.seed_ = 0
         n = self.tp["grid"]
         if n < 2:
             raise UserError(f"shortest-path: grid must be >= 2, got {n}")
@@ -309,6 +314,8 @@ class ShortestPath(Task):
             raise UserError(f"shortest-path: the data file is a 4 x 4 grid; drop data_file or set grid=4 (got {n})")
         if self.tp["n_examples"] < 10 or self.tp["n_maps"] < 1 or self.tp["n_maps"] > self.tp["n_examples"]:
             raise UserError("shortest-path: need n_examples >= 10 and 1 <= n_maps <= n_examples")
+        if self.tp["init"] not in ("xavier", "reseed"):
+            raise UserError(f"shortest-path: init must be xavier or reseed, got {self.tp['init']!r}")
         if self.tp["hidden"] < 1 or self.tp["layers"] < 1:
             raise UserError("shortest-path: hidden and layers must be >= 1")
         self.n = n
@@ -325,7 +332,8 @@ class ShortestPath(Task):
         return self._constraint
 
     def network(self) -> nn.Module:
-        return MLP(self.n_edges + self.n_nodes, self.n_edges, self.tp["hidden"], self.tp["layers"])
+        reseed = self.seed_ if self.tp["init"] == "reseed" else None
+        return MLP(self.n_edges + self.n_nodes, self.n_edges, self.tp["hidden"], self.tp["layers"], reseed)
 
     # ---- data -------------------------------------------------------------------------------
     def examples(self) -> list[Example]:
@@ -357,6 +365,7 @@ class ShortestPath(Task):
                 "evidence": torch.cat([ev[0], label.new_zeros(len(exs), E)] + ev[1:], 1).to(device)}
 
     def setup(self, seed: int, device: torch.device) -> None:
+        self.seed_ = seed
         exs = self.examples()
         n_train = int(0.8 * len(exs))
         # the reference's split: torch.manual_seed(0); random_split(dataset, [80%, rest])
