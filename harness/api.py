@@ -9,6 +9,13 @@ Network outputs are a dict ``{group name: logits}``; a group is a tensor of shap
 G variables of K classes each. A *categorical* group is one softmax over K per variable (a digit
 image: K = 10); a *bernoulli* group has K = 1 and a sigmoid per variable (an edge of a path).
 Each (g, k) is tied to one atom of the task's CNF by ``NeuralGroup.atoms[g, k]`` (0-based column).
+
+A recurrent network (the Sudoku RRN) may also return, under the key :data:`STEPS` placed last in
+the dict, a list of the per-step output dicts ({group: logits}, the last one being the top-level
+groups). The top-level groups are its final prediction: what evaluation and every method that does
+not know about steps read. :func:`final_outputs` and :func:`step_outputs` read such a dict; the
+supervised loss averages over the steps, CL-STE chooses a step for L_cnf (``cnf_step``) and applies
+L_bound and L_cont over all of them.
 """
 from __future__ import annotations
 
@@ -20,6 +27,22 @@ import torch
 
 from .cnf import CNF
 from .errors import UserError, did_you_mean
+
+#: the key under which a recurrent network returns its per-step outputs (see the module docstring)
+STEPS = "steps"
+
+
+def final_outputs(outputs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The network's final {group: logits}, without any per-step outputs."""
+    if STEPS not in outputs:
+        return outputs
+    return {k: v for k, v in outputs.items() if k != STEPS}
+
+
+def step_outputs(outputs: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+    """Every step's {group: logits}, in order; a network without steps has one (its outputs)."""
+    steps = outputs.get(STEPS)
+    return list(steps) if steps else [final_outputs(outputs)]
 
 
 @dataclass
@@ -56,6 +79,10 @@ class Constraint:
     b_p variant of CL-STE binarizes). A task that uses them also writes their definitions into the
     CNF as clauses (atom <-> and/or of components), so a method that only reads the CNF (a WMC
     over the latent atoms) stays exact.
+    exactly_one: optional families of "exactly one of these atoms" sets that the CNF also encodes,
+    each a (E, k) tensor of neural atoms (Sudoku: one family each for rows, columns and boxes, a
+    set per (unit, digit)); CL-STE's ``w_cont`` regularizer asks each set's probabilities to sum
+    to one (PAPER.md 1.10).
     """
 
     cnf: CNF
@@ -65,9 +92,13 @@ class Constraint:
     problog: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     derived_ops: list[tuple[str, torch.Tensor]] = field(default_factory=list)
+    exactly_one: list[torch.Tensor] = field(default_factory=list)
 
     def __post_init__(self):
         n = self.cnf.n_atoms
+        self.exactly_one = [torch.as_tensor(f, dtype=torch.long) for f in self.exactly_one]
+        if any(f.dim() != 2 for f in self.exactly_one):
+            raise ValueError("exactly_one: each family is an (E, k) tensor of atoms")
         self.derived_ops = [(kind, torch.as_tensor(rows, dtype=torch.long)) for kind, rows in self.derived_ops]
         if any(kind not in ("and", "or") for kind, _ in self.derived_ops):
             raise ValueError("derived_ops: each stage is ('and' | 'or', rows)")
@@ -95,7 +126,8 @@ class Batch:
     facts the label fixes (1 true, -1 false, 0 unknown); labels: {group: (B, G) long} gold classes
     of the neural variables, hidden from constraint methods (used by the supervised ceiling and the
     metrics); target: the task-level label (e.g. the sum); labelled: optional (B,) bool mask of
-    the examples whose labels a semi-supervised run may use.
+    the examples whose labels a semi-supervised run may use (None: every example's); the
+    supervised loss (:func:`supervised_loss`, hence ``w_label``) reads only those.
     """
 
     x: Any
@@ -176,6 +208,10 @@ class Method:
     key: ClassVar[str] = ""
     version: ClassVar[int] = 1
     hparams: ClassVar[dict[str, Any]] = {}
+    #: True for a method that learns from labels alone (the supervised ceiling): in a
+    #: semi-supervised run the harness trains it on the labelled examples only
+    #: (:meth:`Task.select_labelled`), so unlabelled examples cost it no time
+    labelled_only: ClassVar[bool] = False
 
     def __init__(self, **hp):
         self.hp = resolve_params({"w_label": 0.0, **self.hparams}, hp, f"method {self.key}", "hyper-parameter")
@@ -250,6 +286,11 @@ class Task:
         """Facts about the data to record with each result row (sizes, sources)."""
         return {}
 
+    def select_labelled(self) -> None:
+        """Keep only the labelled training examples (after ``setup``; called by the harness for a
+        method with ``labelled_only``). A task with a labelled fraction drops the others; by
+        default every example is labelled and nothing changes."""
+
 
 def shuffled_batches(n: int, batch_size: int, generator: torch.Generator, device) -> Iterator[torch.Tensor]:
     """Index tensors of one epoch: a permutation of range(n) drawn from ``generator`` (on the CPU, so
@@ -263,23 +304,26 @@ def supervised_loss(outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Ten
     """Cross-entropy of each neural group against ``batch.labels`` (mean over variables).
 
     Categorical groups: softmax cross-entropy over K; bernoulli groups: binary cross-entropy with
-    logits. Only the examples in ``batch.labelled`` count when that mask is given.
+    logits. Only the examples in ``batch.labelled`` count when that mask is given (a batch without
+    a labelled example gives a zero loss). A network with per-step outputs (:data:`STEPS`) gets the
+    mean of the loss over its steps (Palm's RRN: cross-entropy on every step's output).
     """
+    steps = step_outputs(outputs)
+    mask = batch.labelled
     total = None
-    for name, logits in outputs.items():
-        if name not in batch.labels:
-            continue
-        y = batch.labels[name]
-        if batch.labelled is not None:
-            if not bool(batch.labelled.any()):
+    for out in steps if mask is None or bool(mask.any()) else []:
+        for name, logits in out.items():
+            if name not in batch.labels:
                 continue
-            logits, y = logits[batch.labelled], y[batch.labelled]
-        if logits.shape[-1] == 1:
-            term = torch.nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), y.float())
-        else:
-            term = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        total = term if total is None else total + term
+            y = batch.labels[name]
+            if mask is not None:
+                logits, y = logits[mask], y[mask]
+            if logits.shape[-1] == 1:
+                term = torch.nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), y.float())
+            else:
+                term = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            total = term if total is None else total + term
     if total is None:
-        any_t = next(iter(outputs.values()))
+        any_t = next(iter(steps[-1].values()))
         return any_t.sum() * 0.0
-    return total
+    return total if len(steps) == 1 else total / len(steps)

@@ -18,9 +18,20 @@ One deliberate generalisation: v = 1[g = 1] + b(x) * 1[g = 0], so that a fact g 
 the reference writes v = g + b(x) * 1[g = 0], which is the same for the g in {0,1} that all of its
 problems use.
 
+Recurrent networks (outputs with per-step outputs, ``harness.api.STEPS``; the Sudoku RRN, PAPER.md
+4.5): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
+a network without steps; the paper's RRN uses step 0, ``--idx 0``); L_bound and L_cont are means
+over every step. ``cnf_norm=all`` selects the normalisation of ``sudoku_gnn/ste.py`` that the
+paper's RRN experiments use (PAPER.md 1.4): L_unsat and L_sat are means over all (example, clause)
+pairs and L_deduce sums over the unsatisfied unit-propagation clauses only. ``w_cont`` weighs the
+"cont" regularizer of ``sudoku_gnn`` (PAPER.md 1.10): for each family of exactly-one sets of the
+constraint (``Constraint.exactly_one``; Sudoku: rows, columns, boxes), the mean over its sets of
+(sum of the set's probabilities - 1)^2, summed over the families.
+
 Version history: v1, first release; derived atoms may come in further "and"/"or" stages
 (``Constraint.derived_ops``, e.g. mnist-add's compact carries), which leaves every earlier
-constraint's loss unchanged.
+constraint's loss unchanged; ``cnf_step``, ``cnf_norm`` and ``w_cont`` added, whose defaults leave
+the loss unchanged.
 """
 from __future__ import annotations
 
@@ -28,12 +39,13 @@ import warnings
 
 import torch
 
-from harness.api import Batch, Constraint, Method
+from harness.api import Batch, Constraint, Method, step_outputs
 from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_method
 
 STES = ("bp-iste", "b-iste", "b-sste")
+NORMS = ("subset", "all")
 
 
 class _BinarizeProb(torch.autograd.Function):
@@ -116,12 +128,14 @@ def _prod(x: torch.Tensor) -> torch.Tensor:
     return _Prod.apply(x)
 
 
-def _term_sums(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, mask: torch.Tensor | None):
+def _term_sums(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, mask: torch.Tensor | None,
+               unsat_deduce: bool = False):
     """L_cnf's sums from per-literal tensors, so that clause blocks can be combined.
 
     lit_v (B, m, k): truth value under v of each literal slot (0 for an empty slot);
     lit_c (m, k) or (B, m, k): the slot's sign (+1/-1, 0 empty); lit_g (B, m, k): C * g per slot;
-    mask (B, m) bool: the clauses kept by clause filtering (None: all).
+    mask (B, m) bool: the clauses kept by clause filtering (None: all); unsat_deduce: L_deduce
+    over unsatisfied clauses only (``sudoku_gnn/ste.py``).
     Returns (L_deduce, sum over unsatisfied, their count, keep-sum over satisfied, their count).
     """
     unsat = _prod(1 - lit_v)  # (B, m): 1 iff every literal is false
@@ -134,19 +148,28 @@ def _term_sums(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, ma
     up = up & m
     is_unsat = ((unsat == 1) & m).to(unsat.dtype)
     is_sat = ((unsat == 0) & m).to(unsat.dtype)
+    if unsat_deduce:
+        up = up & (unsat == 1)
     l_deduce = (unsat * up.to(unsat.dtype)).sum()
     return l_deduce, (unsat * is_unsat).sum(), is_unsat.sum(), (keep * is_sat).sum(), is_sat.sum()
 
 
-def _combine(parts: list[torch.Tensor]) -> torch.Tensor:
+def _combine(parts: list[torch.Tensor], norm: str = "subset") -> torch.Tensor:
     """L_cnf = L_deduce + L_unsat + L_sat from the (5,) sums of one or more clause blocks: L_unsat and
-    L_sat are means over the unsatisfied and over the satisfied kept clauses of the whole batch."""
+    L_sat are means over the unsatisfied and over the satisfied kept clauses of the whole batch
+    (``norm="subset"``, top-level ``ste.py``), or both over all kept (example, clause) pairs
+    (``norm="all"``, ``sudoku_gnn/ste.py``; a clause is either satisfied or not, so the pairs are
+    the two counts together)."""
     ded, un, n_un, sat, n_sat = (parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)).unbind()
+    if norm == "all":
+        return ded + (un + sat) / (n_un + n_sat).clamp(min=1)
     return ded + un / n_un.clamp(min=1) + sat / n_sat.clamp(min=1)
 
 
-def cnf_loss(C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """L_cnf in the paper's notation (reference top-level ``ste.py::reg_cnf``).
+def cnf_loss(C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None = None,
+             norm: str = "subset") -> torch.Tensor:
+    """L_cnf in the paper's notation (reference top-level ``ste.py::reg_cnf``; ``norm="all"``:
+    ``sudoku_gnn/ste.py::reg_cnf``).
 
     C: (m, n) or (B, m, n) in {-1,0,1}; v: (B, n) in {0,1}, differentiable; g: (B, n) in
     {-1,0,1}; clause_mask: optional (B, m) bool of clauses to use. Returns a scalar.
@@ -157,13 +180,13 @@ def cnf_loss(C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: tor
     v3 = v.unsqueeze(1)  # (B, 1, n)
     L_v = (Cb == 1).to(v.dtype) * v3 + (Cb == -1).to(v.dtype) * (1 - v3)  # (B, m, n)
     L_g = Cb * g.unsqueeze(1)
-    return _combine([torch.stack(_term_sums(L_v, Cb, L_g, clause_mask))])
+    return _combine([torch.stack(_term_sums(L_v, Cb, L_g, clause_mask, norm == "all"))], norm)
 
 
 def cnf_loss_padded(idx: torch.Tensor, sign: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
-                    clause_mask: torch.Tensor | None = None) -> torch.Tensor:
+                    clause_mask: torch.Tensor | None = None, norm: str = "subset") -> torch.Tensor:
     """The same L_cnf on the padded clause view of :meth:`harness.cnf.CNF.padded` (m, k)."""
-    return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask)])
+    return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask, norm == "all")], norm)
 
 
 class _PaddedSums(torch.autograd.Function):
@@ -178,7 +201,7 @@ class _PaddedSums(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, v, g, idx, sign, mask):
+    def forward(ctx, v, g, idx, sign, mask, unsat_deduce=False):
         vv = v[:, idx]  # (B, m, k)
         lit_v = (sign < 0).to(v.dtype) + sign * vv  # v for a positive literal, 1 - v for a negative, 0 empty
         n_lits = (sign != 0).sum(-1)
@@ -190,6 +213,8 @@ class _PaddedSums(torch.autograd.Function):
         is_sat = unsat == 0
         if mask is not None:
             up, is_unsat, is_sat = up & mask, is_unsat & mask, is_sat & mask
+        if unsat_deduce:  # sudoku_gnn/ste.py: unit propagation on unsatisfied clauses only
+            up = up & is_unsat
         up, is_unsat, is_sat = up.to(v.dtype), is_unsat.to(v.dtype), is_sat.to(v.dtype)
         ctx.save_for_backward(q, up, is_unsat, is_sat, idx, sign)
         ctx.n = v.shape[1]
@@ -209,7 +234,7 @@ class _PaddedSums(torch.autograd.Function):
         d_lit = c_sat.unsqueeze(-1) * d_keep - c_unsat.unsqueeze(-1) * left * right
         d_slot = (d_lit * sign).reshape(q.shape[0], -1)  # d L / d v = sign (0 in padding)
         grad_v = q.new_zeros(q.shape[0], ctx.n).index_add_(1, idx.reshape(-1), d_slot)
-        return grad_v, None, None, None, None
+        return grad_v, None, None, None, None, None
 
 
 class ClauseBlocks:
@@ -231,18 +256,35 @@ class ClauseBlocks:
             kk = max(int(k), 1)
             self.blocks.append((ids, idx[ids, :kk], sign[ids, :kk]))
 
-    def loss(self, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None) -> torch.Tensor:
+    def loss(self, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None,
+             norm: str = "subset") -> torch.Tensor:
+        ud = norm == "all"
         if len(self.blocks) == 1:  # every clause: no column selection of the mask
             _, idx, sign = self.blocks[0]
-            return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask)])
-        return _combine([_PaddedSums.apply(v, g, idx, sign, None if clause_mask is None else clause_mask[:, ids])
-                         for ids, idx, sign in self.blocks])
+            return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask, ud)], norm)
+        return _combine([_PaddedSums.apply(v, g, idx, sign, None if clause_mask is None else clause_mask[:, ids], ud)
+                         for ids, idx, sign in self.blocks], norm)
 
 
 def bound_loss(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
     """L_bound = mean of the squared raw outputs (logits) over every neural variable."""
     flat = torch.cat([o.reshape(o.shape[0], -1) for o in outputs.values()], dim=1)
     return flat.pow(2).mean()
+
+
+def cont_loss(p: torch.Tensor, families: list[torch.Tensor]) -> torch.Tensor:
+    """L_cont (``sudoku_gnn``'s ``reg_sudoku_cont``, PAPER.md 1.10) for probabilities p (B, n_neural)
+    and families of (E, k) positions into p: the sum over families of the mean over sets of
+    (sum of the set's probabilities - 1)^2. For Sudoku's row family this is the paper's
+    mean(((A_row + I) y - 1)^2): the 9 cells of a row share the value of its (row, digit) set."""
+    return sum((p[:, f].sum(-1) - 1).pow(2).mean() for f in families)
+
+
+def _step_mean(steps: list[dict[str, torch.Tensor]], fn) -> torch.Tensor:
+    """The mean of ``fn`` over a network's steps (no extra operation for a network without steps)."""
+    if len(steps) == 1:
+        return fn(steps[0])
+    return torch.stack([fn(o) for o in steps]).mean()
 
 
 def exactly_one_clauses(constraint: Constraint) -> list[tuple[int, ...]]:
@@ -354,6 +396,9 @@ class CLSTE(Method):
         "ste": "bp-iste",  # bp-iste (b_p + iSTE), b-iste (b + iSTE) or b-sste (b + sSTE)
         "filter_clauses": True,  # keep only clauses with a negated true fact (PAPER.md 1.8)
         "uec": "auto",  # add exactly-one clauses per categorical variable: auto (b variants), yes, no
+        "cnf_step": -1,  # recurrent networks: the step whose output L_cnf uses (-1 final; the paper's RRN: 0)
+        "cnf_norm": "subset",  # subset (top-level ste.py) or all (sudoku_gnn/ste.py, the paper's RRN)
+        "w_cont": 0.0,  # weight of L_cont over the constraint's exactly-one sets, every step (PAPER.md 1.10)
     }
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
@@ -362,6 +407,11 @@ class CLSTE(Method):
             raise UserError(f"method cl-ste: ste={self.hp['ste']!r} unknown; choose one of {', '.join(STES)}")
         if self.hp["uec"] not in ("auto", "yes", "no"):
             raise UserError(f"method cl-ste: uec={self.hp['uec']!r}; choose auto, yes or no")
+        if self.hp["cnf_norm"] not in NORMS:
+            raise UserError(f"method cl-ste: cnf_norm={self.hp['cnf_norm']!r}; choose subset or all")
+        if self.hp["w_cont"] and not constraint.exactly_one:
+            raise UserError("method cl-ste: w_cont > 0 needs a task whose constraint declares exactly-one sets "
+                            "(sudoku); set w_cont=0")
         add_uec = self.hp["uec"] == "yes" or (self.hp["uec"] == "auto" and self.hp["ste"] != "bp-iste")
         cnf = constraint.cnf
         keep = constraint.always_keep.clone()
@@ -376,6 +426,10 @@ class CLSTE(Method):
         self.idx_ = self.layout_.pos[idx]  # (m, k) positions in the layout order of ValueLayout
         self.always_keep_ = keep.to(device)
         self.blocks_ = ClauseBlocks(self.idx_, self.sign_)
+        n_neural = sum(grp.atoms.numel() for grp in constraint.groups)
+        self.cont_ = [self.layout_.pos[f.to(device)] for f in constraint.exactly_one]  # positions in p
+        if any(len(f) and int(f.max()) >= n_neural for f in self.cont_):
+            raise UserError("method cl-ste: an exactly-one set of the constraint holds an atom the network does not predict")
         # clause filtering needs g C^T per batch: a dense product for small CNFs (mnist-add: 19 x 139),
         # a sparse (CSR) one for large ones (apply2x2: 42,388 clauses), both O(what they touch)
         used = self.sign_ != 0
@@ -398,19 +452,28 @@ class CLSTE(Method):
         return (self.C_sparse_ @ g.t()).t()
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+        steps = step_outputs(outputs)
+        k = self.hp["cnf_step"]
+        if not -len(steps) <= k < len(steps):
+            raise UserError(f"method cl-ste: cnf_step={k} but the network has {len(steps)} step(s)")
         g = batch.evidence.to(torch.float32)[:, self.layout_.order]  # (B, n) in layout order
-        v_nn = self.layout_.values(outputs, self.hp["ste"])
+        v_nn = self.layout_.values(steps[k], self.hp["ste"])
         v = (g == 1).to(v_nn.dtype) + v_nn * (g == 0).to(v_nn.dtype)
+        norm = self.hp["cnf_norm"]
         if not self.hp["filter_clauses"]:
-            l_cnf = self.blocks_.loss(v, g, None)
+            l_cnf = self.blocks_.loss(v, g, None, norm)
         elif self.dense_filter_:
             mask = (g @ self.Ct_ == -1) | self.always_keep_  # (B, m): g C^T == -1 (PAPER.md 1.8)
-            l_cnf = self.blocks_.loss(v, g, mask)
+            l_cnf = self.blocks_.loss(v, g, mask, norm)
         else:
             gc = (self.C_sparse_ @ g.t()).t()  # (B, m) = g C^T
             mask = (gc == -1) | self.always_keep_
             # only the clauses some example keeps: a dropped clause adds 0 to every term, so the
             # value and gradient are those over all m clauses (e.g. 4 of apply2x2's 42,388)
             rows = mask.any(0).nonzero().squeeze(1)
-            l_cnf = cnf_loss_padded(self.idx_[rows], self.sign_[rows], v, g, mask[:, rows])
-        return self.hp["w_cnf"] * l_cnf + self.hp["w_bound"] * bound_loss(outputs)
+            l_cnf = cnf_loss_padded(self.idx_[rows], self.sign_[rows], v, g, mask[:, rows], norm)
+        loss = self.hp["w_cnf"] * l_cnf + self.hp["w_bound"] * _step_mean(steps, bound_loss)
+        if self.hp["w_cont"]:
+            loss = loss + self.hp["w_cont"] * _step_mean(
+                steps, lambda o: cont_loss(self.layout_.probabilities(o), self.cont_))
+        return loss

@@ -2,7 +2,8 @@
 
 Same network, same data and same batches as the constraint methods, but it reads the gold symbols
 (e.g. each digit's class) that they never see: the accuracy ceiling and the speed reference (the
-"physical limit" of an epoch: the network alone).
+"physical limit" of an epoch: the network alone). In a semi-supervised run (a task's labelled
+fraction below one) it trains on the labelled examples only (``labelled_only``).
 
 Version history: v1, first release.
 """
@@ -21,6 +22,7 @@ class Supervised(Method):
     key = "supervised"
     version = 1
     conformance_exempt = {"evidence_respected": "reads the gold labels, not the constraint's evidence"}
+    labelled_only = True  # in a semi-supervised run: trained on the labelled examples only
     hparams: dict = {}
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
