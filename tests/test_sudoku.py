@@ -187,4 +187,4 @@ def test_user_errors():
     with pytest.raises(UserError, match="width"):
         Sudoku(width=0)
     with pytest.raises(UserError, match="trick_test"):
-        Sudoku(trick_test=-1)
+        Sudoku(trick_test=-2)  # -1: no inference trick
