@@ -7,7 +7,11 @@ For every (entry, method, seed) of a suite:
   set-up and for the whole run inside, an address-space cap (``--memory-gb``), and a hard kill by
   this parent after the run budget plus a grace period for code stuck in C; the parent then
   records the timeout itself;
-- a crash is recorded as ``failed`` with the error's last line, and the suite goes on.
+- a crash is recorded as ``failed`` with the error's last line, and the suite goes on;
+- when a run's set-up (data and the method's symbolic preparation, which the seed does not change)
+  times out, the entry's later seeds of the same method and hyper-parameters are recorded as the
+  same timeout without being run (``not_run: true``), so a compilation that overruns its budget
+  costs the budget once.
 """
 from __future__ import annotations
 
@@ -78,6 +82,38 @@ def _child_limits(memory_gb: float | None):
     return apply
 
 
+def _final_row(cfg: RunConfig, results: str) -> dict | None:
+    """The last row of a finished run, or None."""
+    writer = run_identity(cfg, results).writer
+    if not writer.finished():
+        return None
+    last = None
+    with open(writer.final) as f:
+        for line in f:
+            if line.strip():
+                last = line
+    return json.loads(last) if last else None
+
+
+def _setup_key(entry: Entry, cfg: RunConfig) -> str:
+    """What a run's set-up depends on besides the seed: the entry, method and hyper-parameters."""
+    return json.dumps([id(entry), cfg.method, cfg.hp], sort_keys=True, default=str)
+
+
+def _record_setup_timeout(cfg: RunConfig, results: str, first: dict) -> None:
+    """A later seed of a configuration whose set-up timed out: recorded as the same timeout, not run."""
+    ident = run_identity(cfg, results)
+    writer = ident.writer
+    row = end_row(base_row(cfg, ident, resolve_device(cfg.device)), "timeout",
+                  f"not run: the set-up of this configuration timed out at seed {first['seed']} ({first.get('error')}); "
+                  "the symbolic set-up does not depend on the seed", timeout_phase="setup", not_run=True,
+                  timeout_seed=first["seed"])
+    os.makedirs(writer.dir, exist_ok=True)
+    with open(writer.part, "a") as f:
+        f.write(json.dumps(row, default=str) + "\n")
+    os.replace(writer.part, writer.final)
+
+
 def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
     """Run one configuration in a child process; returns its outcome (status)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -116,9 +152,19 @@ def run_suite(args) -> int:
     todo = plan(entries, args, dirs)
     t_start = time.monotonic()
     failures = skipped = ran = 0
+    setup_timeouts: dict[str, dict] = {}  # set-up key -> the timeout row of its first seed
     for k, (entry, cfg) in enumerate(todo, start=1):
-        if run_identity(cfg, args.results).writer.finished():
+        done = _final_row(cfg, args.results)
+        if done is not None:
             skipped += 1
+            if done.get("status") == "timeout" and done.get("timeout_phase") == "setup":
+                setup_timeouts.setdefault(_setup_key(entry, cfg), done)
+            continue
+        first = setup_timeouts.get(_setup_key(entry, cfg))
+        if first is not None:  # a compilation that overran its budget at one seed overruns it at every seed
+            _record_setup_timeout(cfg, args.results, first)
+            say(f"{cfg.task} {cfg.method} seed {cfg.seed}: not run, recorded as timeout (set-up timed out at seed "
+                f"{first['seed']})")
             continue
         elapsed = time.monotonic() - t_start
         left = len(todo) - k + 1
@@ -127,6 +173,9 @@ def run_suite(args) -> int:
               flush=True)
         outcome = run_isolated(entry, cfg, args, say)
         ran += 1
+        row = _final_row(cfg, args.results)
+        if row is not None and row.get("status") == "timeout" and row.get("timeout_phase") == "setup":
+            setup_timeouts[_setup_key(entry, cfg)] = row
         if outcome in ("failed", "user-error"):
             failures += 1
     if skipped:

@@ -30,7 +30,7 @@ class Sleeper(Method):
         return sum(o.sum() for o in outputs.values()) * 0.0
 
 
-SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {})], [0], 1, 8, setup_budget=3.0,
+SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {})], [0, 1, 2], 1, 8, setup_budget=3.0,
                             run_budget=60.0),
                       Entry("mnist-add", {"n_pairs": 32}, [("supervised", {})], [0], 1, 8)]
 SUITES["t-kill"] = [Entry("mnist-add", {"n_pairs": 400}, [("supervised", {})], [0, 1, 2], 3, 8)]
@@ -64,12 +64,15 @@ def test_method_sleeping_in_setup_is_a_timeout_and_the_suite_goes_on(tmp_path):
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     rows = _rows(tmp_path)
-    sleeper = [r for r in rows if r["method"] == "sleeper"]
-    assert len(sleeper) == 1 and sleeper[0]["status"] == "timeout"
-    assert sleeper[0]["timeout_phase"] == "setup" and 3.0 <= sleeper[0]["seconds_reached"] < 30
+    sleeper = sorted((r for r in rows if r["method"] == "sleeper"), key=lambda r: r["seed"])
+    assert [r["status"] for r in sleeper] == ["timeout"] * 3 and all(r["timeout_phase"] == "setup" for r in sleeper)
+    assert 3.0 <= sleeper[0]["seconds_reached"] < 30 and "not_run" not in sleeper[0]
+    # the set-up does not depend on the seed: seeds 1 and 2 are recorded as the same timeout, not run
+    assert all(r["not_run"] and r["timeout_seed"] == 0 and "seconds_reached" not in r for r in sleeper[1:])
+    assert p.stdout.count("not run, recorded as timeout") == 2
     assert [r["status"] for r in rows if r["method"] == "supervised"] == ["ok"]
     report = (tmp_path / "report.md").read_text()
-    assert "| sleeper-v1" in report and "0/0/1/0/0" in report  # runs ok/fail/timeout/skip/incomplete
+    assert "| sleeper-v1" in report and "0/0/3/0/0" in report  # runs ok/fail/timeout/skip/incomplete
     assert time.monotonic() - t0 < 240
 
 
