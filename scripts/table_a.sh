@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # PAPER.md Table A: CL-STE's three binarization/STE variants on add2x2, apply2x2, member(3) and
 # member(5) with the paper's files (3,000 rows), full MNIST, the paper's per-variant settings (the
-# tasks' method defaults: batch 1, lr 5e-4, 3 epochs, member(5) b(x): 10), seeds 0..N-1.
+# tasks' method defaults: batch 1, lr 5e-4, 3 epochs, member(5) b(x): 10), seeds FIRST..LAST.
 # Seed-major, so that a partial run has every cell at the same number of seeds; finished runs are
-# skipped on a re-run (resume by run id).
-#   usage: scripts/table_a.sh MNIST_DIR CLSTE_DIR [RESULTS_DIR] [N_SEEDS]
+# skipped on a re-run (resume by run id). STES (environment) picks the variants, default all three.
+#   usage: scripts/table_a.sh MNIST_DIR CLSTE_DIR [RESULTS_DIR] [LAST_SEED] [FIRST_SEED]
 set -euo pipefail
-mnist=${1:?usage: scripts/table_a.sh MNIST_DIR CLSTE_DIR [RESULTS_DIR] [N_SEEDS]}
-clste=${2:?usage: scripts/table_a.sh MNIST_DIR CLSTE_DIR [RESULTS_DIR] [N_SEEDS]}
+usage="usage: scripts/table_a.sh MNIST_DIR CLSTE_DIR [RESULTS_DIR] [LAST_SEED] [FIRST_SEED]"
+mnist=${1:?$usage}
+clste=${2:?$usage}
 results=${3:-results/runs/table-a}
-n=${4:-10}
+last=${4:-9}
+first=${5:-0}
 nb=${NESYBENCH:-.venv/bin/nesybench}
-for seed in $(seq 0 $((n - 1))); do
-  for cell in "add2x2" "member n=3" "member n=5" "apply2x2"; do
+for seed in $(seq "$first" "$last"); do
+  for cell in "add2x2" "member n=3" "apply2x2" "member n=5"; do
     set -- $cell
     task=$1; tps=(--tp data_file=paper); [ $# -gt 1 ] && tps+=(--tp "$2")
-    for ste in bp-iste b-iste b-sste; do
+    for ste in ${STES:-bp-iste b-iste b-sste}; do
       $nb run --task "$task" --method cl-ste --hp ste=$ste "${tps[@]}" --seeds "$seed" \
         --mnist-dir "$mnist" --data-dir clste="$clste" --results "$results" --threads 1 --quiet
     done
