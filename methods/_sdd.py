@@ -1,4 +1,4 @@
-"""SDD compilation of a task's constraint and batched, log-space evaluation of the circuit.
+"""SDD compilation of a task's constraint and batched, numerically safe evaluation of the circuit.
 
 Used by the semantic loss (``methods/semantic_loss.py``); a module starting with ``_`` is not a
 plug-in. Two parts:
@@ -7,7 +7,7 @@ plug-in. Two parts:
    is the probability that the network's outputs satisfy the constraint given an example's
    evidence, for *every* evidence pattern at once (see "Semantics" below).
 2. :class:`FlatCircuit` flattens the SDD into levels of decision nodes (children before parents)
-   and evaluates it for a whole batch with tensor gathers and log-sum-exps on the run's device;
+   and evaluates it for a whole batch with two tensor operations per level on the run's device;
    per-example evidence enters only through the literal weights.
 
 Semantics. Atoms are of three kinds. *Neural* atoms (the network's groups) are random: a
@@ -35,13 +35,22 @@ An example sets o_h = 1, v_h = e_h for an observed atom and o_h = 0 (v_h fixed t
 does not depend on then) for a free one, through literal weights (0 or -inf in log space). The
 quantified h keep weights (1, 0) so they do not scale the count.
 
-Smoothing: an SDD element does not mention the variables its vtree leaves unconstrained; the
-evaluator multiplies each element side by the sum of both literal weights of every variable of
-its vtree position that the child's vtree lacks (``LS[u] - LS[v]`` in log space, with ``LS`` the
-per-vtree-node sum of log(w + w_bar)), as PySDD's own weighted model count does, so the value is
-the count over all the manager's variables.
+Smoothing: an SDD element does not mention the variables its vtree leaves unconstrained, and the
+count must be over all the manager's variables, as PySDD's own weighted model count is. The
+evaluator normalises every variable's two literal weights to sum 1 (w / (w + w_bar)), so a
+variable that an element does not mention counts 1 wherever it is missing, and multiplies the
+root's count by the product of every variable's (w + w_bar) (in log space: adds the sum of
+log(w + w_bar)); this is the same number as multiplying each element side by the missing
+variables' (w + w_bar).
 
-Version history: v1, first release.
+Evaluation (:class:`FlatCircuit`): in linear space, in the input's floating type, on the
+normalised weights (every node's count is then at most 1), with a hand-written backward; the
+examples whose count is too small for linear space (or exactly 0) are evaluated again in log
+space, so the value is exact at any magnitude.
+
+Version history: v1, first release; the batched evaluation later moved to linear space with a
+log-space fallback (same values; a variable whose two weights are both 0 now gives a count of
+0, as in PySDD).
 """
 from __future__ import annotations
 
@@ -287,90 +296,89 @@ def literal_log_weights(cc: CompiledConstraint, outputs: dict[str, torch.Tensor]
 
     outputs: {group: logits (B, G, K)}; evidence: (B, n) in {-1, 0, 1}.
     Returns (pos, neg), each (B, n_vars + 1); column 0 is unused (variables are 1-based).
+
+    Network part: a categorical atom's positive literal weighs its softmax probability, its
+    negative 1; a bernoulli atom's (p, 1 - p); every other variable (1, 1). Evidence then sets
+    literals to weight 0 (-inf), per variable by the value e of its evidence column: a neural or
+    defined atom's positive literal when e < 0, its negative when e > 0; an o variable's positive
+    when e = 0 (unobserved), its negative when e != 0; a v variable's positive when e < 0, its
+    negative when e >= 0; a quantified h's negative always. All of these are one test per literal,
+    c1 * e + c2 * |e| + c3 < 0, with per-literal constants (``_static``).
     """
     first = next(iter(outputs.values()))
     B, dev, dt = first.shape[0], first.device, first.dtype
     st = _static(cc, dev)
-    ninf = torch.tensor(float("-inf"), device=dev, dtype=dt)
-    zero = torch.zeros((), device=dev, dtype=dt)
     lp, ln = [], []
     for grp in constraint.groups:
         logits = outputs[grp.name]  # (B, G, K)
         if grp.kind == "categorical":
             lp.append(torch.log_softmax(logits, -1).reshape(B, -1))
-            ln.append(torch.zeros_like(lp[-1]))
+            ln.append(None)
         else:
             lp.append(torch.nn.functional.logsigmoid(logits).reshape(B, -1))
             ln.append(torch.nn.functional.logsigmoid(-logits).reshape(B, -1))
-    lp_n, ln_n = torch.cat(lp, 1), torch.cat(ln, 1)  # (B, n_neural), in cc.neural_cols order
-    e_n = evidence[:, st["neural_cols"]]
-    lp_n = torch.where(e_n < 0, ninf, lp_n)  # evidence conditions: the contradicted literal weighs 0
-    ln_n = torch.where(e_n > 0, ninf, ln_n)
-    e_h = evidence[:, st["hidden_cols"]]  # (B, n_hidden)
-    obs = e_h != 0
-    o_pos, o_neg = torch.where(obs, zero, ninf), torch.where(obs, ninf, zero)
-    v_pos, v_neg = torch.where(e_h >= 0, zero, ninf), torch.where(e_h >= 0, ninf, zero)
-    e_d = evidence[:, st["defined_cols"]]  # defined atoms: weights (1, 1), conditioned by evidence
-    zd = first.new_zeros(B, len(cc.defined_cols))
-    d_pos, d_neg = torch.where(e_d < 0, ninf, zd), torch.where(e_d > 0, ninf, zd)
-    n_q = len(cc.quant_vars)
-    q_pos, q_neg = first.new_zeros(B, n_q), first.new_full((B, n_q), float("-inf"))
-    pad = first.new_zeros(B, 1)
-    # concatenated as [pad, neural, defined, o, v, h], then permuted into variable order
-    pos = torch.cat([pad, lp_n, d_pos, o_pos, v_pos, q_pos], 1)[:, st["perm"]]
-    neg = torch.cat([pad, ln_n, d_neg, o_neg, v_neg, q_neg], 1)[:, st["perm"]]
-    return pos, neg
+    nn_ = len(cc.neural_cols)
+    out = first.new_zeros(B, 2, cc.n_vars + 1)  # [pos, neg] per variable, neural ones at 1..nn_
+    out[:, 0, 1:1 + nn_] = lp[0] if len(lp) == 1 else torch.cat(lp, 1)
+    if any(x is not None for x in ln):
+        out[:, 1, 1:1 + nn_] = torch.cat([x if x is not None else torch.zeros_like(y) for x, y in zip(ln, lp)], 1)
+    e = evidence.index_select(1, st["src_col"])  # (B, n_vars + 1): each variable's evidence
+    if not e.is_floating_point():
+        e = e.to(dt)
+    c = st["coef"].get(e.dtype)
+    if c is None:
+        c = st["coef"][e.dtype] = st["coef_np"].to(dev, e.dtype)
+    test = torch.addcmul(c[2], e[:, None], c[0]).addcmul_(e.abs()[:, None], c[1])  # (B, 2, n_vars + 1)
+    out = out.masked_fill(test < 0, float("-inf"))
+    return out[:, 0], out[:, 1]
 
 
-def _static(cc: CompiledConstraint, dev) -> dict[str, torch.Tensor]:
+def _static(cc: CompiledConstraint, dev) -> dict:
     cache = getattr(cc, "_static_cache", None)
     if cache is None or cache["dev"] != dev:
-        nn_ = len(cc.neural_cols)
-        nd = len(cc.defined_cols)
-        src_vars = np.concatenate([[0], np.arange(1, nn_ + nd + 1), cc.obs_vars, cc.val_vars, cc.quant_vars])
-        perm = np.empty(cc.n_vars + 1, dtype=np.int64)
-        perm[src_vars.astype(np.int64)] = np.arange(len(src_vars))
-        cache = {"dev": dev, "neural_cols": torch.as_tensor(cc.neural_cols, device=dev),
-                 "hidden_cols": torch.as_tensor(cc.hidden_cols, device=dev),
-                 "defined_cols": torch.as_tensor(cc.defined_cols, device=dev),
-                 "perm": torch.as_tensor(perm, device=dev)}
+        nv, nn_, nd = cc.n_vars, len(cc.neural_cols), len(cc.defined_cols)
+        src = np.zeros(nv + 1, dtype=np.int64)  # each variable's evidence column (0: none)
+        coef = np.zeros((3, 2, nv + 1))  # (c1, c2, c3) x (pos, neg) x variable; see literal_log_weights
+        coef[2, :, 0] = 1.0  # column 0: never
+        src[1:1 + nn_] = cc.neural_cols
+        src[1 + nn_:1 + nn_ + nd] = cc.defined_cols
+        coef[0, 0, 1:1 + nn_ + nd] = 1.0  # e < 0 kills pos
+        coef[0, 1, 1:1 + nn_ + nd] = -1.0  # e > 0 kills neg
+        src[cc.obs_vars] = src[cc.val_vars] = cc.hidden_cols
+        coef[1, 0, cc.obs_vars], coef[2, 0, cc.obs_vars] = 1.0, -0.5  # e = 0 kills pos
+        coef[1, 1, cc.obs_vars], coef[2, 1, cc.obs_vars] = -1.0, 0.5  # e != 0 kills neg
+        coef[0, 0, cc.val_vars] = 1.0  # e < 0 kills pos
+        coef[0, 1, cc.val_vars], coef[2, 1, cc.val_vars] = -1.0, -0.5  # e >= 0 kills neg
+        coef[2, 0, cc.quant_vars], coef[2, 1, cc.quant_vars] = 1.0, -1.0  # pos never, neg always
+        cache = {"dev": dev, "src_col": torch.as_tensor(src, device=dev), "coef_np": torch.as_tensor(coef),
+                 "coef": {}}
         cc._static_cache = cache
     return cache
 
 
 class FlatCircuit:
-    """An SDD flattened for batched evaluation.
+    """An SDD flattened for batched evaluation, batch last.
 
-    Node slots: 0 false (-inf), 1 true (0), then literal nodes, then decision nodes level by level
-    (a node's level is one more than its children's highest), so a level reads only slots written
-    before it. A level is held as flat index tensors over its elements: prime and sub slots, the
-    row of the element's node within the level, and the id of its smoothing term.
+    Linear-space pass (:class:`_LinearPass`), on the rows of a buffer X (n_x, B): row 0 all ones
+    (true), rows 1..n_vars the normalised positive literal of each variable, rows n_vars + 1..
+    2 n_vars the negative ones, then one row per *element* (prime x sub) of every decision node,
+    level by level (a node's level is one more than its children's highest), a node's elements
+    in consecutive rows. A node's value is never stored: it is the sum of its element rows (a
+    literal's: its row; true: row 0; false: no row). A level is therefore two operations: one
+    ``embedding_bag`` (sum mode) that gathers and sums, per element, the rows of its sub and of
+    its prime, and one product written into the level's element rows. The backward pass mirrors
+    it on a buffer of per-reference gradients (see :class:`_LinearPass`).
+
+    Log-space pass (:meth:`log_wmc_logspace`, the exact fallback and the tests' reference): node
+    values in rows of V (n_rows, B): 0 false, 1 true, 2.. positive literals, 2 + n_vars..
+    negative literals, then the decision nodes level by level; ``levels`` holds per level the
+    first and end node row, ``PS`` (2E,) the element's prime rows then sub rows, and ``rel`` (E,)
+    the element's node relative to the level's first row.
     """
 
     def __init__(self, manager, root, n_vars: int, device: torch.device | str = "cpu"):
-        vt_ids, vt_vars = {}, []  # vtree nodes by position; variables under each
-
-        def walk(v):
-            if v.is_leaf():
-                vs = [v.var()]
-            else:
-                vs = walk(v.left()) + walk(v.right())
-            vt_ids[v.position()] = len(vt_vars)
-            vt_vars.append(vs)
-            return vs
-
-        vroot = manager.vtree()
-        walk(vroot)
-        n_vt = len(vt_vars)
-        A = np.zeros((n_vt + 1, n_vars + 1), dtype=np.float64)  # row n_vt: the empty vtree (true)
-        for i, vs in enumerate(vt_vars):
-            A[i, vs] = 1.0
-        self.empty_vt = n_vt
-        self.root_vt = vt_ids[vroot.position()]
-
-        slot, vt_of, lits = {}, [], []
-        # slot 0 false, 1 true
-        vt_of += [n_vt, n_vt]
+        self.n_vars = n_vars
+        nv = n_vars
         order, depth = [], {}
         stack = [(root, False)]
         seen = set()
@@ -393,104 +401,236 @@ class FlatCircuit:
                     for c in (p, s):
                         if c.id not in seen:
                             stack.append((c, False))
-        decisions = []
+        # node kinds and their rows: V rows (log-space pass) and X rows (linear pass, a list)
+        vrow: dict[int, int] = {}
+        xrows: dict[int, list[int]] = {}
+        lit_x: dict[int, int] = {}  # node id -> its literal's X row
+        decisions, elems = [], {}
+        self.n_lits = 0
         for node in order:
+            nid = node.id
             if node.is_false():
-                slot[node.id] = 0
+                vrow[nid], xrows[nid] = 0, []
             elif node.is_true():
-                slot[node.id] = 1
+                vrow[nid], xrows[nid] = 1, [0]
             elif node.is_literal():
-                slot[node.id] = 2 + len(lits)
                 lit = node.literal
-                lits.append(lit)
-                vt_of.append(vt_ids[node.vtree().position()])
+                v = abs(lit)
+                vrow[nid] = (2 if lit > 0 else 2 + nv) + v - 1
+                lit_x[nid] = (1 if lit > 0 else 1 + nv) + v - 1
+                xrows[nid] = [lit_x[nid]]
+                self.n_lits += 1
             else:
                 decisions.append(node)
-        self.n_lits = len(lits)
+                elems[nid] = [(p.id, s.id) for p, s in node.elements()]
         decisions.sort(key=lambda nd: depth[nd.id])
-        base = 2 + len(lits)
+        vbase = 2 + 2 * nv
         for i, nd in enumerate(decisions):
-            slot[nd.id] = base + i
-            vt_of.append(vt_ids[nd.vtree().position()])
-        self.n_slots = base + len(decisions)
-        lit_arr = np.asarray(lits, dtype=np.int64)
-        self.lit_var = torch.as_tensor(np.abs(lit_arr))
-        self.lit_pos = torch.as_tensor(lit_arr > 0)
-        vt_of_arr = np.asarray(vt_of)
-        self.levels = []
-        # smoothing terms: one per distinct (left u, prime's v, right u, sub's v) of the elements,
-        # computed once per evaluation; each element then gathers its term by id
-        corr_ids: dict[tuple[int, int, int, int], int] = {(n_vt, n_vt, n_vt, n_vt): 0}
+            vrow[nd.id] = vbase + i
+        self.n_rows = vbase + len(decisions)
+        by_level = []
         i = 0
         while i < len(decisions):
-            d = depth[decisions[i].id]
             j = i
-            while j < len(decisions) and depth[decisions[j].id] == d:
+            while j < len(decisions) and depth[decisions[j].id] == depth[decisions[i].id]:
                 j += 1
-            P, S, seg, cid = [], [], [], []
-            for r, nd in enumerate(decisions[i:j]):
-                vt = nd.vtree()
-                left, right = vt_ids[vt.left().position()], vt_ids[vt.right().position()]
-                for p, s in nd.elements():
-                    P.append(slot[p.id])
-                    S.append(slot[s.id])
-                    seg.append(r)
-                    # the prime is normalised for the vtree's left child, the sub for its right
-                    key = (left, int(vt_of_arr[slot[p.id]]), right, int(vt_of_arr[slot[s.id]]))
-                    cid.append(corr_ids.setdefault(key, len(corr_ids)))
-            self.levels.append({"start": base + i, "end": base + j, "P": torch.as_tensor(P),
-                                "S": torch.as_tensor(S), "seg": torch.as_tensor(seg), "cid": torch.as_tensor(cid)})
+            by_level.append(decisions[i:j])
             i = j
-        keys = np.array(list(corr_ids), dtype=np.int64)  # (n_corr, 4), in id order
-        self.corr = torch.as_tensor(keys)
-        self.root_slot = slot[root.id]
-        self.root_node_vt = int(vt_of_arr[self.root_slot])
-        self.A = torch.as_tensor(A)  # (n_vt + 1, n_vars + 1)
+        # linear pass: element rows in X, and per-reference rows in the gradient buffer C (row 0:
+        # the seed d value / d root count; then per level, E rows for the primes' references and E
+        # for the subs')
+        x_next = 1 + 2 * nv
+        c_next = 1
+        refs: dict[int, list[int]] = {root.id: [0]}
+        fwd, self.levels = [], []
+        for lv in by_level:
+            x0 = x_next
+            owner = []  # per element, its node
+            P, S = [], []
+            for nd in lv:
+                rows = []
+                for p, s in elems[nd.id]:
+                    P.append(p)
+                    S.append(s)
+                    owner.append(nd.id)
+                    rows.append(x_next)
+                    x_next += 1
+                xrows[nd.id] = rows
+            E = len(P)
+            for e in range(E):
+                refs.setdefault(P[e], []).append(c_next + e)
+                refs.setdefault(S[e], []).append(c_next + E + e)
+            fwd.append((x0, E, _bags([xrows[s] for s in S] + [xrows[p] for p in P]), c_next, owner))
+            c_next += 2 * E
+            rel = [vrow[nd] - vrow[lv[0].id] for nd in owner]
+            self.levels.append((vrow[lv[0].id], vrow[lv[-1].id] + 1, torch.as_tensor([vrow[p] for p in P] + [vrow[s] for s in S]),
+                                torch.as_tensor(rel)))
+        self.n_x, self.n_c = x_next, c_next
+        # per level: X row of its first element, E, forward bags (subs then primes), C offset,
+        # backward bags (each element's node's references)
+        self.fwd = [(x0, E, fb, c0, _bags([refs[n] for n in owner])) for x0, E, fb, c0, owner in fwd]
+        self.root_bag = _bags([xrows[root.id]])
+        lit_refs = [[] for _ in range(2 * nv)]
+        for nid, xr in lit_x.items():
+            lit_refs[xr - 1] = refs.get(nid, [])
+        self.leaf_bag = _bags(lit_refs)
+        self.root_row = vrow[root.id]
         self.n_decisions = len(decisions)
-        self.n_elements = sum(len(lv["P"]) for lv in self.levels)
+        self.n_elements = sum(len(e) for e in elems.values())
         self.to(device)
 
     def to(self, device) -> "FlatCircuit":
-        self.device = torch.device(device)
-        self.lit_var, self.lit_pos, self.A, self.corr = (
-            t.to(self.device) for t in (self.lit_var, self.lit_pos, self.A, self.corr))
-        self.levels = [{k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in lv.items()}
-                       for lv in self.levels]
-        self._A_cache = {}
+        self.device = dev = torch.device(device)
+        self.levels = [(s, e, PS.to(dev), rel.to(dev)) for s, e, PS, rel in self.levels]
+        self.fwd = [(x0, E, tuple(t.to(dev) for t in fb), c0, tuple(t.to(dev) for t in bb))
+                    for x0, E, fb, c0, bb in self.fwd]
+        self.root_bag = tuple(t.to(dev) for t in self.root_bag)
+        self.leaf_bag = tuple(t.to(dev) for t in self.leaf_bag)
         return self
 
     def log_wmc(self, lw_pos: torch.Tensor, lw_neg: torch.Tensor) -> torch.Tensor:
         """Log weighted model count per example. lw_pos, lw_neg: (B, n_vars + 1) log weights of the
         positive and negative literal of each variable (column 0 unused). Returns (B,).
 
-        Values are held node-major, V (n_slots, B), so that every gather copies contiguous rows;
-        a level is evaluated on its flat list of elements (no padding) and reduced per node with a
-        scatter-max (for stability, detached) and an index_add of the exponentials.
+        The circuit is evaluated in linear space on normalised weights, in the input's floating
+        type (float32 at least), with a hand-written backward (:class:`_LinearPass`). An example
+        whose normalised root count falls below the type's TINY (float32: 1e-30, a log count
+        about 69 below the sum of the variables' log(w + w_bar); float64: 1e-280), exactly 0
+        included, is evaluated again in log space (:meth:`log_wmc_logspace`), so the value is
+        exact at any magnitude; that check reads one flag back to the host per call.
         """
-        B, dt = lw_pos.shape[0], lw_pos.dtype
-        pos_t, neg_t = lw_pos.t(), lw_neg.t()  # (n_vars + 1, B)
-        ls = torch.logaddexp(pos_t, neg_t)  # log(w + w_bar)
-        ls = torch.where(torch.isfinite(ls), ls, torch.zeros_like(ls))
-        if dt not in self._A_cache:
-            self._A_cache[dt] = self.A.to(dt)
-        A = self._A_cache[dt]
-        LS = A[:, 1:] @ ls[1:]  # (n_vt + 1, B): per vtree node, the sum over its variables
-        c = self.corr
-        cor = LS[c[:, 0]] - LS[c[:, 1]] + LS[c[:, 2]] - LS[c[:, 3]]  # (n_corr, B)
-        V = lw_pos.new_empty(self.n_slots, B)  # node values, log space
+        out, ok = _LinearPass.apply(self, lw_pos, lw_neg)
+        if not bool(ok.all()):
+            bad = torch.nonzero(~ok).squeeze(1)
+            out = out.index_put((bad,), self.log_wmc_logspace(lw_pos[bad], lw_neg[bad]).to(out.dtype))
+        return out
+
+    def log_wmc_logspace(self, lw_pos: torch.Tensor, lw_neg: torch.Tensor) -> torch.Tensor:
+        """The same value computed in log space with plain autograd operations (per level, a
+        scatter-max and an index_add of the exponentials): slower, exact at any magnitude. Used
+        for the examples whose linear-space count underflows, and by the tests as the reference.
+
+        Smoothing is implicit here too: with ls = log(w + w_bar) per variable, the literal log
+        weights are normalised to lw - ls, so a variable an element does not mention counts 1, and
+        sum(ls) is added at the root; the same number as multiplying every element side by the
+        missing variables' (w + w_bar), as PySDD does. A variable with both weights 0 (ls = -inf)
+        makes the count 0 (-inf), as in PySDD.
+        """
+        B = lw_pos.shape[0]
+        ls = torch.logaddexp(lw_pos[:, 1:], lw_neg[:, 1:])
+        lsf = torch.where(torch.isfinite(ls), ls, torch.zeros_like(ls))
+        V = lw_pos.new_empty(self.n_rows, B)
         V[0] = float("-inf")
         V[1] = 0.0
-        if self.n_lits:
-            V[2:2 + self.n_lits] = torch.where(self.lit_pos[:, None], pos_t[self.lit_var], neg_t[self.lit_var])
-        for lv in self.levels:
-            x = V[lv["P"]] + V[lv["S"]] + cor[lv["cid"]]  # (E, B)
-            L = lv["end"] - lv["start"]
-            seg = lv["seg"]
-            m = torch.full((L, B), float("-inf"), dtype=dt, device=x.device)
-            m = m.scatter_reduce(0, seg[:, None].expand(-1, B), x.detach(), "amax")
+        n = self.n_vars
+        V[2:2 + n] = (lw_pos[:, 1:] - lsf).t()
+        V[2 + n:2 + 2 * n] = (lw_neg[:, 1:] - lsf).t()
+        for s, e, PS, rel in self.levels:
+            E = len(rel)
+            x = V[PS[:E]] + V[PS[E:]]
+            m = torch.full((e - s, B), float("-inf"), dtype=x.dtype, device=x.device)
+            m = m.scatter_reduce(0, rel[:, None].expand(-1, B), x.detach(), "amax")
             m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-            s = torch.zeros((L, B), dtype=dt, device=x.device).index_add(0, seg, torch.exp(x - m[seg]))
-            pos = s > 0
-            out = torch.log(torch.where(pos, s, torch.ones_like(s))) + m
-            V[lv["start"]:lv["end"]] = torch.where(pos, out, torch.full_like(out, float("-inf")))
-        return V[self.root_slot] + LS[self.root_vt] - LS[self.root_node_vt]
+            t = torch.zeros((e - s, B), dtype=x.dtype, device=x.device).index_add(0, rel, torch.exp(x - m[rel]))
+            pos = t > 0
+            out = torch.log(torch.where(pos, t, torch.ones_like(t))) + m
+            V[s:e] = torch.where(pos, out, torch.full_like(out, float("-inf")))
+        return V[self.root_row] + ls.sum(1)
+
+
+def _bags(lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index and offset tensors of ``embedding_bag`` for bags of rows (an empty bag sums to 0)."""
+    flat = [r for lst in lists for r in lst]
+    offsets = np.cumsum([0] + [len(lst) for lst in lists[:-1]]) if lists else np.zeros(0)
+    return torch.as_tensor(flat, dtype=torch.int64), torch.as_tensor(offsets, dtype=torch.int64)
+
+
+def _log_ratio(r: torch.Tensor, big: torch.Tensor) -> torch.Tensor:
+    """log(r / product over dim 0 of big (n, B)), entries of big in [1/2, 1]: one product when
+    n <= 100 (at least 2^-100, no underflow in float32), else a sum of logs of partial products."""
+    n, B = big.shape
+    if n <= 100:
+        return torch.log(r / big.prod(0))
+    parts = torch.cat([big, big.new_ones(-n % 100, B)]).view(-1, 100, B).prod(1)
+    return torch.log(r) - torch.log(parts).sum(0)
+
+
+def _eb(bag: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor) -> torch.Tensor:
+    """Per bag, the sum of its rows of ``rows`` (ATen's embedding_bag in sum mode, called directly:
+    functional.embedding_bag's Python-side checks cost more than the operation here)."""
+    return torch.embedding_bag(rows, bag[0], bag[1], False, 0, False, None, False, None)[0]
+
+
+class _LinearPass(torch.autograd.Function):
+    """log WMC in linear space on normalised weights, with a hand-written backward.
+
+    Normalisation: per variable, with d = p - n (the two log weights), the normalised weights
+    w / (w + w_bar) are sigmoid(d) and sigmoid(-d), and ls = log(w + w_bar) = max(p, n) -
+    log(the larger normalised weight, in [1/2, 1]), summed over the variables as the sum of the
+    maxima minus the log of the product of the larger weights. With normalised weights every
+    node's count is at most 1 and a variable that an element does not mention counts 1, so no
+    smoothing is needed; the value is log(root count) + sum of ls over the variables. (A variable
+    with both weights 0 gives nan here, so ok is False and the log-space pass answers -inf.)
+
+    Forward, per level: Y = [sub values; prime values] (2E, B) by one embedding_bag over X, and
+    the element rows X = Y[:E] * Y[E:]. Backward, top-down, on C (n_c, B) where each row is the
+    gradient carried by one reference to a node (row 0: g / root count): an element's gradient is
+    the sum of its node's references (one embedding_bag over C), and the level's references
+    are Y * that gradient (first half: to the primes, the sub's value times it; second half: to
+    the subs). The literals' gradients are the sums of their references; with a = G * w per
+    literal and rest = g - a_pos - a_neg, d value / d p = a_pos + w_pos * rest (w_pos being also
+    d ls / d p), likewise for n. Outputs: the value (B,) in the input's dtype and ok (B,),
+    whether the root count is at least TINY (the value is only valid there; elsewhere its
+    gradient is 0).
+    """
+
+    @staticmethod
+    def forward(ctx, fc: FlatCircuit, lw_pos, lw_neg):
+        dt = torch.promote_types(lw_pos.dtype, torch.float32)
+        nv, B = fc.n_vars, lw_pos.shape[0]
+        X = lw_pos.new_empty(fc.n_x, B, dtype=dt)
+        X[0] = 1.0
+        wp, wn = X[1:1 + nv], X[1 + nv:1 + 2 * nv]
+        p, n = lw_pos[:, 1:].t(), lw_neg[:, 1:].t()
+        torch.sub(p, n, out=wn)  # d, transposed into (nv, B)
+        torch.sigmoid(wn, out=wp)
+        wn.neg_().sigmoid_()
+        big = torch.maximum(wp, wn)
+        mx = torch.maximum(p, n)
+        keep = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        ys = []
+        for x0, E, fb, _, _ in fc.fwd:
+            y = _eb(fb, X)
+            torch.mul(y[:E], y[E:], out=X[x0:x0 + E])
+            if keep:
+                ys.append(y)
+        r = _eb(fc.root_bag, X)[0]
+        out = _log_ratio(r, big).add_(mx.sum(0))
+        # valid where the count did not underflow (False where r is nan) and out is finite (a
+        # variable with both weights 0 makes it nan; the log-space pass gives -inf there)
+        ok = (r >= (1e-30 if dt == torch.float32 else 1e-280)).logical_and_(out > float("-inf"))
+        if keep:
+            ctx.fc, ctx.dtype = fc, lw_pos.dtype
+            ctx.save_for_backward(X, r, ok, *ys)
+        ctx.mark_non_differentiable(ok)
+        return out.to(lw_pos.dtype), ok
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g, _g_ok):
+        # g is 0 where ok is False: the caller replaces those values (FlatCircuit.log_wmc)
+        fc = ctx.fc
+        X, r, ok, *ys = ctx.saved_tensors
+        B, nv = X.shape[1], fc.n_vars
+        g = g.to(X.dtype)
+        C = X.new_empty(fc.n_c, B)
+        torch.where(ok, g / r, torch.zeros((), dtype=X.dtype, device=X.device), out=C[0])
+        for (x0, E, _, c0, bb), y in zip(reversed(fc.fwd), reversed(ys)):
+            ge = _eb(bb, C)  # (E, B): each element's node's gradient
+            torch.mul(y.view(2, E, B), ge, out=C[c0:c0 + 2 * E].view(2, E, B))
+        w = X[1:1 + 2 * nv].view(2, nv, B)  # normalised weights, positive then negative
+        a = _eb(fc.leaf_bag, C).view(2, nv, B).mul_(w)  # d value / d log w, through the circuit
+        rest = torch.sub(g, a[0]).sub_(a[1])  # (nv, B)
+        grads = X.new_zeros(2, nv + 1, B, dtype=ctx.dtype)  # returned transposed: (B, nv + 1)
+        grads[:, 1:] = torch.addcmul(a, w, rest)
+        return None, grads[0].t(), grads[1].t()

@@ -16,9 +16,10 @@ computed exactly by weighted model counting on an SDD:
   Default vtree: ``split`` (the root separates the network's atoms from the hidden atoms' evidence
   variables, each side balanced), no dynamic minimisation: on mnist-add it compiles in under a
   second and gives a circuit of few levels, which is what the batched evaluation pays for.
-- ``loss`` evaluates the circuit for the whole batch at once with tensor gathers and log-sum-exps in
-  log space on the run's device; evidence enters as literal weights. No PySDD call happens in the
-  training step.
+- ``loss`` evaluates the circuit for the whole batch at once with tensor operations on the run's
+  device (linear space on normalised weights, two operations per level, a hand-written backward;
+  examples whose probability is too small for that are redone in log space); evidence enters as
+  literal weights. No PySDD call happens in the training step.
 
 For mnist-add (evidence sum(s) = 1, other sums unknown) the value is -log P(d1 + d2 = s).
 A task's own supervised loss (``w_label``) is added by the harness where the task has labels.

@@ -1,9 +1,14 @@
 """Batched SDD evaluation (the semantic loss's) against PySDD's weighted model count per example.
 
 Compiles a task's constraint as the semantic loss does, draws a batch of random network outputs and
-the evidence of random labels, and times (a) ``FlatCircuit.log_wmc`` for the whole batch (forward,
-and forward + backward), (b) PySDD's ``WmcManager`` example by example (set every literal weight,
-``propagate``). Checks that both give the same values and prints seconds per example and the ratio.
+the evidence of random labels, and times (a) ``FlatCircuit.log_wmc`` for the whole batch (forward
+alone; and the training step's forward + backward, literal weights from the logits included),
+(b) PySDD's ``WmcManager`` example by example (set every literal weight, ``propagate``). Checks
+that both give the same values and prints microseconds per example and the ratios.
+
+The measurements are interleaved, so that a shared machine's changing load falls on both sides
+alike: ``--repeats`` rounds, each timing one batched forward, one batched forward + backward and
+PySDD on the next 1/repeats of the batch (every example once in all), after a warm-up of each.
 
     .venv/bin/python scripts/bench_sdd.py --batch 256 --digits 1 --encoding paper --threads 1
 """
@@ -13,6 +18,7 @@ import argparse
 import math
 import time
 
+import numpy as np
 import torch
 
 from harness.registry import get_task
@@ -47,32 +53,45 @@ def main() -> None:
     with torch.no_grad():
         pos, neg = literal_log_weights(cc, {"digit": logits}, c, ev)
         batched = fc.log_wmc(pos, neg)
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(a.repeats):
+    x = logits.clone().requires_grad_(True)
+
+    def forward():
+        with torch.no_grad():
             fc.log_wmc(pos, neg)
         sync()
-        fwd = (time.perf_counter() - t0) / a.repeats
-    x = logits.clone().requires_grad_(True)
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(a.repeats):
+
+    def forward_backward():
         p, n = literal_log_weights(cc, {"digit": x}, c, ev)
         fc.log_wmc(p, n).sum().backward()
-    sync()
-    fwd_bwd = (time.perf_counter() - t0) / a.repeats
+        sync()
 
     pos_c, neg_c = pos.double().cpu().tolist(), neg.double().cpu().tolist()
     wmc = cc.root.wmc(log_mode=True)
     lits = [(cc.manager.literal(v), cc.manager.literal(-v)) for v in range(1, cc.n_vars + 1)]
-    ref = []
-    t0 = time.perf_counter()
-    for b in range(a.batch):
+
+    def pysdd(b):
         for v, (lp, ln) in enumerate(lits, start=1):
             wmc.set_literal_weight(lp, pos_c[b][v])
             wmc.set_literal_weight(ln, neg_c[b][v])
-        ref.append(wmc.propagate())
-    per_ex = time.perf_counter() - t0
+        return wmc.propagate()
+
+    for _ in range(3):  # warm-up
+        forward()
+        forward_backward()
+        pysdd(0)
+    ref = [0.0] * a.batch
+    fwd = fwd_bwd = per_ex = 0.0
+    for chunk in np.array_split(np.arange(a.batch), a.repeats):
+        t0 = time.perf_counter()
+        forward()
+        t1 = time.perf_counter()
+        forward_backward()
+        t2 = time.perf_counter()
+        for b in chunk.tolist():
+            ref[b] = pysdd(b)
+        t3 = time.perf_counter()
+        fwd, fwd_bwd, per_ex = fwd + t1 - t0, fwd_bwd + t2 - t1, per_ex + t3 - t2
+    fwd, fwd_bwd = fwd / a.repeats, fwd_bwd / a.repeats
     err = max(abs(r - float(v)) for r, v in zip(ref, batched.cpu().tolist()))
     print(f"mnist-add digits={a.digits} encoding={a.encoding} vtree={a.vtree}: SDD size {cc.size}, "
           f"{fc.n_decisions} decision nodes in {len(fc.levels)} levels, {cc.n_vars} variables; "
