@@ -94,9 +94,14 @@ SUITES: dict[str, list[Entry]] = {
 # the compact carry encoding beyond; DeepProbLog's exact engine with a 5-minute run budget (about
 # 18 minutes an epoch at N = 1) and 2 minutes to ground its program: the timeouts are the result.
 SUITES["scaling"] = [
-    Entry("mnist-add", {"digits": n}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})], [0, 1, 2], 1, 16,
-          1e-3, needs=["mnist"], setup_budget=300.0, run_budget=900.0)
+    Entry("mnist-add", {"digits": n}, [("cl-ste", {}), ("supervised", {})] + ([("semantic-loss", {})] if n <= 3 else []),
+          [0, 1, 2], 1, 16, 1e-3, needs=["mnist"], setup_budget=300.0, run_budget=900.0)
     for n in (1, 2, 3, 4, 15)
+] + [
+    # the semantic loss's epoch costs about 7 minutes of this CPU from N = 3 on: one seed beyond it
+    Entry("mnist-add", {"digits": n}, [("semantic-loss", {})], [0], 1, 16, 1e-3, needs=["mnist"],
+          setup_budget=300.0, run_budget=900.0)
+    for n in (4, 15)
 ] + [
     Entry("mnist-add", {"digits": n}, [("deepproblog", {})], [0], 1, 16, 1e-3, needs=["mnist"],
           setup_budget=120.0, run_budget=300.0)
