@@ -1,6 +1,8 @@
 """Comparison reports: pandas reads the result rows, tabulate renders Markdown.
 
-One table per task (and task parameters): one row per method configuration, with mean ± std over
+One table per task (and task parameters): one row per method configuration (and source version:
+rows of changed method code are never pooled with older ones; a table holding two versions of a
+method names each by its source hash, ``cl-ste-v1 @1a2b3c4``), with mean ± std over
 seeds of each final metric, the median seconds per training epoch (epochs after the first when a
 run has several: the first pays warm-up), set-up seconds, the ratio of time per epoch to the
 reference method (``supervised``) measured on the same device, and counts of runs by outcome.
@@ -50,7 +52,11 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("timeout_phase",):
         if col not in df:
             df[col] = None
-    keys = ["task_key", "tp_s", "method_key", "hp_s", "epochs", "batch_size", "lr", "device_name"]
+    if "method_hash" not in df:
+        df["method_hash"] = ""
+    df["method_hash"] = df["method_hash"].fillna("")
+    # the method's source hash is part of the key: rows of changed code never pool with older ones
+    keys = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "batch_size", "lr", "device_name"]
     out = []
     for gkey, g in df.groupby(keys, dropna=False, sort=True):
         rec = dict(zip(keys, gkey))
@@ -118,8 +124,11 @@ def render(df: pd.DataFrame, title: str = "nesybench report") -> str:
         lines.append("")
         metric_cols = [c for c in g.columns if c.startswith("m:") and g[c].notna().any()]
         table = []
+        n_versions = g.groupby("method_key")["method_hash"].nunique()
         for _, r in g.iterrows():
-            row = {"method": r["method_key"], "hp": r["hp_s"],
+            # several code versions of one method in a table: name each by its source hash
+            label = r["method_key"] + (f" @{r['method_hash'][:7]}" if n_versions[r["method_key"]] > 1 else "")
+            row = {"method": label, "hp": r["hp_s"],
                    "epochs × batch, lr": f"{r['epochs']} × {r['batch_size']}, {r['lr']:g}",
                    "device": r["device_name"]}
             for c in metric_cols:

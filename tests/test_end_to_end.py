@@ -107,3 +107,20 @@ def test_pairs_file_is_validated(tmp_path):
     short.write_text("0 1\n")
     with pytest.raises(UserError, match="expected 3 fields"):
         MnistAdd(pairs_file=str(short)).setup(0, torch.device("cpu"))
+
+
+def test_report_never_pools_two_code_versions_of_a_method(tmp_path):
+    for seed in (0, 1):
+        run(RunConfig("mnist-add", "cl-ste", seed=seed, epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
+            str(tmp_path))
+    # seed 1's rows as if made by a changed cl_ste.py (another source hash)
+    path = next(p for p in records_paths(tmp_path) if json.loads(open(p).readline())["seed"] == 1)
+    rows = [dict(json.loads(l), method_hash="abcdef123456") for l in open(path)]
+    with open(path, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    text = write_report(str(tmp_path), str(tmp_path / "r.md"))
+    assert "| cl-ste-v1 @abcdef1" in text and text.count("1/0/0/0/0") == 2 and "2/0/0/0/0" not in text
+
+
+def records_paths(root):
+    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith(".jsonl")]
