@@ -52,17 +52,23 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
     return out
 
 
-def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float) -> None:
-    """The child was killed by the parent: append a timeout row to its file and publish it."""
+def _publish_end_row(cfg: RunConfig, results: str, status: str, error: str, **extra) -> None:
+    """Append a run's closing row, written by this parent (the child did not), and publish the file
+    with whatever epochs the child finished before it."""
     ident = run_identity(cfg, results)
     writer = ident.writer
-    row = end_row(base_row(cfg, ident, resolve_device(cfg.device)), "timeout",
-                  f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
-                  timeout_phase=phase, seconds_reached=elapsed)
+    row = end_row(base_row(cfg, ident, resolve_device(cfg.device)), status, error, **extra)
     os.makedirs(writer.dir, exist_ok=True)
-    with open(writer.part, "a") as f:  # keep the epochs the child finished, then the timeout row
+    with open(writer.part, "a") as f:
         f.write(json.dumps(row, default=str) + "\n")
     os.replace(writer.part, writer.final)
+
+
+def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float) -> None:
+    """The child was killed by the parent: a timeout row after the epochs it finished."""
+    _publish_end_row(cfg, results, "timeout",
+                     f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
+                     timeout_phase=phase, seconds_reached=elapsed)
 
 
 def _child_limits(memory_gb: float | None):
@@ -102,16 +108,10 @@ def _setup_key(entry: Entry, cfg: RunConfig) -> str:
 
 def _record_setup_timeout(cfg: RunConfig, results: str, first: dict) -> None:
     """A later seed of a configuration whose set-up timed out: recorded as the same timeout, not run."""
-    ident = run_identity(cfg, results)
-    writer = ident.writer
-    row = end_row(base_row(cfg, ident, resolve_device(cfg.device)), "timeout",
-                  f"not run: the set-up of this configuration timed out at seed {first['seed']} ({first.get('error')}); "
-                  "the symbolic set-up does not depend on the seed", timeout_phase="setup", not_run=True,
-                  timeout_seed=first["seed"])
-    os.makedirs(writer.dir, exist_ok=True)
-    with open(writer.part, "a") as f:
-        f.write(json.dumps(row, default=str) + "\n")
-    os.replace(writer.part, writer.final)
+    _publish_end_row(cfg, results, "timeout",
+                     f"not run: the set-up of this configuration timed out at seed {first['seed']} "
+                     f"({first.get('error')}); the symbolic set-up does not depend on the seed",
+                     timeout_phase="setup", not_run=True, timeout_seed=first["seed"])
 
 
 def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:

@@ -249,17 +249,22 @@ def test_circuit_backward_gradcheck(vtree):
     assert torch.autograd.gradcheck(fc.log_wmc, (p0, n0))
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_linear_pass_equals_log_space_autograd_on_mnist_add(dtype):
-    # value and gradient of the linear-space pass against the plain-autograd log-space pass, on
-    # mnist-add N = 1 (evidence fixes every sum atom: -inf weights for the o and v variables, and
-    # on a few examples a digit atom is conditioned too)
+def _mnist_add_circuit():
+    """mnist-add N = 1: the task, its constraint, the compiled SDD and its flat circuit."""
     from tasks.mnist_add import MnistAdd
 
     task = MnistAdd(digits=1)
     c = task.constraint()
     cc = compile_constraint(c)
-    fc = FlatCircuit(cc.manager, cc.root, cc.n_vars)
+    return task, c, cc, FlatCircuit(cc.manager, cc.root, cc.n_vars)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_linear_pass_equals_log_space_autograd_on_mnist_add(dtype):
+    # value and gradient of the linear-space pass against the plain-autograd log-space pass, on
+    # mnist-add N = 1 (evidence fixes every sum atom: -inf weights for the o and v variables, and
+    # on a few examples a digit atom is conditioned too)
+    task, c, cc, fc = _mnist_add_circuit()
     torch.manual_seed(4)
     B = 64
     logits = (3 * torch.randn(B, 2, 10, dtype=torch.float64)).to(dtype)
@@ -289,12 +294,7 @@ def test_underflowing_counts_fall_back_to_log_space(dtype):
     # log P far below what linear space holds (-1000 to -2000 here): the examples are recomputed in
     # log space, the others are not; values as PySDD's log-mode count, gradients as the log-space
     # pass's
-    from tasks.mnist_add import MnistAdd
-
-    task = MnistAdd(digits=1)
-    c = task.constraint()
-    cc = compile_constraint(c)
-    fc = FlatCircuit(cc.manager, cc.root, cc.n_vars)
+    task, c, cc, fc = _mnist_add_circuit()
     torch.manual_seed(5)
     B = 8
     logits = torch.randn(B, 2, 10, dtype=torch.float64)
