@@ -186,55 +186,98 @@ def cnf_loss(C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: tor
 def cnf_loss_padded(idx: torch.Tensor, sign: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
                     clause_mask: torch.Tensor | None = None, norm: str = "subset") -> torch.Tensor:
     """The same L_cnf on the padded clause view of :meth:`harness.cnf.CNF.padded` (m, k)."""
-    return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask, norm == "all")], norm)
+    return ClauseBlocks(idx, sign, split=False).loss(v, g, clause_mask, norm)
 
 
-class _PaddedSums(torch.autograd.Function):
-    """L_cnf's sums on the padded clause view, with a hand-written backward.
+class _FusedCnf(torch.autograd.Function):
+    """w * L_cnf on the padded clause view in one autograd node, with a hand-written backward.
 
-    Forward: the same quantities as :func:`_term_sums` (computed without building an autograd
-    graph). Backward, per literal slot of clause j (the masks being constants, as in the reference):
-    d unsat_j / d lit = -prod of (1 - lit) over the clause's other literals, d keep_j / d lit =
-    1[lit = 0] - 1[lit = 1], d lit / d v = the slot's sign; slots are summed back onto v with one
-    index_add. About a third of the tensor operations of the autograd graph it replaces (the
-    constraint loss must cost little beside the network); the tests compare both.
+    Forward (no graph): with ``facts``, v = 1[g = 1] + v_nn * 1[g = 0], where atoms past v_nn's
+    width (e.g. mnist-add's sums) have no network value (0); else v = v_nn. Per clause block and
+    literal slot, the literal's value (v for a positive literal, 1 - v for a negative one, 0 for an
+    empty slot); per clause, unsat = the product of (1 - literal), whether it is a unit-propagation
+    clause (exactly one literal not falsified by g), unsatisfied (unsat = 1) or satisfied (unsat =
+    0), within ``mask``; then the terms combined as :func:`_combine`. The sum of unsat over the
+    unsatisfied clauses is their count, so L_unsat's value is 1 when a kept clause is unsatisfied
+    and 0 otherwise (``norm_all``: their share of the pairs), and L_sat's value is always 0: only
+    their gradients matter.
+
+    Backward, per literal slot of clause j (the masks being constants, as in the reference): the
+    clause's coefficient c_unsat (1 if unit-propagation, plus 1 / count if unsatisfied) times
+    d unsat_j / d lit = -prod of (1 - lit) over its other literals, plus c_sat (1 / count if
+    satisfied) times d keep / d lit = 1[lit = 0] - 1[lit = 1]; d lit / d v = the slot's sign;
+    slots are summed back onto v with one ``index_add`` per block (with ``facts``, masked by
+    1[g = 0]). One node instead of the graph of the terms and their combination (CL-STE's step
+    must cost little beside the network); the tests compare it with the dense :func:`cnf_loss`.
+
+    blocks: list of (idx (m, k) positions into v, sign (m, k), neg (m, k) = 1[sign < 0], both in
+    v's dtype, n_lits (m,), mask (B, m) bool or None).
     """
 
     @staticmethod
-    def forward(ctx, v, g, idx, sign, mask, unsat_deduce=False):
-        vv = v[:, idx]  # (B, m, k)
-        lit_v = (sign < 0).to(v.dtype) + sign * vv  # v for a positive literal, 1 - v for a negative, 0 empty
-        n_lits = (sign != 0).sum(-1)
-        up = (n_lits - ((sign * g[:, idx]) == -1).sum(-1)) == 1
-        q = 1 - lit_v
-        unsat = q.prod(-1)  # (B, m)
-        # keep = sum of 1[L=1](1-L) + 1[L=0]L is 0 for every L: only its gradient matters
-        is_unsat = unsat == 1
-        is_sat = unsat == 0
-        if mask is not None:
-            up, is_unsat, is_sat = up & mask, is_unsat & mask, is_sat & mask
-        if unsat_deduce:  # sudoku_gnn/ste.py: unit propagation on unsatisfied clauses only
-            up = up & is_unsat
-        up, is_unsat, is_sat = up.to(v.dtype), is_unsat.to(v.dtype), is_sat.to(v.dtype)
-        ctx.save_for_backward(q, up, is_unsat, is_sat, idx, sign)
-        ctx.n = v.shape[1]
-        zero = unsat.new_zeros(())
-        return torch.stack([(unsat * up).sum(), (unsat * is_unsat).sum(), is_unsat.sum(), zero, is_sat.sum()])
+    def forward(ctx, v_nn, g, blocks, w, unsat_deduce, norm_all, facts):
+        B, n_nn = v_nn.shape
+        dt = v_nn.dtype
+        if facts:  # v_nn is the network's part: the facts override it
+            free = (g[:, :n_nn] == 0).to(dt)
+            v = (g == 1).to(dt)
+            v[:, :n_nn].addcmul_(v_nn, free)
+        else:  # v_nn is v itself (cnf_loss_padded)
+            free, v = None, v_nn
+        ded = v.new_zeros(())
+        n_un = v.new_zeros(())
+        n_sat = v.new_zeros(())
+        saved = []
+        for idx, sign, neg, n_lits, mask in blocks:
+            q = torch.addcmul(neg, sign, v[:, idx]).neg_().add_(1)  # 1 - literal value, (B, m, k)
+            unsat = q.prod(-1)  # (B, m)
+            up = (n_lits - ((sign * g[:, idx]) == -1).sum(-1)) == 1
+            is_unsat = unsat == 1
+            is_sat = unsat == 0
+            if mask is not None:
+                up, is_unsat, is_sat = up & mask, is_unsat & mask, is_sat & mask
+            if unsat_deduce:
+                up = up & is_unsat
+            upf = up.to(dt)
+            ded += (unsat * upf).sum()
+            n_un += is_unsat.sum()
+            n_sat += is_sat.sum()
+            saved.append((q, upf, is_unsat, is_sat, idx, sign))
+        ctx.saved = saved
+        ctx.free, ctx.n, ctx.w, ctx.norm_all = free, v.shape[1], w, norm_all
+        if norm_all:
+            d_un = d_sat = 1.0 / (n_un + n_sat).clamp(min=1)
+            value = ded + n_un * d_un
+        else:
+            d_un, d_sat = 1.0 / n_un.clamp(min=1), 1.0 / n_sat.clamp(min=1)
+            value = ded + (n_un > 0).to(dt)
+        ctx.d_un, ctx.d_sat = d_un, d_sat
+        return value * w
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        q, up, is_unsat, is_sat, idx, sign = ctx.saved_tensors
-        ones = torch.ones_like(q[..., :1])
-        left = torch.cat([ones, q[..., :-1]], -1).cumprod(-1)
-        right = torch.cat([q[..., 1:], ones], -1).flip(-1).cumprod(-1).flip(-1)
-        c_unsat = grad[0] * up + grad[1] * is_unsat  # (B, m)
-        c_sat = grad[3] * is_sat
-        # d keep / d L = 1[L = 0] - 1[L = 1], with L = 1 - q
-        d_keep = (q == 1).to(q.dtype) - (q == 0).to(q.dtype)
-        d_lit = c_sat.unsqueeze(-1) * d_keep - c_unsat.unsqueeze(-1) * left * right
-        d_slot = (d_lit * sign).reshape(q.shape[0], -1)  # d L / d v = sign (0 in padding)
-        grad_v = q.new_zeros(q.shape[0], ctx.n).index_add_(1, idx.reshape(-1), d_slot)
-        return grad_v, None, None, None, None, None
+        gw = grad * ctx.w
+        B = ctx.saved[0][0].shape[0]
+        grad_v = None
+        for q, upf, is_unsat, is_sat, idx, sign in ctx.saved:
+            k = q.shape[-1]
+            if k == 2:  # the product of the other literal's (1 - value)
+                others = q.flip(-1)
+            else:
+                ones = torch.ones_like(q[..., :1])
+                left = torch.cat([ones, q[..., :-1]], -1).cumprod(-1)
+                others = torch.cat([q[..., 1:], ones], -1).flip(-1).cumprod(-1).flip(-1).mul_(left)
+            c_unsat = torch.addcmul(upf, is_unsat.to(q.dtype), ctx.d_un).mul_(gw)  # (B, m)
+            c_sat = (is_sat.to(q.dtype) * (ctx.d_sat * gw)).unsqueeze(-1)
+            d_keep = (q == 1).to(q.dtype).sub_((q == 0).to(q.dtype))  # d keep / d literal
+            d_lit = d_keep.mul_(c_sat).sub_(others.mul_(c_unsat.unsqueeze(-1))).mul_(sign)
+            part = q.new_zeros(B, ctx.n).index_add_(1, idx.reshape(-1), d_lit.reshape(B, -1))
+            grad_v = part if grad_v is None else grad_v.add_(part)
+        ctx.saved = None
+        if ctx.free is None:
+            return grad_v, None, None, None, None, None, None
+        return grad_v[:, :ctx.free.shape[1]].mul_(ctx.free), None, None, None, None, None, None
 
 
 class ClauseBlocks:
@@ -244,11 +287,11 @@ class ClauseBlocks:
     evaluate 4 times the slots. The terms' sums and counts add up across blocks, so L_cnf is the same.
     """
 
-    def __init__(self, idx: torch.Tensor, sign: torch.Tensor):
+    def __init__(self, idx: torch.Tensor, sign: torch.Tensor, split: bool = True):
         lengths = (sign != 0).sum(1)
         self.blocks = []
         # blocks pay a few tensor operations each: worth it only on large CNFs that padding inflates
-        if len(lengths) < 1000 or sign.numel() < 2 * int(lengths.sum()):
+        if not split or len(lengths) < 1000 or sign.numel() < 2 * int(lengths.sum()):
             self.blocks.append((torch.arange(len(lengths), device=idx.device), idx, sign))
             return
         for k in torch.unique(lengths).tolist():
@@ -256,18 +299,32 @@ class ClauseBlocks:
             kk = max(int(k), 1)
             self.blocks.append((ids, idx[ids, :kk], sign[ids, :kk]))
 
+    def prepared(self, dtype: torch.dtype) -> list[tuple]:
+        """Per block (ids, idx, sign, 1[sign < 0], literal count) with the signs in ``dtype``."""
+        cache = getattr(self, "_prepared", None)
+        if cache is None or cache[0] != dtype:
+            prep = [(ids, idx, sign.to(dtype), (sign < 0).to(dtype), (sign != 0).sum(-1))
+                    for ids, idx, sign in self.blocks]
+            self._prepared = cache = (dtype, prep)
+        return cache[1]
+
     def loss(self, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None,
-             norm: str = "subset") -> torch.Tensor:
-        ud = norm == "all"
-        if len(self.blocks) == 1:  # every clause: no column selection of the mask
-            _, idx, sign = self.blocks[0]
-            return _combine([_PaddedSums.apply(v, g, idx, sign, clause_mask, ud)], norm)
-        return _combine([_PaddedSums.apply(v, g, idx, sign, None if clause_mask is None else clause_mask[:, ids], ud)
-                         for ids, idx, sign in self.blocks], norm)
+             norm: str = "subset", w: float = 1.0, facts: bool = False) -> torch.Tensor:
+        """w * L_cnf of v (B, n); ``facts``: v holds the network's values of the first atoms and the
+        facts g override them (:class:`_FusedCnf`)."""
+        prep = self.prepared(v.dtype)
+        if len(prep) == 1:  # every clause: no column selection of the mask
+            blocks = [(*prep[0][1:], clause_mask)]
+        else:
+            blocks = [(idx, sign, neg, n_lits, None if clause_mask is None else clause_mask[:, ids])
+                      for ids, idx, sign, neg, n_lits in prep]
+        return _FusedCnf.apply(v, g, blocks, w, norm == "all", norm == "all", facts)
 
 
 def bound_loss(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
     """L_bound = mean of the squared raw outputs (logits) over every neural variable."""
+    if len(outputs) == 1:
+        return next(iter(outputs.values())).pow(2).mean()
     flat = torch.cat([o.reshape(o.shape[0], -1) for o in outputs.values()], dim=1)
     return flat.pow(2).mean()
 
@@ -335,38 +392,49 @@ class ValueLayout:
             comps = rows[:, 1:].to(device)
             pad = 0 if kind == "and" else 1
             self.stages.append((kind, torch.where(comps < 0, torch.full_like(comps, pad), self.pos[comps.clamp(min=0)] + 2)))
+        # without padded components the constant slots are not needed: positions shifted by 2
+        self.direct = all(bool((c >= 2).all()) for _, c in self.stages)
+        self.direct_stages = [(kind, c - 2) for kind, c in self.stages] if self.direct else []
 
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, n_neural): softmax (categorical) or sigmoid (bernoulli) of each group, layout order."""
         B = outputs[self.groups[0][0]].shape[0]
-        return torch.cat([(torch.sigmoid(outputs[name]) if kind == "bernoulli" else torch.softmax(outputs[name], dim=-1))
-                          .reshape(B, -1) for name, kind in self.groups], 1)
+        parts = [(torch.sigmoid(outputs[name]) if kind == "bernoulli" else torch.softmax(outputs[name], dim=-1))
+                 .reshape(B, -1) for name, kind in self.groups]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
-    def derive(self, neural: torch.Tensor, and_fn, or_fn) -> torch.Tensor:
+    def derive(self, neural: torch.Tensor, and_fn, or_fn, pad: bool = True) -> torch.Tensor:
         """(B, n) values in layout order: the neural values, then each derived stage's atoms from
         their components (``and_fn``/``or_fn`` over the last dimension of (B, rows, k)), then 0
-        for every other atom."""
+        for every other atom (``pad=False``: without those, (B, n - n_rest))."""
         B = neural.shape[0]
-        w = torch.cat([neural.new_tensor([1.0, 0.0]).expand(B, 2), neural], 1)  # constant slots first
-        for kind, comps in self.stages:
-            g = w[:, comps]  # (B, rows, k)
-            w = torch.cat([w, and_fn(g) if kind == "and" else or_fn(g)], 1)
-        v = w[:, 2:]
-        return torch.cat([v, v.new_zeros(B, self.n_rest)], 1) if self.n_rest else v
+        if self.direct:
+            v = neural
+            for kind, comps in self.direct_stages:
+                g = v[:, comps]  # (B, rows, k)
+                v = torch.cat([v, and_fn(g) if kind == "and" else or_fn(g)], 1)
+        else:
+            w = torch.cat([neural.new_tensor([1.0, 0.0]).expand(B, 2), neural], 1)  # constant slots first
+            for kind, comps in self.stages:
+                g = w[:, comps]  # (B, rows, k)
+                w = torch.cat([w, and_fn(g) if kind == "and" else or_fn(g)], 1)
+            v = w[:, 2:]
+        return torch.cat([v, v.new_zeros(B, self.n_rest)], 1) if self.n_rest and pad else v
 
-    def values(self, outputs: dict[str, torch.Tensor], ste: str) -> torch.Tensor:
-        """(B, n) binarized values in layout order (other atoms 0)."""
+    def values(self, outputs: dict[str, torch.Tensor], ste: str, pad: bool = True) -> torch.Tensor:
+        """(B, n) binarized values in layout order (other atoms 0; ``pad=False``: without them)."""
         binarize = BINARIZE[ste]
         if ste == "bp-iste":
             # derived atoms from probabilities: product ("and": independent images) or sum ("or":
             # mutually exclusive events); every value is b_p of its probability, in one call
-            p = self.derive(self.probabilities(outputs), _prod, lambda g: g.sum(-1).clamp(max=1.0))
+            p = self.derive(self.probabilities(outputs), _prod, lambda g: g.sum(-1).clamp(max=1.0), pad)
             return binarize(p)  # b_p(0) = 0 for the other atoms
         # b(x) variants: binarize the logits, then derived atoms as Boolean functions written
         # arithmetically so the STE gradient passes: and = product, or = 1 - prod(1 - x)
         B = outputs[self.groups[0][0]].shape[0]
-        logits = torch.cat([outputs[name].reshape(B, -1) for name, _ in self.groups], 1)
-        return self.derive(binarize(logits), _prod, lambda g: 1 - _prod(1 - g))
+        parts = [outputs[name].reshape(B, -1) for name, _ in self.groups]
+        logits = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+        return self.derive(binarize(logits), _prod, lambda g: 1 - _prod(1 - g), pad)
 
 
 def neural_values(constraint: Constraint, outputs: dict[str, torch.Tensor], ste: str, n_atoms: int):
@@ -457,22 +525,22 @@ class CLSTE(Method):
         if not -len(steps) <= k < len(steps):
             raise UserError(f"method cl-ste: cnf_step={k} but the network has {len(steps)} step(s)")
         g = batch.evidence.to(torch.float32)[:, self.layout_.order]  # (B, n) in layout order
-        v_nn = self.layout_.values(steps[k], self.hp["ste"])
-        v = (g == 1).to(v_nn.dtype) + v_nn * (g == 0).to(v_nn.dtype)
-        norm = self.hp["cnf_norm"]
+        v_nn = self.layout_.values(steps[k], self.hp["ste"], pad=False)  # the atoms the network sets
+        norm, w_cnf = self.hp["cnf_norm"], self.hp["w_cnf"]
         if not self.hp["filter_clauses"]:
-            l_cnf = self.blocks_.loss(v, g, None, norm)
+            l_cnf = self.blocks_.loss(v_nn, g, None, norm, w_cnf, facts=True)
         elif self.dense_filter_:
             mask = (g @ self.Ct_ == -1) | self.always_keep_  # (B, m): g C^T == -1 (PAPER.md 1.8)
-            l_cnf = self.blocks_.loss(v, g, mask, norm)
+            l_cnf = self.blocks_.loss(v_nn, g, mask, norm, w_cnf, facts=True)
         else:
             gc = (self.C_sparse_ @ g.t()).t()  # (B, m) = g C^T
             mask = (gc == -1) | self.always_keep_
             # only the clauses some example keeps: a dropped clause adds 0 to every term, so the
             # value and gradient are those over all m clauses (e.g. 4 of apply2x2's 42,388)
             rows = mask.any(0).nonzero().squeeze(1)
-            l_cnf = cnf_loss_padded(self.idx_[rows], self.sign_[rows], v, g, mask[:, rows], norm)
-        loss = self.hp["w_cnf"] * l_cnf + self.hp["w_bound"] * _step_mean(steps, bound_loss)
+            l_cnf = ClauseBlocks(self.idx_[rows], self.sign_[rows], split=False).loss(
+                v_nn, g, mask[:, rows], norm, w_cnf, facts=True)
+        loss = l_cnf + self.hp["w_bound"] * _step_mean(steps, bound_loss)
         if self.hp["w_cont"]:
             loss = loss + self.hp["w_cont"] * _step_mean(
                 steps, lambda o: cont_loss(self.layout_.probabilities(o), self.cont_))

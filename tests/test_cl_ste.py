@@ -265,3 +265,65 @@ def test_hand_written_backward_matches_autograd_on_fractional_values():
     fast.backward()
     ref.backward()
     assert torch.allclose(fast, ref) and torch.allclose(a.grad, b.grad)
+
+
+FUSED_CASES = [
+    ("mnist-add", {}, {}),  # one stage of derived atoms, clause filtering (dense)
+    ("mnist-add", {"digits": 2, "encoding": "compact"}, {}),  # "and" and "or" stages (padded components)
+    ("member", {"n": 3}, {"ste": "b-sste"}),  # exactly-one clauses added
+    ("add2x2", {}, {"ste": "b-iste", "cnf_norm": "all"}),
+    ("apply2x2", {}, {}),  # sparse clause filtering: only the clauses some example keeps
+    ("shortest-path", {}, {"filter_clauses": False, "w_bound": 1.0}),  # bernoulli atoms, every clause
+    ("sudoku", {}, {}),  # two clause blocks (lengths 2 and 9), evidence-only facts
+]
+
+
+@pytest.mark.parametrize("key,tp,hp", FUSED_CASES)
+def test_training_loss_equals_the_dense_formula(key, tp, hp):
+    """CLSTE.loss (one fused node on the padded clauses) has the value and the gradient of the
+    paper's formula written densely: w_cnf * cnf_loss(C, 1[g=1] + v(x) 1[g=0], g, filter mask)
+    + w_bound * L_bound, on a real batch of each kind of task."""
+    from harness.registry import get_task
+    from methods.cl_ste import exactly_one_clauses, neural_values
+
+    task_cls = get_task(key)
+    task = task_cls(**{**getattr(task_cls, "tiny_params", {}), **tp})
+    task.setup(0, torch.device("cpu"))
+    c = task.constraint()
+    hp = {"w_cnf": 0.7, **task_cls.method_defaults.get("cl-ste", {}), **hp}
+    hp = {k: v for k, v in hp.items() if not k.startswith("_") and k != "w_label"}
+    m = CLSTE(**hp)
+    m.prepare(c, torch.device("cpu"))
+    torch.manual_seed(0)
+    batch = next(iter(task.train_batches(4, torch.Generator().manual_seed(0))))
+    outputs = {k: (3 * torch.randn_like(o)).requires_grad_(True) for k, o in task.network()(batch.x).items()
+               if isinstance(o, torch.Tensor)}
+    fast = m.loss(outputs, batch)
+    fast.backward()
+    fast_grads = {k: o.grad.clone() for k, o in outputs.items()}
+
+    ref_out = {k: o.detach().clone().requires_grad_(True) for k, o in outputs.items()}
+    ste = m.hp["ste"]
+    clauses = list(c.cnf.clauses)
+    keep = c.always_keep.clone()
+    if m.hp["uec"] == "yes" or (m.hp["uec"] == "auto" and ste != "bp-iste"):
+        extra = exactly_one_clauses(c)
+        clauses += extra
+        keep = torch.cat([keep, torch.ones(len(extra), dtype=torch.bool)])
+    g = batch.evidence.float()
+    cnf = CNF(c.cnf.n_atoms, clauses)
+    idx, sign = cnf.padded()
+    mask = ((sign * g[:, idx]).sum(-1) == -1) | keep if m.hp["filter_clauses"] else None  # g C^T == -1
+    if mask is not None:  # a clause no example keeps adds 0 (apply2x2: dense C would be 7 GB)
+        rows = mask.any(0).nonzero().squeeze(1).tolist()
+        cnf, mask = CNF(c.cnf.n_atoms, [clauses[r] for r in rows]), mask[:, rows]
+    C = cnf.matrix()
+    v_nn = neural_values(c, ref_out, ste, c.cnf.n_atoms)
+    v = (g == 1).float() + v_nn * (g == 0).float()
+    ref = m.hp["w_cnf"] * cnf_loss(C, v, g, mask, m.hp["cnf_norm"]) + m.hp["w_bound"] * bound_loss(ref_out)
+    ref.backward()
+    assert fast.item() == pytest.approx(ref.item(), rel=1e-6, abs=1e-7)
+    assert ref.item() > 0
+    for k in outputs:
+        assert torch.allclose(fast_grads[k], ref_out[k].grad, rtol=1e-5, atol=1e-7), k
+        assert fast_grads[k].abs().sum() > 0
