@@ -31,7 +31,8 @@ constraint (``Constraint.exactly_one``; Sudoku: rows, columns, boxes), the mean 
 Version history: v1, first release; derived atoms may come in further "and"/"or" stages
 (``Constraint.derived_ops``, e.g. mnist-add's compact carries), which leaves every earlier
 constraint's loss unchanged; ``cnf_step``, ``cnf_norm`` and ``w_cont`` added, whose defaults leave
-the loss unchanged.
+the loss unchanged; L_cnf of the training step computed in one autograd node (:class:`_FusedCnf`,
+same value and gradient, fewer tensor operations).
 """
 from __future__ import annotations
 
