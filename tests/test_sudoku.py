@@ -188,3 +188,20 @@ def test_user_errors():
         Sudoku(width=0)
     with pytest.raises(UserError, match="trick_test"):
         Sudoku(trick_test=-2)  # -1: no inference trick
+    with pytest.raises(UserError, match="input='binary' unknown; choose digits or onehot"):
+        Sudoku(input="binary")
+
+
+def test_onehot_input_is_a_ten_channel_first_layer():
+    """input=onehot: the first conv sees channel d = 1 exactly where the quiz holds symbol d (0 blank)."""
+    torch.manual_seed(0)
+    net = Sudoku(width=4, depth=1, bn=False, input="onehot").network()
+    first = net.nn[0]
+    assert first.in_channels == 10
+    x = torch.tensor(digits(QUIZ), dtype=torch.float32).reshape(1, 1, 9, 9)
+    onehot = torch.zeros(1, 10, 9, 9)
+    for i, d in enumerate(digits(QUIZ)):
+        onehot[0, d, i // 9, i % 9] = 1.0
+    want = net.nn[2](torch.relu(first(onehot))).permute(0, 2, 3, 1).reshape(1, 81, 9)
+    assert torch.allclose(net(x)["cell"], want, atol=1e-6)
+    assert Sudoku(width=4, depth=1).network().nn[0].in_channels == 1  # the paper's input by default
