@@ -117,10 +117,18 @@ class _Prod(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        ones = torch.ones_like(x[..., :1])
-        left = torch.cat([ones, x[..., :-1]], -1).cumprod(-1)  # prod of x[..., :i]
-        right = torch.cat([x[..., 1:], ones], -1).flip(-1).cumprod(-1).flip(-1)  # prod of x[..., i+1:]
-        return grad.unsqueeze(-1) * left * right
+        return grad.unsqueeze(-1) * _others_prod(x)
+
+
+def _others_prod(x: torch.Tensor) -> torch.Tensor:
+    """Per slot of the last dimension, the product of the other slots (exclusive prefix times
+    suffix products; no division, so exact where an entry is 0)."""
+    if x.shape[-1] == 2:
+        return x.flip(-1)
+    ones = torch.ones_like(x[..., :1])
+    left = torch.cat([ones, x[..., :-1]], -1).cumprod(-1)  # prod of x[..., :i]
+    right = torch.cat([x[..., 1:], ones], -1).flip(-1).cumprod(-1).flip(-1)  # prod of x[..., i+1:]
+    return left.mul_(right)
 
 
 def _prod(x: torch.Tensor) -> torch.Tensor:
@@ -216,7 +224,7 @@ class _FusedCnf(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, v_nn, g, blocks, w, unsat_deduce, norm_all, facts):
+    def forward(ctx, v_nn, g, blocks, w, norm_all, facts):
         B, n_nn = v_nn.shape
         dt = v_nn.dtype
         if facts:  # v_nn is the network's part: the facts override it
@@ -237,7 +245,7 @@ class _FusedCnf(torch.autograd.Function):
             is_sat = unsat == 0
             if mask is not None:
                 up, is_unsat, is_sat = up & mask, is_unsat & mask, is_sat & mask
-            if unsat_deduce:
+            if norm_all:  # sudoku_gnn/ste.py: unit propagation on unsatisfied clauses only
                 up = up & is_unsat
             upf = up.to(dt)
             ded += (unsat * upf).sum()
@@ -262,13 +270,7 @@ class _FusedCnf(torch.autograd.Function):
         B = ctx.saved[0][0].shape[0]
         grad_v = None
         for q, upf, is_unsat, is_sat, idx, sign in ctx.saved:
-            k = q.shape[-1]
-            if k == 2:  # the product of the other literal's (1 - value)
-                others = q.flip(-1)
-            else:
-                ones = torch.ones_like(q[..., :1])
-                left = torch.cat([ones, q[..., :-1]], -1).cumprod(-1)
-                others = torch.cat([q[..., 1:], ones], -1).flip(-1).cumprod(-1).flip(-1).mul_(left)
+            others = _others_prod(q)  # per slot, the product of the other literals' (1 - value)
             c_unsat = torch.addcmul(upf, is_unsat.to(q.dtype), ctx.d_un).mul_(gw)  # (B, m)
             c_sat = (is_sat.to(q.dtype) * (ctx.d_sat * gw)).unsqueeze(-1)
             d_keep = (q == 1).to(q.dtype).sub_((q == 0).to(q.dtype))  # d keep / d literal
@@ -277,8 +279,8 @@ class _FusedCnf(torch.autograd.Function):
             grad_v = part if grad_v is None else grad_v.add_(part)
         ctx.saved = None
         if ctx.free is None:
-            return grad_v, None, None, None, None, None, None
-        return grad_v[:, :ctx.free.shape[1]].mul_(ctx.free), None, None, None, None, None, None
+            return grad_v, None, None, None, None, None
+        return grad_v[:, :ctx.free.shape[1]].mul_(ctx.free), None, None, None, None, None
 
 
 class ClauseBlocks:
@@ -319,7 +321,7 @@ class ClauseBlocks:
         else:
             blocks = [(idx, sign, neg, n_lits, None if clause_mask is None else clause_mask[:, ids])
                       for ids, idx, sign, neg, n_lits in prep]
-        return _FusedCnf.apply(v, g, blocks, w, norm == "all", norm == "all", facts)
+        return _FusedCnf.apply(v, g, blocks, w, norm == "all", facts)
 
 
 def bound_loss(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -410,16 +412,13 @@ class ValueLayout:
         for every other atom (``pad=False``: without those, (B, n - n_rest))."""
         B = neural.shape[0]
         if self.direct:
-            v = neural
-            for kind, comps in self.direct_stages:
-                g = v[:, comps]  # (B, rows, k)
-                v = torch.cat([v, and_fn(g) if kind == "and" else or_fn(g)], 1)
-        else:
-            w = torch.cat([neural.new_tensor([1.0, 0.0]).expand(B, 2), neural], 1)  # constant slots first
-            for kind, comps in self.stages:
-                g = w[:, comps]  # (B, rows, k)
-                w = torch.cat([w, and_fn(g) if kind == "and" else or_fn(g)], 1)
-            v = w[:, 2:]
+            w, stages = neural, self.direct_stages
+        else:  # constant slots first
+            w, stages = torch.cat([neural.new_tensor([1.0, 0.0]).expand(B, 2), neural], 1), self.stages
+        for kind, comps in stages:
+            g = w[:, comps]  # (B, rows, k)
+            w = torch.cat([w, and_fn(g) if kind == "and" else or_fn(g)], 1)
+        v = w if self.direct else w[:, 2:]
         return torch.cat([v, v.new_zeros(B, self.n_rest)], 1) if self.n_rest and pad else v
 
     def values(self, outputs: dict[str, torch.Tensor], ste: str, pad: bool = True) -> torch.Tensor:
