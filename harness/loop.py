@@ -161,6 +161,19 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
     }
 
 
+def train_step(task, method, net, opt, batch, w_label: float) -> torch.Tensor:
+    """One optimizer step of the training loop: the method's loss on the network's outputs, plus
+    the task's supervised loss weighted by ``w_label`` when it is not 0; returns the loss."""
+    outputs = net(batch.x)
+    loss = method.loss(outputs, batch)
+    if w_label:
+        loss = loss + w_label * task.label_loss(outputs, batch)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def make_optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
     """Adam for every method. The fused kernel (one call for all parameters, on CPU since torch 2.4)
     is the same update as the per-tensor loop at a quarter of its cost for small networks (0.25 against
@@ -222,13 +235,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             t0 = time.perf_counter()
             n_steps, loss_sum = 0, 0.0
             for batch in task.train_batches(train["batch_size"], gen):
-                outputs = net(batch.x)
-                loss = method.loss(outputs, batch)
-                if w_label:
-                    loss = loss + w_label * task.label_loss(outputs, batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                loss = train_step(task, method, net, opt, batch, w_label)
                 n_steps += 1
                 if n_steps % 200 == 1:  # cheap divergence check without a sync per step
                     val = float(loss.detach())

@@ -15,13 +15,14 @@ ratio's range over rounds). Load that changes during the run falls on both metho
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
 import torch
 
 from harness.cli import _kv
-from harness.loop import make_optimizer, seed_everything
+from harness.loop import make_optimizer, seed_everything, train_step
 from harness.registry import get_method, get_task
 
 
@@ -57,18 +58,8 @@ def main() -> None:
         net = task.network()
         opt = make_optimizer(list(net.parameters()) + list(method.trainable()), a.lr)
         w_label = float(method.hp.get("w_label", 0.0))
-
-        def step(batch, net=net, method=method, opt=opt, w_label=w_label):  # the harness loop's step
-            outputs = net(batch.x)
-            loss = method.loss(outputs, batch)
-            if w_label:
-                loss = loss + w_label * task.label_loss(outputs, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
         net.train()
-        runners.append((key, step))
+        runners.append((key, functools.partial(train_step, task, method, net, opt, w_label=w_label)))
     times = {key: [] for key, _ in runners}
     for r in range(a.rounds + 1):
         block = batches[r * a.block:(r + 1) * a.block]
