@@ -72,14 +72,7 @@ def brute_force(c: Constraint, outputs: dict[str, torch.Tensor], evidence: torch
 
 def pysdd_wmc(cc, pos: torch.Tensor, neg: torch.Tensor) -> np.ndarray:
     """PySDD's own weighted model count, example by example (log mode)."""
-    out = []
-    for b in range(pos.shape[0]):
-        wmc = cc.root.wmc(log_mode=True)
-        for v in range(1, cc.n_vars + 1):
-            wmc.set_literal_weight(cc.manager.literal(v), float(pos[b, v]))
-            wmc.set_literal_weight(cc.manager.literal(-v), float(neg[b, v]))
-        out.append(math.exp(wmc.propagate()))
-    return np.array(out)
+    return np.exp(pysdd_log_wmc(cc, pos, neg))
 
 
 def mixed_constraint() -> Constraint:
