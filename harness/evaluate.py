@@ -30,18 +30,14 @@ def load_saved(path: str) -> dict[str, Any]:
     return saved
 
 
-def evaluate_saved(model: str, data: str | None = None, device: str = "auto", threads: int = 1,
-                   limit: int = 0) -> dict[str, float]:
-    """Metrics of the network in ``model`` on ``data`` (a file for the task's ``evaluate_file``) or,
-    without ``data``, on the task's test split of the saved run's seed."""
+def load_network(model: str, device: torch.device) -> tuple[RunConfig, Any, torch.nn.Module]:
+    """The run's config, its task (built, not set up) and the kept network on ``device`` in eval mode."""
     saved = load_saved(model)
     try:
         cfg = RunConfig(**saved["config"])
     except TypeError:
         raise UserError(f"--model {model}: its config does not match this version of nesybench") from None
-    torch.set_num_threads(threads)
     task, _, _ = build(cfg)
-    dev = resolve_device(device)
     seed_everything(cfg.seed)
     net = task.network()
     try:
@@ -49,7 +45,16 @@ def evaluate_saved(model: str, data: str | None = None, device: str = "auto", th
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0]
         raise UserError(f"--model {model}: the weights do not fit task {cfg.task}'s network ({first})") from None
-    net.to(dev).eval()
+    return cfg, task, net.to(device).eval()
+
+
+def evaluate_saved(model: str, data: str | None = None, device: str = "auto", threads: int = 1,
+                   limit: int = 0) -> dict[str, float]:
+    """Metrics of the network in ``model`` on ``data`` (a file for the task's ``evaluate_file``) or,
+    without ``data``, on the task's test split of the saved run's seed."""
+    torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    cfg, task, net = load_network(model, dev)
     if data:
         if not hasattr(task, "evaluate_file"):
             raise UserError(f"task {task.key} cannot score a data file; leave out --data to use its test split")
