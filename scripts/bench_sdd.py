@@ -15,12 +15,14 @@ PySDD on the next 1/repeats of the batch (every example once in all), after a wa
 from __future__ import annotations
 
 import argparse
+import sys
 import math
 import time
 
 import numpy as np
 import torch
 
+from harness.errors import UserError
 from harness.registry import get_task
 from methods._sdd import FlatCircuit, compile_constraint, literal_log_weights
 
@@ -104,4 +106,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as e:  # a wrong task, method, parameter or data directory: one line, non-zero exit
+        sys.exit(f"bench_sdd: {e}")

@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
+import sys
 import time
 
 import torch
 
 from harness.cli import _kv
+from harness.errors import UserError
 from harness.loop import make_optimizer, seed_everything, train_step
 from harness.registry import get_method, get_task
 
@@ -80,4 +82,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as e:  # a wrong task, method, parameter or data directory: one line, non-zero exit
+        sys.exit(f"step_ratio: {e}")
