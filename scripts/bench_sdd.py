@@ -15,8 +15,8 @@ PySDD on the next 1/repeats of the batch (every example once in all), after a wa
 from __future__ import annotations
 
 import argparse
-import sys
 import math
+import sys
 import time
 
 import numpy as np
