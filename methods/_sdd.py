@@ -439,17 +439,41 @@ class FlatCircuit:
         # linear pass: element rows in X, and per-reference rows in the gradient buffer C (row 0:
         # the seed d value / d root count; then per level, E rows for the primes' references and E
         # for the subs')
+        # An element with a false sub (or prime) counts 0: it gets no row, and a node that only
+        # such elements use is not evaluated. An element with a true
+        # sub counts its prime's value: it gets no row either, its node's sum takes the prime's
+        # rows in (likewise a true prime, the sub's), and the node's references are added to the
+        # prime's after the levels are built (``alias``), so that its gradient reaches the prime.
         x_next = 1 + 2 * nv
         c_next = 1
         refs: dict[int, list[int]] = {root.id: [0]}
+        alias: list[tuple[int, int]] = []  # (node, the child whose value an element passes on)
         fwd, self.levels = [], []
+        false = {nid for nid, r in xrows.items() if not r}
+        live, todo = {root.id}, [root.id]  # the nodes the root's value depends on
+        while todo:
+            for p, s in elems.get(todo.pop(), ()):
+                if p not in false and s not in false:
+                    for c in (p, s):
+                        if c not in live:
+                            live.add(c)
+                            todo.append(c)
         for lv in by_level:
             x0 = x_next
-            owner = []  # per element, its node
+            owner = []  # per element with a row, its node
             P, S = [], []
             for nd in lv:
+                if nd.id not in live:
+                    continue
                 rows = []
                 for p, s in elems[nd.id]:
+                    if not xrows.get(s) or not xrows.get(p):  # false (a prime of a false sub is not evaluated)
+                        continue
+                    one = s if xrows[p] == [0] else p if xrows[s] == [0] else None  # true
+                    if one is not None:
+                        rows.extend(xrows[one])
+                        alias.append((nd.id, one))
+                        continue
                     P.append(p)
                     S.append(s)
                     owner.append(nd.id)
@@ -460,15 +484,20 @@ class FlatCircuit:
             for e in range(E):
                 refs.setdefault(P[e], []).append(c_next + e)
                 refs.setdefault(S[e], []).append(c_next + E + e)
-            fwd.append((x0, E, _bags([xrows[s] for s in S] + [xrows[p] for p in P]), c_next, owner))
+            if E:
+                fwd.append((x0, E, _bags([xrows[s] for s in S] + [xrows[p] for p in P]), c_next, owner))
             c_next += 2 * E
-            rel = [vrow[nd] - vrow[lv[0].id] for nd in owner]
+            P = [p for nd in lv for p, _ in elems[nd.id]]  # the log-space pass keeps every element
+            S = [s for nd in lv for _, s in elems[nd.id]]
+            rel = [vrow[nd.id] - vrow[lv[0].id] for nd in lv for _ in elems[nd.id]]
             self.levels.append((vrow[lv[0].id], vrow[lv[-1].id] + 1, torch.as_tensor([vrow[p] for p in P] + [vrow[s] for s in S]),
                                 torch.as_tensor(rel)))
+        for nd, one in reversed(alias):  # top-down: a node's references are complete before they pass on
+            refs.setdefault(one, []).extend(refs.get(nd, []))
         self.n_x, self.n_c = x_next, c_next
         # per level: X row of its first element, E, forward bags (subs then primes), C offset,
         # backward bags (each element's node's references)
-        self.fwd = [(x0, E, fb, c0, _bags([refs[n] for n in owner])) for x0, E, fb, c0, owner in fwd]
+        self.fwd = [(x0, E, fb, c0, _bags([refs.get(n, []) for n in owner])) for x0, E, fb, c0, owner in fwd]
         self.root_bag = _bags([xrows[root.id]])
         lit_refs = [[] for _ in range(2 * nv)]
         for nid, xr in lit_x.items():

@@ -7,8 +7,11 @@ alone; and the training step's forward + backward, literal weights from the logi
 that both give the same values and prints microseconds per example and the ratios.
 
 The measurements are interleaved, so that a shared machine's changing load falls on both sides
-alike: ``--repeats`` rounds, each timing one batched forward, one batched forward + backward and
-PySDD on the next 1/repeats of the batch (every example once in all), after a warm-up of each.
+alike: ``--repeats`` rounds, each timing ``--calls`` consecutive batched forwards, as many batched
+forwards + backwards, and PySDD on every example of the batch, after a warm-up of each; both sides
+are thus timed in a steady loop. Printed: the median over the rounds of each side's time per
+example, and their ratio (the mean over the rounds beside it). ``--calls 1`` times a single call
+per round, right after the other side's work (caches cold).
 
     .venv/bin/python scripts/bench_sdd.py --batch 256 --digits 1 --encoding paper --threads 1
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import time
 
@@ -34,6 +38,7 @@ def main() -> None:
     ap.add_argument("--encoding", default="paper")
     ap.add_argument("--vtree", default="split")
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--calls", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
@@ -81,27 +86,35 @@ def main() -> None:
         forward()
         forward_backward()
         pysdd(0)
+    if a.repeats < 1 or a.calls < 1:
+        sys.exit("bench_sdd: --repeats and --calls must be at least 1")
     ref = [0.0] * a.batch
-    fwd = fwd_bwd = per_ex = 0.0
-    for chunk in np.array_split(np.arange(a.batch), a.repeats):
+    fwd, fwd_bwd, per_ex = [], [], []  # per round, seconds per example
+    for _ in range(a.repeats):
         t0 = time.perf_counter()
-        forward()
+        for _ in range(a.calls):
+            forward()
         t1 = time.perf_counter()
-        forward_backward()
+        for _ in range(a.calls):
+            forward_backward()
         t2 = time.perf_counter()
-        for b in chunk.tolist():
+        for b in range(a.batch):
             ref[b] = pysdd(b)
         t3 = time.perf_counter()
-        fwd, fwd_bwd, per_ex = fwd + t1 - t0, fwd_bwd + t2 - t1, per_ex + t3 - t2
-    fwd, fwd_bwd = fwd / a.repeats, fwd_bwd / a.repeats
+        fwd.append((t1 - t0) / a.calls / a.batch)
+        fwd_bwd.append((t2 - t1) / a.calls / a.batch)
+        per_ex.append((t3 - t2) / a.batch)
     err = max(abs(r - float(v)) for r, v in zip(ref, batched.cpu().tolist()))
+    med, mean = statistics.median, statistics.fmean
     print(f"mnist-add digits={a.digits} encoding={a.encoding} vtree={a.vtree}: SDD size {cc.size}, "
           f"{fc.n_decisions} decision nodes in {len(fc.levels)} levels, {cc.n_vars} variables; "
           f"batch {a.batch}, device {dev}, threads {a.threads}")
     print(f"max |log WMC batched - log WMC PySDD| = {err:.2e}")
-    print(f"PySDD per example:            {1e6 * per_ex / a.batch:9.2f} us/example")
-    print(f"batched forward:              {1e6 * fwd / a.batch:9.2f} us/example  ({per_ex / fwd:6.1f}x faster)")
-    print(f"batched forward + backward:   {1e6 * fwd_bwd / a.batch:9.2f} us/example  ({per_ex / fwd_bwd:6.1f}x faster)")
+    print(f"{a.repeats} rounds, {a.calls} batched calls a round; median (mean) over the rounds")
+    print(f"PySDD per example:            {1e6 * med(per_ex):9.2f} us/example ({1e6 * mean(per_ex):.2f})")
+    for name, t in (("batched forward:", fwd), ("batched forward + backward:", fwd_bwd)):
+        print(f"{name:29} {1e6 * med(t):9.2f} us/example ({1e6 * mean(t):.2f})  "
+              f"{med(per_ex) / med(t):6.1f}x faster ({mean(per_ex) / mean(t):.1f}x)")
     assert math.isfinite(err) and err < 1e-3
 
 

@@ -258,6 +258,9 @@ def test_linear_pass_equals_log_space_autograd_on_mnist_add(dtype):
     # mnist-add N = 1 (evidence fixes every sum atom: -inf weights for the o and v variables, and
     # on a few examples a digit atom is conditioned too)
     task, c, cc, fc = _mnist_add_circuit()
+    # elements with a false side get no row, nor do those with a true side (the node sums the
+    # other side's rows): here 1,172 elements, 294 with a false sub and 158 with a true one
+    assert fc.n_elements == 1172 and fc.n_x - 1 - 2 * fc.n_vars <= 1172 - 294 - 158
     torch.manual_seed(4)
     B = 64
     logits = (3 * torch.randn(B, 2, 10, dtype=torch.float64)).to(dtype)
