@@ -278,13 +278,18 @@ FUSED_CASES = [
 ]
 
 
+@pytest.mark.parametrize("host", [True, False], ids=["host-scalars", "device-scalars"])
 @pytest.mark.parametrize("key,tp,hp", FUSED_CASES)
-def test_training_loss_equals_the_dense_formula(key, tp, hp):
+def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     """CLSTE.loss (one fused node on the padded clauses) has the value and the gradient of the
     paper's formula written densely: w_cnf * cnf_loss(C, 1[g=1] + v(x) 1[g=0], g, filter mask)
-    + w_bound * L_bound, on a real batch of each kind of task."""
+    + w_bound * L_bound, on a real batch of each kind of task; with the loss's scalars combined
+    on the host (CPU) and as tensors (what a GPU does)."""
+    import methods.cl_ste as cl_ste_mod
     from harness.registry import get_task
     from methods.cl_ste import exactly_one_clauses, neural_values
+
+    monkeypatch.setattr(cl_ste_mod, "_host_scalars", lambda t: host)
 
     task_cls = get_task(key)
     task = task_cls(**{**getattr(task_cls, "tiny_params", {}), **tp})
