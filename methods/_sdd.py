@@ -54,6 +54,7 @@ log-space fallback (same values; a variable whose two weights are both 0 now giv
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -62,6 +63,8 @@ import torch
 
 from harness.api import Constraint
 from harness.errors import UserError
+
+from . import _sdd_cpu
 
 # PySDD's "left" (left-linear) vtree is left out: on mnist-add it ran for minutes and above 1 GB
 # where the others compile in under a second.
@@ -506,7 +509,30 @@ class FlatCircuit:
         self.root_row = vrow[root.id]
         self.n_decisions = len(decisions)
         self.n_elements = sum(len(e) for e in elems.values())
+        # the same bags as one CSR table for the compiled CPU pass (methods/_sdd_cpu.py): per
+        # level [X row, E, first forward bag, first Y row] and [first backward bag, C offset]
+        ptr, rows, starts = _sdd_cpu.csr([fb for _, _, fb, _, _ in self.fwd] + [bb for *_, bb in self.fwd]
+                                         + [self.root_bag, self.leaf_bag])
+        L = len(self.fwd)
+        y0 = np.cumsum([0] + [2 * E for _, E, _, _, _ in self.fwd])
+        self.cpu_pass = {
+            "lv": np.array([[x0, E, starts[i], y0[i]] for i, (x0, E, _, _, _) in enumerate(self.fwd)],
+                           dtype=np.int64).reshape(L, 4),
+            "bwd": np.array([[starts[L + i], c0] for i, (_, _, _, c0, _) in enumerate(self.fwd)],
+                            dtype=np.int64).reshape(L, 2),
+            "ptr": ptr, "rows": rows, "root": starts[2 * L], "leaf": starts[2 * L + 1], "n_y": int(y0[-1])}
+        # the compiled pass serves CPU float32/float64 inputs unless numba is missing or
+        # NESYBENCH_SDD_KERNEL=0; the tensor pass serves everything else (and the tests compare them)
+        self.use_kernel = _sdd_cpu.numba is not None and os.environ.get("NESYBENCH_SDD_KERNEL", "1") != "0"
         self.to(device)
+
+    def warm_up(self) -> None:
+        """Compile the CPU pass now (float32 forward and backward): numba compiles at the first
+        call (seconds the first time, then read from its disk cache), which should count as set-up,
+        not as the first training step's time."""
+        if self.use_kernel and self.device.type == "cpu":
+            z = torch.zeros(1, self.n_vars + 1, requires_grad=True)
+            self.log_wmc(z, z).sum().backward()
 
     def to(self, device) -> "FlatCircuit":
         self.device = dev = torch.device(device)
@@ -615,6 +641,9 @@ class _LinearPass(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, fc: FlatCircuit, lw_pos, lw_neg):
+        if fc.use_kernel and lw_pos.device.type == "cpu" and lw_pos.dtype in (torch.float32, torch.float64):
+            return _LinearPass._forward_cpu(ctx, fc, lw_pos, lw_neg)
+        ctx.cpu = False
         dt = torch.promote_types(lw_pos.dtype, torch.float32)
         nv, B = fc.n_vars, lw_pos.shape[0]
         X = lw_pos.new_empty(fc.n_x, B, dtype=dt)
@@ -645,10 +674,34 @@ class _LinearPass(torch.autograd.Function):
         return out.to(lw_pos.dtype), ok
 
     @staticmethod
+    def _forward_cpu(ctx, fc: FlatCircuit, lw_pos, lw_neg):
+        """The same pass as one compiled loop (:mod:`methods._sdd_cpu`), same buffers."""
+        k, dt, B = fc.cpu_pass, lw_pos.dtype, lw_pos.shape[0]
+        X = torch.empty(fc.n_x, B, dtype=dt)
+        Y = torch.empty(k["n_y"], B, dtype=dt)
+        out = torch.empty(B, dtype=dt)
+        ok = torch.empty(B, dtype=torch.bool)
+        r = _sdd_cpu.forward(lw_pos.detach().contiguous().numpy(), lw_neg.detach().contiguous().numpy(),
+                             X.numpy(), Y.numpy(), k["lv"], k["ptr"], k["rows"], k["root"],
+                             1e-30 if dt == torch.float32 else 1e-280, out.numpy(), ok.numpy())
+        ctx.cpu, ctx.fc = True, fc
+        ctx.save_for_backward(X, Y, torch.from_numpy(r), ok)
+        ctx.mark_non_differentiable(ok)
+        return out, ok
+
+    @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g, _g_ok):
         # g is 0 where ok is False: the caller replaces those values (FlatCircuit.log_wmc)
         fc = ctx.fc
+        if ctx.cpu:
+            X, Y, r, ok = ctx.saved_tensors
+            k, (B, nv) = fc.cpu_pass, (X.shape[1], fc.n_vars)
+            gpos = X.new_zeros(B, nv + 1)
+            gneg = X.new_zeros(B, nv + 1)
+            _sdd_cpu.backward(g.to(X.dtype).contiguous().numpy(), r.numpy(), ok.numpy(), X.numpy(), Y.numpy(),
+                              k["lv"], k["bwd"], k["ptr"], k["rows"], k["leaf"], fc.n_c, gpos.numpy(), gneg.numpy())
+            return None, gpos, gneg
         X, r, ok, *ys = ctx.saved_tensors
         B, nv = X.shape[1], fc.n_vars
         g = g.to(X.dtype)

@@ -13,8 +13,17 @@ from harness.api import Batch, Constraint, NeuralGroup
 from harness.budget import BudgetExceeded
 from harness.cnf import CNF
 from harness.errors import UserError
+from methods import _sdd_cpu
 from methods._sdd import FlatCircuit, compile_constraint, literal_log_weights
 from methods.semantic_loss import SemanticLoss
+
+
+@pytest.fixture(params=["compiled", "tensor"])
+def linear_pass(request, monkeypatch):
+    """Run a circuit test on both linear-space passes: the compiled CPU loops (methods/_sdd_cpu.py)
+    and the tensor operations (what a GPU runs); FlatCircuit reads the switch when built."""
+    monkeypatch.setenv("NESYBENCH_SDD_KERNEL", "1" if request.param == "compiled" else "0")
+    return request.param
 
 
 def brute_force(c: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor) -> np.ndarray:
@@ -83,7 +92,7 @@ def mixed_constraint() -> Constraint:
                                          NeuralGroup("ber", [[6]], "bernoulli")], derived=[[7, 0, 4]])
 
 
-def test_batched_wmc_equals_brute_force_and_pysdd():
+def test_batched_wmc_equals_brute_force_and_pysdd(linear_pass):
     c = mixed_constraint()
     torch.manual_seed(0)
     B = 40
@@ -220,7 +229,7 @@ def pysdd_log_wmc(cc, pos: torch.Tensor, neg: torch.Tensor) -> np.ndarray:
 
 
 @pytest.mark.parametrize("vtree", ["split", "right"])
-def test_circuit_backward_gradcheck(vtree):
+def test_circuit_backward_gradcheck(vtree, linear_pass):
     # the hand-written backward of the linear-space pass, on raw literal log weights (finite, and
     # with the -inf weights that evidence and hidden atoms give)
     c = mixed_constraint()
@@ -253,7 +262,7 @@ def _mnist_add_circuit():
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_linear_pass_equals_log_space_autograd_on_mnist_add(dtype):
+def test_linear_pass_equals_log_space_autograd_on_mnist_add(dtype, linear_pass):
     # value and gradient of the linear-space pass against the plain-autograd log-space pass, on
     # mnist-add N = 1 (evidence fixes every sum atom: -inf weights for the o and v variables, and
     # on a few examples a digit atom is conditioned too)
@@ -286,7 +295,7 @@ def test_linear_pass_equals_log_space_autograd_on_mnist_add(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_underflowing_counts_fall_back_to_log_space(dtype):
+def test_underflowing_counts_fall_back_to_log_space(dtype, linear_pass):
     # log P far below what linear space holds (-1000 to -2000 here): the examples are recomputed in
     # log space, the others are not; values as PySDD's log-mode count, gradients as the log-space
     # pass's
@@ -310,7 +319,7 @@ def test_underflowing_counts_fall_back_to_log_space(dtype):
     torch.testing.assert_close(g1, g2, rtol=1e-5, atol=1e-5)
 
 
-def test_variable_with_both_weights_zero_gives_zero_count():
+def test_variable_with_both_weights_zero_gives_zero_count(linear_pass):
     # no value of the variable has weight: the count is 0 (PySDD says the same)
     c = mixed_constraint()
     cc = compile_constraint(c)
@@ -322,3 +331,30 @@ def test_variable_with_both_weights_zero_gives_zero_count():
     want = pysdd_log_wmc(cc, pos, neg)
     assert got[0].item() == want[0] == float("-inf")
     assert got[1].item() == pytest.approx(want[1], abs=1e-12)
+
+
+def test_compiled_pass_is_used_and_equals_the_tensor_pass(monkeypatch):
+    # numba is a dependency: on CPU the circuit runs as compiled loops; same value and gradient
+    # as the tensor operations on mnist-add N = 2 (compact: "and" and "or" stages, 15,887 nodes)
+    from tasks.mnist_add import MnistAdd
+
+    assert _sdd_cpu.numba is not None
+    task = MnistAdd(digits=2, encoding="compact")
+    c = task.constraint()
+    cc = compile_constraint(c)
+    torch.manual_seed(6)
+    logits = 2 * torch.randn(32, 4, 10)
+    ev = task.evidence_for(torch.randint(0, 199, (32,)))
+    res = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("NESYBENCH_SDD_KERNEL", flag)
+        fc = FlatCircuit(cc.manager, cc.root, cc.n_vars)
+        assert fc.use_kernel == (flag == "1")
+        x = logits.clone().requires_grad_(True)
+        pos, neg = literal_log_weights(cc, {"digit": x}, c, ev)
+        val = fc.log_wmc(pos, neg)
+        (grad,) = torch.autograd.grad(val.sum(), x)
+        res.append((val, grad))
+    torch.testing.assert_close(res[0][0], res[1][0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(res[0][1], res[1][1], rtol=1e-4, atol=1e-6)
+    assert torch.isfinite(res[0][0]).all() and res[0][1].abs().sum() > 0
