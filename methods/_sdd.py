@@ -54,6 +54,7 @@ log-space fallback (same values; a variable whose two weights are both 0 now giv
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from dataclasses import dataclass
@@ -63,8 +64,6 @@ import torch
 
 from harness.api import Constraint
 from harness.errors import UserError
-
-from . import _sdd_cpu
 
 # PySDD's "left" (left-linear) vtree is left out: on mnist-add it ran for minutes and above 1 GB
 # where the others compile in under a second.
@@ -511,7 +510,7 @@ class FlatCircuit:
         self.n_elements = sum(len(e) for e in elems.values())
         # the same bags as one CSR table for the compiled CPU pass (methods/_sdd_cpu.py): per
         # level [X row, E, first forward bag, first Y row] and [first backward bag, C offset]
-        ptr, rows, starts = _sdd_cpu.csr([fb for _, _, fb, _, _ in self.fwd] + [bb for *_, bb in self.fwd]
+        ptr, rows, starts = _csr([fb for _, _, fb, _, _ in self.fwd] + [bb for *_, bb in self.fwd]
                                          + [self.root_bag, self.leaf_bag])
         L = len(self.fwd)
         y0 = np.cumsum([0] + [2 * E for _, E, _, _, _ in self.fwd])
@@ -523,7 +522,7 @@ class FlatCircuit:
             "ptr": ptr, "rows": rows, "root": starts[2 * L], "leaf": starts[2 * L + 1], "n_y": int(y0[-1])}
         # the compiled pass serves CPU float32/float64 inputs unless numba is missing or
         # NESYBENCH_SDD_KERNEL=0; the tensor pass serves everything else (and the tests compare them)
-        self.use_kernel = _sdd_cpu.numba is not None and os.environ.get("NESYBENCH_SDD_KERNEL", "1") != "0"
+        self.use_kernel = HAVE_NUMBA and os.environ.get("NESYBENCH_SDD_KERNEL", "1") != "0"
         self.to(device)
 
     def warm_up(self) -> None:
@@ -591,6 +590,24 @@ class FlatCircuit:
             out = torch.log(torch.where(pos, t, torch.ones_like(t))) + m
             V[s:e] = torch.where(pos, out, torch.full_like(out, float("-inf")))
         return V[self.root_row] + ls.sum(1)
+
+
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None  # the compiled CPU pass (methods/_sdd_cpu.py)
+
+
+def _csr(groups: list[tuple]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """One CSR table of bags from groups of ``(flat, offsets)`` (as :func:`_bags` builds them): the
+    pointer array (n_bags + 1,), the rows, and the index of each group's first bag."""
+    ptr, rows, starts, n, total = [np.zeros(1, dtype=np.int64)], [], [], 0, 0
+    for flat, offsets in groups:
+        flat, offsets = np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64)
+        starts.append(n)
+        ends = np.append(offsets[1:], len(flat)) if len(offsets) else np.zeros(0, dtype=np.int64)
+        ptr.append(ends + total)
+        rows.append(flat)
+        total += len(flat)
+        n += len(offsets)
+    return np.concatenate(ptr), np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64), starts
 
 
 def _bags(lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -676,6 +693,7 @@ class _LinearPass(torch.autograd.Function):
     @staticmethod
     def _forward_cpu(ctx, fc: FlatCircuit, lw_pos, lw_neg):
         """The same pass as one compiled loop (:mod:`methods._sdd_cpu`), same buffers."""
+        from . import _sdd_cpu  # numba is imported on first use, not with the method registry
         k, dt, B = fc.cpu_pass, lw_pos.dtype, lw_pos.shape[0]
         X = torch.empty(fc.n_x, B, dtype=dt)
         Y = torch.empty(k["n_y"], B, dtype=dt)
@@ -695,6 +713,7 @@ class _LinearPass(torch.autograd.Function):
         # g is 0 where ok is False: the caller replaces those values (FlatCircuit.log_wmc)
         fc = ctx.fc
         if ctx.cpu:
+            from . import _sdd_cpu
             X, Y, r, ok = ctx.saved_tensors
             k, (B, nv) = fc.cpu_pass, (X.shape[1], fc.n_vars)
             gpos = X.new_zeros(B, nv + 1)

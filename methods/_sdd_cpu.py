@@ -8,115 +8,97 @@ backward pass, is one call each, over the same buffers and in the same order of 
 the bag sums of the elements' subs then primes; C (n_c, B) the gradients of the references. The
 bags of every level, of the root and of the literals are one CSR table (``ptr``, ``rows``).
 
-Used by ``_LinearPass`` on CPU for float32 and float64 inputs when numba is importable and
-``NESYBENCH_SDD_KERNEL`` is not ``0``; the tests compare it with the tensor version (values and
-gradients) and run the rest of the circuit tests on both.
+Imported on first use (numba's import takes a good part of a second). Used by ``_LinearPass`` on
+CPU for float32 and float64 inputs when numba is installed and ``NESYBENCH_SDD_KERNEL`` is not
+``0``; the tests compare it with the tensor version (values and gradients) and run the rest of
+the circuit tests on both.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency; the tensor version serves without it
-    numba = None
 
-
-def csr(groups: list[tuple]) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """One CSR table of bags from groups of ``(flat, offsets)`` (as ``_bags`` builds them): the
-    pointer array (n_bags + 1,), the rows, and the index of each group's first bag."""
-    ptr, rows, starts, n = [np.zeros(1, dtype=np.int64)], [], [], 0
-    total = 0
-    for flat, offsets in groups:
-        flat, offsets = np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64)
-        starts.append(n)
-        ends = np.append(offsets[1:], len(flat)) if len(offsets) else np.zeros(0, dtype=np.int64)
-        ptr.append(ends + total)
-        rows.append(flat)
-        total += len(flat)
-        n += len(offsets)
-    return np.concatenate(ptr), np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64), starts
-
-
-if numba is not None:
-    @numba.njit(cache=True, nogil=True)
-    def _bag_sum(src, ptr, rows, j, out):
-        """out = the sum of the rows of bag j of src (0 for an empty bag)."""
-        a, b = ptr[j], ptr[j + 1]
-        if a == b:
-            out[:] = 0.0
-            return
-        r = rows[a]
+@numba.njit(cache=True, nogil=True)
+def _bag_sum(src, ptr, rows, j, out):
+    """out = the sum of the rows of bag j of src (0 for an empty bag)."""
+    a, b = ptr[j], ptr[j + 1]
+    if a == b:
+        out[:] = 0.0
+        return
+    r = rows[a]
+    for t in range(out.shape[0]):
+        out[t] = src[r, t]
+    for i in range(a + 1, b):
+        r = rows[i]
         for t in range(out.shape[0]):
-            out[t] = src[r, t]
-        for i in range(a + 1, b):
-            r = rows[i]
-            for t in range(out.shape[0]):
-                out[t] += src[r, t]
+            out[t] += src[r, t]
 
-    @numba.njit(cache=True, nogil=True)
-    def forward(pos, neg, X, Y, lv, ptr, rows, root_bag, tiny, out, ok):
-        """pos, neg (B, nv + 1) log weights; fills X, Y, out (B,) and ok (B,) as ``_LinearPass``:
-        out = log(root count) - sum of log(larger normalised weight) + sum of max(p, n)."""
-        B, nv = pos.shape[0], pos.shape[1] - 1
-        X[0, :] = 1.0
-        corr = np.zeros(B, dtype=X.dtype)  # sum over the variables of max(p, n) - log(larger weight)
-        big = np.ones(B, dtype=X.dtype)  # product of the larger weights (each in [1/2, 1]) since the last log
-        for v in range(nv):
-            for t in range(B):
-                p, n = pos[t, v + 1], neg[t, v + 1]
-                e = np.exp(-abs(p - n))  # the weights are 1 / (1 + e) and e / (1 + e): one exp
-                hi = 1.0 / (1.0 + e)
-                lo = e * hi
-                X[1 + v, t] = hi if p >= n else lo
-                X[1 + nv + v, t] = lo if p >= n else hi
-                corr[t] += max(p, n)
-                big[t] *= hi
-            if v % 100 == 99 or v == nv - 1:  # at least 2^-100 in between: no underflow
-                for t in range(B):
-                    corr[t] -= np.log(big[t])
-                    big[t] = 1.0
-        for lvl in range(lv.shape[0]):
-            x0, E, bag0, y0 = lv[lvl, 0], lv[lvl, 1], lv[lvl, 2], lv[lvl, 3]
-            for e in range(E):
-                s, q = Y[y0 + e], Y[y0 + E + e]
-                _bag_sum(X, ptr, rows, bag0 + e, s)
-                _bag_sum(X, ptr, rows, bag0 + E + e, q)
-                for t in range(B):
-                    X[x0 + e, t] = s[t] * q[t]
-        r = np.empty(B, dtype=X.dtype)
-        _bag_sum(X, ptr, rows, root_bag, r)
-        for t in range(B):
-            out[t] = np.log(r[t]) + corr[t]
-            ok[t] = r[t] >= tiny and out[t] > -np.inf
-        return r
 
-    @numba.njit(cache=True, nogil=True)
-    def backward(g, r, ok, X, Y, lv, bwd, ptr, rows, leaf_bag, n_c, gpos, gneg):
-        """d value / d (p, n) into gpos, gneg (B, nv + 1) (column 0 untouched) for the upstream
-        gradient g (B,), as ``_LinearPass.backward``."""
-        B = g.shape[0]
-        nv = gpos.shape[1] - 1
-        C = np.empty((n_c, B), dtype=X.dtype)
+@numba.njit(cache=True, nogil=True)
+def forward(pos, neg, X, Y, lv, ptr, rows, root_bag, tiny, out, ok):
+    """pos, neg (B, nv + 1) log weights; fills X, Y, out (B,) and ok (B,) as ``_LinearPass``:
+    out = log(root count) - sum of log(larger normalised weight) + sum of max(p, n)."""
+    B, nv = pos.shape[0], pos.shape[1] - 1
+    X[0, :] = 1.0
+    corr = np.zeros(B, dtype=X.dtype)  # sum over the variables of max(p, n) - log(larger weight)
+    big = np.ones(B, dtype=X.dtype)  # product of the larger weights (each in [1/2, 1]) since the last log
+    for v in range(nv):
         for t in range(B):
-            C[0, t] = g[t] / r[t] if ok[t] else 0.0
-        ge = np.empty(B, dtype=X.dtype)
-        for lvl in range(lv.shape[0] - 1, -1, -1):
-            E, y0 = lv[lvl, 1], lv[lvl, 3]
-            bag0, c0 = bwd[lvl, 0], bwd[lvl, 1]
-            for e in range(E):
-                _bag_sum(C, ptr, rows, bag0 + e, ge)  # the element's node's gradient
-                for t in range(B):
-                    C[c0 + e, t] = Y[y0 + e, t] * ge[t]  # to the prime: the sub's value
-                    C[c0 + E + e, t] = Y[y0 + E + e, t] * ge[t]  # to the sub: the prime's value
-        ap = np.empty(B, dtype=X.dtype)
-        an = np.empty(B, dtype=X.dtype)
-        for v in range(nv):
-            _bag_sum(C, ptr, rows, leaf_bag + v, ap)
-            _bag_sum(C, ptr, rows, leaf_bag + nv + v, an)
+            p, n = pos[t, v + 1], neg[t, v + 1]
+            e = np.exp(-abs(p - n))  # the weights are 1 / (1 + e) and e / (1 + e): one exp
+            hi = 1.0 / (1.0 + e)
+            lo = e * hi
+            X[1 + v, t] = hi if p >= n else lo
+            X[1 + nv + v, t] = lo if p >= n else hi
+            corr[t] += max(p, n)
+            big[t] *= hi
+        if v % 100 == 99 or v == nv - 1:  # at least 2^-100 in between: no underflow
             for t in range(B):
-                wp, wn = X[1 + v, t], X[1 + nv + v, t]
-                a_p, a_n = ap[t] * wp, an[t] * wn
-                rest = g[t] - a_p - a_n
-                gpos[t, v + 1] = a_p + wp * rest
-                gneg[t, v + 1] = a_n + wn * rest
+                corr[t] -= np.log(big[t])
+                big[t] = 1.0
+    for lvl in range(lv.shape[0]):
+        x0, E, bag0, y0 = lv[lvl, 0], lv[lvl, 1], lv[lvl, 2], lv[lvl, 3]
+        for e in range(E):
+            s, q = Y[y0 + e], Y[y0 + E + e]
+            _bag_sum(X, ptr, rows, bag0 + e, s)
+            _bag_sum(X, ptr, rows, bag0 + E + e, q)
+            for t in range(B):
+                X[x0 + e, t] = s[t] * q[t]
+    r = np.empty(B, dtype=X.dtype)
+    _bag_sum(X, ptr, rows, root_bag, r)
+    for t in range(B):
+        out[t] = np.log(r[t]) + corr[t]
+        ok[t] = r[t] >= tiny and out[t] > -np.inf
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
+def backward(g, r, ok, X, Y, lv, bwd, ptr, rows, leaf_bag, n_c, gpos, gneg):
+    """d value / d (p, n) into gpos, gneg (B, nv + 1) (column 0 untouched) for the upstream
+    gradient g (B,), as ``_LinearPass.backward``."""
+    B = g.shape[0]
+    nv = gpos.shape[1] - 1
+    C = np.empty((n_c, B), dtype=X.dtype)
+    for t in range(B):
+        C[0, t] = g[t] / r[t] if ok[t] else 0.0
+    ge = np.empty(B, dtype=X.dtype)
+    for lvl in range(lv.shape[0] - 1, -1, -1):
+        E, y0 = lv[lvl, 1], lv[lvl, 3]
+        bag0, c0 = bwd[lvl, 0], bwd[lvl, 1]
+        for e in range(E):
+            _bag_sum(C, ptr, rows, bag0 + e, ge)  # the element's node's gradient
+            for t in range(B):
+                C[c0 + e, t] = Y[y0 + e, t] * ge[t]  # to the prime: the sub's value
+                C[c0 + E + e, t] = Y[y0 + E + e, t] * ge[t]  # to the sub: the prime's value
+    ap = np.empty(B, dtype=X.dtype)
+    an = np.empty(B, dtype=X.dtype)
+    for v in range(nv):
+        _bag_sum(C, ptr, rows, leaf_bag + v, ap)
+        _bag_sum(C, ptr, rows, leaf_bag + nv + v, an)
+        for t in range(B):
+            wp, wn = X[1 + v, t], X[1 + nv + v, t]
+            a_p, a_n = ap[t] * wp, an[t] * wn
+            rest = g[t] - a_p - a_n
+            gpos[t, v + 1] = a_p + wp * rest
+            gneg[t, v + 1] = a_n + wn * rest

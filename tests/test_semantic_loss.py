@@ -13,7 +13,7 @@ from harness.api import Batch, Constraint, NeuralGroup
 from harness.budget import BudgetExceeded
 from harness.cnf import CNF
 from harness.errors import UserError
-from methods import _sdd_cpu
+from methods import _sdd
 from methods._sdd import FlatCircuit, compile_constraint, literal_log_weights
 from methods.semantic_loss import SemanticLoss
 
@@ -338,7 +338,7 @@ def test_compiled_pass_is_used_and_equals_the_tensor_pass(monkeypatch):
     # as the tensor operations on mnist-add N = 2 (compact: "and" and "or" stages, 15,887 nodes)
     from tasks.mnist_add import MnistAdd
 
-    assert _sdd_cpu.numba is not None
+    assert _sdd.HAVE_NUMBA
     task = MnistAdd(digits=2, encoding="compact")
     c = task.constraint()
     cc = compile_constraint(c)
