@@ -523,7 +523,17 @@ class FlatCircuit:
         # the compiled pass serves CPU float32/float64 inputs unless numba is missing or
         # NESYBENCH_SDD_KERNEL=0; the tensor pass serves everything else (and the tests compare them)
         self.use_kernel = HAVE_NUMBA and os.environ.get("NESYBENCH_SDD_KERNEL", "1") != "0"
+        self._scratch: dict[str, torch.Tensor] = {}
         self.to(device)
+
+    def scratch(self, name: str, rows: int, B: int, dtype: torch.dtype) -> torch.Tensor:
+        """A (rows, B) CPU buffer kept between calls for what one call of the compiled pass uses
+        and drops (the forward's X when nothing is kept for a backward, the backward's C): a fresh
+        megabyte a call costs its page faults, and more after the allocator has given it back."""
+        buf = self._scratch.get(name)
+        if buf is None or buf.shape != (rows, B) or buf.dtype != dtype:
+            buf = self._scratch[name] = torch.empty(rows, B, dtype=dtype)
+        return buf
 
     def warm_up(self) -> None:
         """Compile the CPU pass now (float32 forward and backward): numba compiles at the first
@@ -695,15 +705,19 @@ class _LinearPass(torch.autograd.Function):
         """The same pass as one compiled loop (:mod:`methods._sdd_cpu`), same buffers."""
         from . import _sdd_cpu  # numba is imported on first use, not with the method registry
         k, dt, B = fc.cpu_pass, lw_pos.dtype, lw_pos.shape[0]
-        X = torch.empty(fc.n_x, B, dtype=dt)
-        Y = torch.empty(k["n_y"], B, dtype=dt)
+        grad = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        if grad:  # kept for the backward: buffers of its own
+            X, Y = torch.empty(fc.n_x, B, dtype=dt), torch.empty(k["n_y"], B, dtype=dt)
+        else:  # nothing is kept: the circuit's scratch buffer (no fresh megabyte a call)
+            X, Y = fc.scratch("x", fc.n_x, B, dt), torch.empty(0, B, dtype=dt)
         out = torch.empty(B, dtype=dt)
         ok = torch.empty(B, dtype=torch.bool)
         r = _sdd_cpu.forward(lw_pos.detach().contiguous().numpy(), lw_neg.detach().contiguous().numpy(),
                              X.numpy(), Y.numpy(), k["lv"], k["ptr"], k["rows"], k["root"],
                              1e-30 if dt == torch.float32 else 1e-280, out.numpy(), ok.numpy())
         ctx.cpu, ctx.fc = True, fc
-        ctx.save_for_backward(X, Y, torch.from_numpy(r), ok)
+        if grad:
+            ctx.save_for_backward(X, Y, torch.from_numpy(r), ok)
         ctx.mark_non_differentiable(ok)
         return out, ok
 
@@ -719,7 +733,8 @@ class _LinearPass(torch.autograd.Function):
             gpos = X.new_zeros(B, nv + 1)
             gneg = X.new_zeros(B, nv + 1)
             _sdd_cpu.backward(g.to(X.dtype).contiguous().numpy(), r.numpy(), ok.numpy(), X.numpy(), Y.numpy(),
-                              k["lv"], k["bwd"], k["ptr"], k["rows"], k["leaf"], fc.n_c, gpos.numpy(), gneg.numpy())
+                              k["lv"], k["bwd"], k["ptr"], k["rows"], k["leaf"],
+                              fc.scratch("c", fc.n_c, B, X.dtype).numpy(), gpos.numpy(), gneg.numpy())
             return None, gpos, gneg
         X, r, ok, *ys = ctx.saved_tensors
         B, nv = X.shape[1], fc.n_vars

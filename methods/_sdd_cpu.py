@@ -38,16 +38,22 @@ def _bag_sum(src, ptr, rows, j, out):
 @numba.njit(cache=True, nogil=True)
 def forward(pos, neg, X, Y, lv, ptr, rows, root_bag, tiny, out, ok):
     """pos, neg (B, nv + 1) log weights; fills X, Y, out (B,) and ok (B,) as ``_LinearPass``:
-    out = log(root count) - sum of log(larger normalised weight) + sum of max(p, n)."""
+    out = log(root count) - sum of log(larger normalised weight) + sum of max(p, n). Y (the bag
+    sums, for the backward) may have no rows: then they are not kept."""
     B, nv = pos.shape[0], pos.shape[1] - 1
+    keep = Y.shape[0] > 0
+    s0 = np.empty(B, dtype=X.dtype)
+    q0 = np.empty(B, dtype=X.dtype)
     X[0, :] = 1.0
+    one = X[0, 0]  # 1 in X's type: the weights' arithmetic stays in float32 for float32 inputs
     corr = np.zeros(B, dtype=X.dtype)  # sum over the variables of max(p, n) - log(larger weight)
     big = np.ones(B, dtype=X.dtype)  # product of the larger weights (each in [1/2, 1]) since the last log
     for v in range(nv):
         for t in range(B):
             p, n = pos[t, v + 1], neg[t, v + 1]
-            e = np.exp(-abs(p - n))  # the weights are 1 / (1 + e) and e / (1 + e): one exp
-            hi = 1.0 / (1.0 + e)
+            d = abs(p - n)  # the weights are 1 / (1 + e) and e / (1 + e), e = exp(-d)
+            e = one - one if d == np.inf else np.exp(-d)  # evidence (a weight 0): no exp needed
+            hi = one / (one + e)
             lo = e * hi
             X[1 + v, t] = hi if p >= n else lo
             X[1 + nv + v, t] = lo if p >= n else hi
@@ -60,7 +66,7 @@ def forward(pos, neg, X, Y, lv, ptr, rows, root_bag, tiny, out, ok):
     for lvl in range(lv.shape[0]):
         x0, E, bag0, y0 = lv[lvl, 0], lv[lvl, 1], lv[lvl, 2], lv[lvl, 3]
         for e in range(E):
-            s, q = Y[y0 + e], Y[y0 + E + e]
+            s, q = (Y[y0 + e], Y[y0 + E + e]) if keep else (s0, q0)
             _bag_sum(X, ptr, rows, bag0 + e, s)
             _bag_sum(X, ptr, rows, bag0 + E + e, q)
             for t in range(B):
@@ -74,12 +80,11 @@ def forward(pos, neg, X, Y, lv, ptr, rows, root_bag, tiny, out, ok):
 
 
 @numba.njit(cache=True, nogil=True)
-def backward(g, r, ok, X, Y, lv, bwd, ptr, rows, leaf_bag, n_c, gpos, gneg):
+def backward(g, r, ok, X, Y, lv, bwd, ptr, rows, leaf_bag, C, gpos, gneg):
     """d value / d (p, n) into gpos, gneg (B, nv + 1) (column 0 untouched) for the upstream
-    gradient g (B,), as ``_LinearPass.backward``."""
+    gradient g (B,), as ``_LinearPass.backward``; C (n_c, B) is scratch."""
     B = g.shape[0]
     nv = gpos.shape[1] - 1
-    C = np.empty((n_c, B), dtype=X.dtype)
     for t in range(B):
         C[0, t] = g[t] / r[t] if ok[t] else 0.0
     ge = np.empty(B, dtype=X.dtype)
