@@ -442,10 +442,10 @@ class FlatCircuit:
         # the seed d value / d root count; then per level, E rows for the primes' references and E
         # for the subs')
         # An element with a false sub (or prime) counts 0: it gets no row, and a node that only
-        # such elements use is not evaluated. An element with a true
-        # sub counts its prime's value: it gets no row either, its node's sum takes the prime's
-        # rows in (likewise a true prime, the sub's), and the node's references are added to the
-        # prime's after the levels are built (``alias``), so that its gradient reaches the prime.
+        # such elements use is not evaluated. An element with a true sub counts its prime's value:
+        # it gets no row either, its node's sum takes the prime's rows in (likewise a true prime,
+        # the sub's), and the node's references are added to the prime's after the levels are
+        # built (``alias``), so that its gradient reaches the prime.
         x_next = 1 + 2 * nv
         c_next = 1
         refs: dict[int, list[int]] = {root.id: [0]}
@@ -511,7 +511,7 @@ class FlatCircuit:
         # the same bags as one CSR table for the compiled CPU pass (methods/_sdd_cpu.py): per
         # level [X row, E, first forward bag, first Y row] and [first backward bag, C offset]
         ptr, rows, starts = _csr([fb for _, _, fb, _, _ in self.fwd] + [bb for *_, bb in self.fwd]
-                                         + [self.root_bag, self.leaf_bag])
+                                 + [self.root_bag, self.leaf_bag])
         L = len(self.fwd)
         y0 = np.cumsum([0] + [2 * E for _, E, _, _, _ in self.fwd])
         self.cpu_pass = {
