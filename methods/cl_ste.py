@@ -212,6 +212,21 @@ def _host_scalars(t: torch.Tensor) -> bool:
     return t.device.type == "cpu"
 
 
+def _terms(ded, n_un, n_sat, norm_all: bool):
+    """L_cnf's value (before its weight) and the coefficients 1 / count of L_unsat and L_sat, from
+    the L_deduce sum and the counts of kept unsatisfied and satisfied clauses: Python floats (the
+    host, :func:`_host_scalars`) or 0-dim tensors (on the device). L_unsat's value is 1 when a kept
+    clause is unsatisfied (``norm_all``: their share of the pairs), L_sat's always 0."""
+    host = isinstance(ded, float)
+    if norm_all:  # sudoku_gnn/ste.py: both over every kept (example, clause) pair
+        n = n_un + n_sat
+        d_un = d_sat = 1.0 / (max(n, 1.0) if host else n.clamp(min=1))
+        return ded + n_un * d_un, d_un, d_sat
+    d_un = 1.0 / (max(n_un, 1.0) if host else n_un.clamp(min=1))
+    d_sat = 1.0 / (max(n_sat, 1.0) if host else n_sat.clamp(min=1))
+    return ded + (float(n_un > 0) if host else (n_un > 0).to(ded.dtype)), d_un, d_sat
+
+
 class _FusedCnf(torch.autograd.Function):
     """w * L_cnf on the padded clause view in one autograd node, with a hand-written backward.
 
@@ -245,7 +260,7 @@ class _FusedCnf(torch.autograd.Function):
         ctx.binary = facts
         if facts:
             return _FusedCnf._forward_binary(ctx, v_nn, g, blocks, w, norm_all)
-        free, v = None, v_nn  # v_nn is v itself (cnf_loss_padded), any value in [0, 1]
+        v = v_nn  # v itself (cnf_loss_padded), any value in [0, 1]
         dt = v.dtype
         ded = v.new_zeros(())
         n_un = v.new_zeros(())
@@ -266,15 +281,8 @@ class _FusedCnf(torch.autograd.Function):
             n_un += is_unsat.sum()
             n_sat += is_sat.sum()
             saved.append((q, upf, is_unsat, is_sat, idx, sign))
-        ctx.saved = saved
-        ctx.free, ctx.n, ctx.w, ctx.norm_all = free, v.shape[1], w, norm_all
-        if norm_all:
-            d_un = d_sat = 1.0 / (n_un + n_sat).clamp(min=1)
-            value = ded + n_un * d_un
-        else:
-            d_un, d_sat = 1.0 / n_un.clamp(min=1), 1.0 / n_sat.clamp(min=1)
-            value = ded + (n_un > 0).to(dt)
-        ctx.d_un, ctx.d_sat = d_un, d_sat
+        value, ctx.d_un, ctx.d_sat = _terms(ded, n_un, n_sat, norm_all)
+        ctx.saved, ctx.n, ctx.w = saved, v.shape[1], w
         return value * w
 
     @staticmethod
@@ -310,27 +318,11 @@ class _FusedCnf(torch.autograd.Function):
                 part = torch.cat([part, part.new_full((1,), float(unsat.numel()))])
             sums = part if sums is None else sums.add_(part)
             saved.append((q, upf, um, mf, idx, nsign))
-        if _host_scalars(sums):  # host arithmetic: no tensor operation per scalar
-            ded, n_un, n_kept = sums.tolist()
-            if norm_all:
-                d_un = d_sat = 1.0 / max(n_kept, 1.0)
-                value = ded + n_un * d_un
-            else:
-                d_un, d_sat = 1.0 / max(n_un, 1.0), 1.0 / max(n_kept - n_un, 1.0)
-                value = ded + (1.0 if n_un > 0 else 0.0)
-            out = sums.new_tensor(value * w)
-        else:
-            ded, n_un, n_kept = sums.unbind()
-            if norm_all:
-                d_un = d_sat = 1.0 / n_kept.clamp(min=1)
-                value = ded + n_un * d_un
-            else:
-                d_un, d_sat = 1.0 / n_un.clamp(min=1), 1.0 / (n_kept - n_un).clamp(min=1)
-                value = ded + (n_un > 0).to(dt)
-            out = value * w
+        host = _host_scalars(sums)  # host arithmetic: no tensor operation per scalar
+        ded, n_un, n_kept = sums.tolist() if host else sums.unbind()
+        value, ctx.d_un, ctx.d_sat = _terms(ded, n_un, n_kept - n_un, norm_all)
         ctx.saved, ctx.free, ctx.n, ctx.w = saved, free, v.shape[1], w
-        ctx.d_un, ctx.d_sat = d_un, d_sat
-        return out
+        return sums.new_tensor(value * w) if host else value * w
 
     @staticmethod
     def _backward_binary(ctx, grad):
