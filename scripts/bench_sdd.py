@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
+    if a.repeats < 1 or a.calls < 1 or a.batch < 1:
+        sys.exit("bench_sdd: --batch, --repeats and --calls must be at least 1")
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     task = get_task("mnist-add")(digits=a.digits, encoding=a.encoding)
@@ -86,8 +88,6 @@ def main() -> None:
         forward()
         forward_backward()
         pysdd(0)
-    if a.repeats < 1 or a.calls < 1:
-        sys.exit("bench_sdd: --repeats and --calls must be at least 1")
     ref = [0.0] * a.batch
     fwd, fwd_bwd, per_ex = [], [], []  # per round, seconds per example
     for _ in range(a.repeats):
