@@ -332,3 +332,49 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     for k in outputs:
         assert torch.allclose(fast_grads[k], ref_out[k].grad, rtol=1e-5, atol=1e-7), k
         assert fast_grads[k].abs().sum() > 0
+
+
+def test_member3_b_sste_step_worked_by_hand():
+    """One member(3) training example through CLSTE.loss with b(x) + sSTE and the paper's member(3)
+    weights (0.1, 0.1), against values worked out by hand (PAPER.md 1.4, 1.8, 1.3): query 2,
+    label 0, so g sets in(2,0) and clause filtering keeps the three clauses -in(2,0) | -digit(i,2)
+    and the 138 exactly-one clauses (3 existence + 3 x 45 uniqueness), 141 in all.
+
+    Binarized images: image 0 says 2; image 1 says 5; image 2 says both 2 and 7. Unsatisfied:
+    -in(2,0) | -digit(0,2) and -in(2,0) | -digit(2,2) (both deducible) and -digit(2,2) | -digit(2,7):
+    L_unsat = mean over 3 = 1, L_deduce = sum over the 3 deducible clauses = 2, L_sat = 0."""
+    from tasks.neurolog import Member
+
+    task = Member(n=3)
+    c = task.constraint()
+    m = CLSTE(ste="b-sste", w_cnf=0.1, w_bound=0.1)
+    m.prepare(c, torch.device("cpu"))
+    x = torch.full((3, 10), -0.5)
+    x[0] = -2.0
+    x[0, 2] = 0.5  # true, inside the sSTE window
+    x[1, 5] = 1.5  # true, outside it
+    x[2] = -3.0
+    x[2, 2], x[2, 7] = 3.0, 0.2  # true outside / inside the window
+    x.requires_grad_(True)
+    ev = torch.zeros(1, c.cnf.n_atoms)
+    ev[0, c.cnf.index("in(2,0)") - 1] = 1.0
+    loss = m.loss({"digit": x.unsqueeze(0)}, Batch(x=None, evidence=ev))
+    loss.backward()
+    bound = x.detach().pow(2).mean()
+    assert loss.item() == pytest.approx(0.1 * 3 + 0.1 * bound.item(), rel=1e-6)
+    # d/dv then the STE: 1[|x| <= 1]; plus d L_bound / dx = 0.1 * 2x / 30
+    n_unsat, n_sat = 3, 138
+    dv = {
+        # in an unsatisfied deducible clause (1/3 + 1); keeps "-digit(0,2)" false in its 9 uniqueness
+        # clauses and the existence clause's true literal: -1 each over the 138 satisfied ones
+        (0, 2): 1 / n_unsat + 1 - 10 / n_sat,
+        # in the unsatisfied uniqueness clause with digit(2,2); 8 more uniqueness + 1 existence kept
+        (2, 7): 1 / n_unsat - 9 / n_sat,
+        # deducible clause already satisfied (+1, L_deduce); kept false in it, in the existence
+        # clause and in its 9 uniqueness clauses: +11 over the satisfied ones
+        (1, 2): 1 + 11 / n_sat,
+    }
+    for (i, k), d in dv.items():
+        assert x.grad[i, k].item() == pytest.approx(0.1 * d + 0.1 * 2 * x[i, k].item() / 30, rel=1e-5), (i, k)
+    for i, k in ((1, 5), (2, 2), (0, 0)):  # |x| > 1: only L_bound's gradient passes
+        assert x.grad[i, k].item() == pytest.approx(0.1 * 2 * x[i, k].item() / 30, rel=1e-5), (i, k)
