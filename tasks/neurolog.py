@@ -37,8 +37,15 @@ Defaults are the paper's (PAPER.md 4.2): batch 1, lr 0.0005, 3 epochs; CL-STE we
 w_bound) = (1, 0.1) for b_p + iSTE and per task for b(x): add2x2 and apply2x2 (1, 5), member(3)
 (0.1, 0.1), member(5) (1, 0.4) with 10 epochs.
 
-Known differences from the reference: MNIST is normalised as (x - 0.5) / 0.5 (the project's
-loader) rather than with mean 0.1307 and std 0.3081; the apply2x2 L_cnf pooling above.
+MNIST is normalised as the reference's (mean 0.1307, std 0.3081); the HASY operators as
+(x - 0.5) / 0.5. Known difference from the reference: the apply2x2 L_cnf pooling above.
+
+DeepProbLog programs (``Constraint.problog``; the query's last arguments are the label, the batch's
+``target``): member(n) ``member(X_0..X_{n-1}, D, L)`` with ``has(.., D)`` true when some image is D
+and ``L = 0`` through negation as failure (20 queries, compiled in ``prepare``); add2x2
+``add2x2(X_0..X_3, R1, R2, C1, C2)`` over the four sums (one compiled query per distinct label of
+the training rows). apply2x2 has none (its network's slots repeat the four images, which a program
+over the slots would treat as eight independent operators): DeepProbLog skips it.
 
 Version history: v1, first release.
 """
@@ -64,6 +71,22 @@ from .operators import SIDE, load_operators
 N_TRAIN = 3000
 PAPER_TRAIN = {"epochs": 3, "batch_size": 1, "lr": 5e-4}
 BP = {"w_cnf": 1.0, "w_bound": 0.1}
+
+
+DIGIT_NN = "nn(mnist_net,[X],Y,[0,1,2,3,4,5,6,7,8,9]) :: digit(X,Y)."
+# each sum is checked as soon as its digits are chosen, so grounding a query visits at most 100 branches
+ADD2X2_PROBLOG = (DIGIT_NN + "\n"
+                  "add2x2(X0,X1,X2,X3,R1,R2,C1,C2) :- digit(X0,D0), digit(X1,D1), R1 is D0+D1, digit(X2,D2), "
+                  "C1 is D0+D2, digit(X3,D3), R2 is D2+D3, C2 is D1+D3.\n")
+
+
+def member_problog(n: int) -> str:
+    """member(n) for DeepProbLog: ``member(X_0..X_{n-1}, D, 1)`` iff some image shows D, ``.., D, 0)``
+    otherwise (negation as failure)."""
+    xs = ",".join(f"X{i}" for i in range(n))
+    lines = [DIGIT_NN] + [f"has({xs},D) :- digit(X{i},D)." for i in range(n)]
+    lines += [f"member({xs},D,1) :- has({xs},D).", f"member({xs},D,0) :- \\+has({xs},D)."]
+    return "\n".join(lines) + "\n"
 
 
 def resolve_data_file(task: Task, name: str) -> str:
@@ -104,6 +127,7 @@ class _NeuroLogTask(Task):
     train_defaults = dict(PAPER_TRAIN)
     main_metric = "digit_acc"
     n_fields = 0
+    tiny_params = {"n_train": 32}  # the conformance checks' instance
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
@@ -155,7 +179,10 @@ class _NeuroLogTask(Task):
                             f"disagree with the digits' classes (expected {gold[bad[0]].tolist()}); wrong MNIST?")
         self.idx_ = torch.as_tensor(idx).to(device)
         self.evidence_ = self.evidence_rows(rows).to(device)
-        self.constraint()
+        self.target_ = torch.as_tensor(target).to(device)  # the label, DeepProbLog's query arguments
+        c = self.constraint()
+        if c.problog and "problog_targets_from_data" in c.meta:  # compile the labels that occur
+            c.meta["problog_targets"] = sorted({tuple(r) for r in target.tolist()})
 
     def describe(self) -> dict:
         return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.idx_)),
@@ -165,7 +192,7 @@ class _NeuroLogTask(Task):
         for o in shuffled_batches(len(self.idx_), batch_size, generator, self.idx_.device):
             sel = self.idx_[o]
             yield Batch(x=self.train_images_[sel], evidence=self.evidence_[o],
-                        labels={"digit": self.train_labels_[sel]})
+                        labels={"digit": self.train_labels_[sel]}, target=self.target_[o])
 
     @torch.no_grad()
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
@@ -204,7 +231,9 @@ class Add2x2(_NeuroLogTask):
         cnf = b.build()
         self.sum0_ = cnf.index("sum(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(40).reshape(4, 10))], derived=derived,
-                          meta={"encoding": "paper (add2x2.cnf)"})
+                          problog=ADD2X2_PROBLOG,
+                          meta={"encoding": "paper (add2x2.cnf)", "problog_query": "add2x2",
+                                "problog_targets": [], "problog_targets_from_data": True})
 
     def generate(self, rng, labels):
         idx = rng.integers(0, len(labels), (self.tp["n_train"], 4))
@@ -259,7 +288,9 @@ class Member(_NeuroLogTask):
         cnf = b.build()
         self.in0_ = cnf.index("in(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(10 * n).reshape(n, 10))],
-                          meta={"encoding": f"paper (member{n}.cnf)"})
+                          problog=member_problog(n),
+                          meta={"encoding": f"paper (member{n}.cnf)", "problog_query": "member",
+                                "problog_targets": [(d, lab) for d in range(10) for lab in (0, 1)]})
 
     def generate(self, rng, labels):
         n, P = self.n_images, self.tp["n_train"]

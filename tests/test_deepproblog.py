@@ -84,3 +84,66 @@ def test_tiny_run(tmp_path):
     row = run(RunConfig("mnist-add", "deepproblog", seed=0, epochs=1, batch_size=8, tp={"n_pairs": 48}),
               str(tmp_path))
     assert row["status"] == "ok" and row["steps"] == 6 and row["train_seconds"] > 0
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_member_query_is_the_probability_that_some_image_shows_the_digit(n):
+    """member(n): P(member(.., d, 1)) = 1 - prod_i (1 - p_i(d)) and P(.., d, 0) = prod_i (1 - p_i(d)),
+    the second through ProbLog's negation as failure; with the gradients of those formulas."""
+    from tasks.neurolog import Member
+
+    c = Member(n=n).constraint()
+    m = DeepProbLog()
+    m.prepare(c, torch.device("cpu"))
+    torch.manual_seed(n)
+    logits = torch.randn(4, n, 10, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([[3, 1], [3, 0], [7, 1], [0, 0]])
+    got = m.query_probabilities({"digit": logits}, targets)
+    ref = logits.detach().clone().requires_grad_(True)
+    none = torch.stack([torch.prod(1 - torch.softmax(ref, -1)[b, :, d]) for b, (d, _) in enumerate(targets.tolist())])
+    want = torch.where(targets[:, 1] == 1, 1 - none, none)
+    torch.testing.assert_close(got, want.detach(), rtol=1e-12, atol=1e-15)
+    got.log().sum().backward()
+    want.log().sum().backward()
+    torch.testing.assert_close(logits.grad, ref.grad)
+
+
+def test_add2x2_query_is_the_probability_of_the_four_sums():
+    """add2x2: P(add2x2(.., r1, r2, c1, c2)) equals the sum over the 10^4 digit assignments with
+    those row and column sums; the labels that occur in the training rows are compiled in prepare."""
+    import itertools
+
+    from tasks.neurolog import Add2x2
+
+    task = Add2x2(n_train=16)
+    task.setup(0, torch.device("cpu"))
+    c = task.constraint()
+    assert c.meta["problog_targets"] == sorted({tuple(r) for r in task.target_.tolist()})
+    m = DeepProbLog()
+    m.prepare(c, torch.device("cpu"))
+    torch.manual_seed(0)
+    logits = torch.randn(3, 4, 10, dtype=torch.float64)
+    targets = task.target_[:3]
+    got = m.query_probabilities({"digit": logits}, targets)
+    p = torch.softmax(logits, -1)
+    want = []
+    for b, (r1, r2, c1, c2) in enumerate(targets.tolist()):
+        want.append(sum(float(p[b, 0, a] * p[b, 1, e] * p[b, 2, f] * p[b, 3, h])
+                        for a, e, f, h in itertools.product(range(10), repeat=4)
+                        if (a + e, f + h, a + f, e + h) == (r1, r2, c1, c2)))
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64), rtol=1e-10, atol=1e-15)
+
+
+def test_apply2x2_has_no_program_and_is_skipped():
+    from tasks.neurolog import Apply2x2
+
+    with pytest.raises(SkipRun, match="no ProbLog program"):
+        DeepProbLog().prepare(Apply2x2().constraint(), torch.device("cpu"))
+
+
+def test_tiny_member_run(tmp_path):
+    from harness.loop import RunConfig, run
+
+    row = run(RunConfig("member", "deepproblog", seed=0, epochs=1, batch_size=4, tp={"n": 3, "n_train": 24}),
+              str(tmp_path))
+    assert row["status"] == "ok" and row["steps"] == 6 and 0 <= row["metrics"]["digit_acc"] <= 100
