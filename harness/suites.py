@@ -115,6 +115,28 @@ SUITES["scaling"] = [
 ]
 
 
+# Issue 4's other rows of PAPER.md Table A: the supervised ceiling and the symbolic baselines on the
+# NeuroLog tasks, the paper's files (3,000 rows) and settings (batch 1, lr 5e-4, 3 epochs), beside
+# the CL-STE runs of scripts/table_a.sh. Semantic loss: 5 seeds, apply2x2 once (its 42,388-clause
+# CNF does not compile within the 300 s set-up budget: the timeout is the row); DeepProbLog: 3 seeds,
+# 2 minutes to ground and compile its queries (add2x2's 1,794 distinct labels are 1,794 queries: a
+# timeout; apply2x2 has no program: a skipped row).
+_NEUROLOG = (("add2x2", {}, ["clste", "mnist"]), ("member", {"n": 3}, ["clste", "mnist"]),
+             ("member", {"n": 5}, ["clste", "mnist"]), ("apply2x2", {}, ["clste"]))
+SUITES["neurolog-baselines"] = [
+    Entry(task, {**tp, "data_file": "paper"},
+          [("supervised", {})] + ([("semantic-loss", {})] if task != "apply2x2" else []), [0, 1, 2, 3, 4], None,
+          needs=needs)
+    for task, tp, needs in _NEUROLOG
+] + [
+    Entry("apply2x2", {"data_file": "paper"}, [("semantic-loss", {})], [0], None, needs=["clste"]),
+] + [
+    Entry(task, {**tp, "data_file": "paper"}, [("deepproblog", {})], [0] if task == "apply2x2" else [0, 1, 2],
+          None, needs=needs, setup_budget=120.0)
+    for task, tp, needs in _NEUROLOG
+]
+
+
 # Issue 7: Palm's RRN on Sudoku with fewer labels (PAPER.md 4.5), at a CPU scale (each run well under
 # 30 minutes on 2 shared cores, 1 thread): 1,000 generated puzzles with 50 givens, of which a fixed
 # half (or quarter) is labelled; a small RRN (hidden 32, 8 steps; the paper's 4-layer MLPs and edge
