@@ -147,3 +147,22 @@ def test_tiny_member_run(tmp_path):
     row = run(RunConfig("member", "deepproblog", seed=0, epochs=1, batch_size=4, tp={"n": 3, "n_train": 24}),
               str(tmp_path))
     assert row["status"] == "ok" and row["steps"] == 6 and 0 <= row["metrics"]["digit_acc"] <= 100
+
+
+@pytest.mark.parametrize("key,tp", [("member", {"n": 3}), ("add2x2", {})])
+def test_deepproblog_and_the_semantic_loss_agree_on_the_neurolog_tasks(key, tp):
+    """Two exact methods, two engines (ProbLog's grounding and compilation of the task's program;
+    PySDD's compilation of its CNF with the label as evidence): the same -log P(label) per batch."""
+    from harness.registry import get_task
+    from methods.semantic_loss import SemanticLoss
+
+    task = get_task(key)(n_train=16, **tp)
+    task.setup(0, torch.device("cpu"))
+    batch = next(iter(task.train_batches(8, torch.Generator().manual_seed(0))))
+    dpl, sl = DeepProbLog(), SemanticLoss()
+    dpl.prepare(task.constraint(), torch.device("cpu"))
+    sl.prepare(task.constraint(), torch.device("cpu"))
+    torch.manual_seed(1)
+    out = {"digit": torch.randn(8, *task.constraint().groups[0].atoms.shape, dtype=torch.float64)}
+    a, b = dpl.loss(out, batch).item(), sl.loss(out, batch).item()
+    assert a > 0.5 and a == pytest.approx(b, rel=1e-6)
