@@ -7,7 +7,9 @@ For every (entry, method, seed) of a suite:
   set-up and for the whole run inside, an address-space cap (``--memory-gb``), and a hard kill by
   this parent after the run budget plus a grace period for code stuck in C; the parent then
   records the timeout itself;
-- a crash is recorded as ``failed`` with the error's last line, and the suite goes on;
+- a crash is recorded as ``failed`` with the error's last line, and the suite goes on (by the
+  parent, with the child's last message on standard error, when the child died without writing
+  its closing row: e.g. a C library that aborts when the ``--memory-gb`` cap refuses memory);
 - when a run's set-up (data and the method's symbolic preparation, which the seed does not change)
   times out, the entry's later seeds of the same method and hyper-parameters are recorded as the
   same timeout without being run (``not_run: true``), so a compilation that overruns its budget
@@ -21,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 
@@ -125,7 +128,9 @@ def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
     if args.quiet:
         cmd.append("--quiet")
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, preexec_fn=_child_limits(getattr(args, "memory_gb", None)))
+    memory_gb = getattr(args, "memory_gb", None)
+    proc = subprocess.Popen(cmd, preexec_fn=_child_limits(memory_gb), stderr=subprocess.PIPE, text=True, errors="replace")
+    last = _StderrTail(proc.stderr)
     hard = entry.run_budget + GRACE_SECONDS if entry.run_budget else None
     try:
         code = proc.wait(timeout=hard)
@@ -140,7 +145,35 @@ def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
         raise
     finally:
         os.unlink(cfg_path)
+        last.join()
+    if code not in (0, 2) and _final_row(cfg, args.results) is None:
+        # the child died without writing its closing row (a C library's abort, a signal): the parent does
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        cap = f"; the run's address space is capped at {memory_gb:g} GB (--memory-gb)" if memory_gb else ""
+        _publish_end_row(cfg, args.results, "failed",
+                         f"the run's process ended ({how}) after {time.monotonic() - t0:.0f} s without a result; "
+                         f"its last message: {last.line or '(none)'}{cap}")
+        say(f"{cfg.task} {cfg.method} seed {cfg.seed}: process ended ({how}), recorded as failed")
     return {0: "done", 2: "user-error"}.get(code, "failed")
+
+
+class _StderrTail:
+    """Passes a child's standard error through and keeps its last non-empty line."""
+
+    def __init__(self, stream):
+        self.line = ""
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream):
+        for text in stream:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            if text.strip():
+                self.line = text.strip()[-300:]
+
+    def join(self):
+        self._thread.join(timeout=5)
 
 
 def run_suite(args) -> int:

@@ -30,6 +30,23 @@ class Sleeper(Method):
         return sum(o.sum() for o in outputs.values()) * 0.0
 
 
+@register_method
+class Aborter(Method):
+    """Dies in set-up the way a C library does when memory is refused: a message, then exit."""
+    key = "aborter"
+    hparams = {}
+
+    def prepare(self, constraint, device):
+        import os, sys
+        sys.stderr.write("calloc failed in new_sdd_manager\\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+    def loss(self, outputs, batch):
+        return sum(o.sum() for o in outputs.values()) * 0.0
+
+
+SUITES["t-abort"] = [Entry("mnist-add", {"n_pairs": 32}, [("aborter", {}), ("supervised", {})], [0], 1, 8)]
 SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {})], [0, 1, 2], 1, 8, setup_budget=3.0,
                             run_budget=60.0),
                       Entry("mnist-add", {"n_pairs": 32}, [("supervised", {})], [0], 1, 8)]
@@ -74,6 +91,21 @@ def test_method_sleeping_in_setup_is_a_timeout_and_the_suite_goes_on(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| sleeper-v1" in report and "0/0/3/0/0" in report  # runs ok/fail/timeout/skip/incomplete
     assert time.monotonic() - t0 < 240
+
+
+def test_child_dying_without_a_row_is_recorded_as_failed_with_its_last_message(tmp_path):
+    cmd, env = _bench(tmp_path, "t-abort")
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 1, p.stdout + p.stderr  # a failed run makes the suite's exit status 1
+    rows = {r["method"]: r for r in _rows(tmp_path)}
+    assert rows["supervised"]["status"] == "ok"  # the suite went on
+    dead = rows["aborter"]
+    assert dead["status"] == "failed" and dead["final"] and dead["_file"].endswith(".jsonl")
+    assert "exit code 1" in dead["error"] and "calloc failed in new_sdd_manager" in dead["error"]
+    assert "calloc failed" in p.stderr  # the child's standard error still reaches the user
+    # a finished (failed) run is not started again
+    p2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert "2 of 2 runs already finished" in p2.stdout and len([r for r in _rows(tmp_path) if r["method"] == "aborter"]) == 1
 
 
 def test_sigkill_mid_suite_loses_no_epoch_and_repeats_no_run(tmp_path):
