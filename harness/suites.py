@@ -118,9 +118,9 @@ SUITES["scaling"] = [
 # Issue 4's other rows of PAPER.md Table A: the supervised ceiling and the symbolic baselines on the
 # NeuroLog tasks, the paper's files (3,000 rows) and settings (batch 1, lr 5e-4, 3 epochs), beside
 # the CL-STE runs of scripts/table_a.sh. Semantic loss: 5 seeds, apply2x2 once (its 42,388-clause
-# CNF does not compile within the 300 s set-up budget: the timeout is the row); DeepProbLog: 3 seeds,
-# 2 minutes to ground and compile its queries (add2x2's 1,794 distinct labels are 1,794 queries: a
-# timeout; apply2x2 has no program: a skipped row).
+# CNF does not compile within the runner's 16 GB: a failed row); DeepProbLog: 3 seeds, 2 minutes to
+# ground and compile its queries (add2x2's 1,794 distinct labels are 1,794 queries, which run out of
+# memory; apply2x2 has no program: a skipped row).
 _NEUROLOG = (("add2x2", {}, ["clste", "mnist"]), ("member", {"n": 3}, ["clste", "mnist"]),
              ("member", {"n": 5}, ["clste", "mnist"]), ("apply2x2", {}, ["clste"]))
 SUITES["neurolog-baselines"] = [
