@@ -139,7 +139,7 @@ class DeepProbLog(Method):
         t0 = time.perf_counter()
         self.source_.probs = torch.softmax(outputs[self.group_], -1)  # (B, G, K)
         t = torch.as_tensor(targets)
-        targets = [tuple(r) for r in t.tolist()] if t.dim() == 2 else [int(v) for v in t.reshape(-1).tolist()]
+        targets = t.tolist() if t.dim() == 2 else t.reshape(-1).tolist()  # _query takes ints or rows
         with warnings.catch_warnings():  # its semiring's is_zero calls float() on graph tensors
             warnings.simplefilter("ignore", UserWarning)
             results = self.model_.solve([self._query(b, t) for b, t in enumerate(targets)])

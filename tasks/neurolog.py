@@ -180,9 +180,7 @@ class _NeuroLogTask(Task):
         self.idx_ = torch.as_tensor(idx).to(device)
         self.evidence_ = self.evidence_rows(rows).to(device)
         self.target_ = torch.as_tensor(target).to(device)  # the label, DeepProbLog's query arguments
-        c = self.constraint()
-        if c.problog and "problog_targets_from_data" in c.meta:  # compile the labels that occur
-            c.meta["problog_targets"] = sorted({tuple(r) for r in target.tolist()})
+        self.constraint()
 
     def describe(self) -> dict:
         return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.idx_)),
@@ -217,6 +215,11 @@ class Add2x2(_NeuroLogTask):
     n_images, n_fields, paper_file = 4, 8, "add2x2_train.txt"
     PAIRS = ((0, 1), (2, 3), (0, 2), (1, 3))  # r1, r2, c1, c2
 
+    def setup(self, seed: int, device: torch.device) -> None:
+        super().setup(seed, device)
+        # DeepProbLog compiles one query per label: those of the training rows, not all 19^4
+        self.constraint().meta["problog_targets"] = sorted({tuple(r) for r in self.target_.tolist()})
+
     def build_constraint(self) -> Constraint:
         b = CNFBuilder()
         b.atoms(f"digit({i},{k})" for i in range(4) for k in range(10))
@@ -233,7 +236,7 @@ class Add2x2(_NeuroLogTask):
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(40).reshape(4, 10))], derived=derived,
                           problog=ADD2X2_PROBLOG,
                           meta={"encoding": "paper (add2x2.cnf)", "problog_query": "add2x2",
-                                "problog_targets": [], "problog_targets_from_data": True})
+                                "problog_targets": []})  # set by setup from the training rows
 
     def generate(self, rng, labels):
         idx = rng.integers(0, len(labels), (self.tp["n_train"], 4))
