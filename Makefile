@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 SUITE ?= default
 RESULTS ?= results/runs/$(SUITE)
-REPORT ?= results/reports/latest-$(SUITE).md
+REPORT ?= results/runs/$(SUITE)/report/report.md
 
 .PHONY: setup bench test smoke clean
 
@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 smoke: $(STAMP)
-	$(VENV)/bin/nesybench bench --suite smoke --results results/runs/smoke --out results/runs/smoke/report.md
+	$(VENV)/bin/nesybench bench --suite smoke --results results/runs/smoke --out results/runs/smoke/report/report.md
 
 clean:
 	rm -rf $(VENV) results/runs

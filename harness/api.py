@@ -245,6 +245,9 @@ class Task:
     main_metric: ClassVar[str] = ""
     #: the task parameter that measures problem size (plots of time per epoch against it), if any
     size_param: ClassVar[str | None] = None
+    #: {parameter: "other_parameter=value"} for parameters that apply only in that setting (reports
+    #: leave them out elsewhere), e.g. Sudoku's RRN sizes only with ``net=rrn``
+    param_applies: ClassVar[dict[str, str]] = {}
     #: task parameters that make a seconds-long instance (conformance checks and tests)
     tiny_params: ClassVar[dict[str, Any]] = {}
 

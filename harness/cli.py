@@ -5,7 +5,9 @@
       --lr 0.001 --hp w_cnf=3 --hp w_bound=0.4 --hp ste=bp-iste --tp n_pairs=30000 \
       --mnist-dir DIR --results DIR
   nesybench bench --suite default --results DIR --out FILE.md
-  nesybench report --results DIR --out FILE.md
+  nesybench report --results DIR --out FILE.md [--format md,html,tex] [--suite NAME]
+  nesybench compare RESULTS_A RESULTS_B [--fail-on-regression]
+  nesybench publish --results DIR --suite NAME
 
 User errors print one line ``nesybench: error: ...`` and exit with status 2.
 """
@@ -113,13 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
 
-    p = sub.add_parser("report", help="render a Markdown report from result rows")
+    p = sub.add_parser("report", help="render a report (Markdown, HTML, LaTeX) from result rows")
     p.add_argument("--results", default=DEFAULT_RESULTS)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the Markdown file; the other formats and figures go beside it")
     p.add_argument("--title", default="nesybench report")
+    p.add_argument("--format", default="md,html,tex", help="comma-separated: md, html, tex (default all three)")
+    p.add_argument("--suite", default=None, help="the suite the rows belong to (adds its named views)")
+
+    p = sub.add_parser("compare", help="two result folders side by side per cell, with the ratio (A/B)")
+    p.add_argument("a", metavar="A", help="results directory (or a published report folder's rows/)")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="exit 1 when B is worse than A beyond the seeds' spread in some cell")
+    p.add_argument("--factor", type=float, default=1.1,
+                   help="a time ratio B/A above this (or accuracy beyond the spread) is flagged (default 1.1)")
 
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for provenance
         if args.cmd is None:
             parser.print_help()
             return 2
@@ -159,9 +172,16 @@ def _dispatch(args) -> int:
     if args.cmd == "report":
         from .report import write_report
 
-        write_report(args.results, args.out, args.title)
-        print(f"report written to {args.out}")
+        from .report import parse_formats
+
+        formats = parse_formats(args.format)
+        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite)
+        print(f"report written to {args.out} ({', '.join(formats)})")
         return 0
+    if args.cmd == "compare":
+        from .report.compare import main as compare_main
+
+        return compare_main(args)
     if args.cmd == "run":
         from .loop import RunConfig, run
 
@@ -191,7 +211,7 @@ def _dispatch(args) -> int:
     if args.cmd == "publish":
         from .report import publish
 
-        print(f"published to {publish(args.results, args.suite, args.dest)}")
+        print(f"published to {publish(args.results, args.suite, args.dest, argv=args.argv)}")
         return 0
     if args.cmd == "check":
         from .checks import run_checks

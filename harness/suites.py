@@ -27,6 +27,17 @@ class Entry:
     run_budget: float | None = 1800.0  # seconds for the whole run; over it the run is a timeout
 
 
+@dataclass
+class View:
+    """A named summary table of a suite's report: its rows are the cells of ``tasks`` (all when
+    None), its columns the method configurations of ``columns`` in order, each (label, method,
+    hyper-parameters the run must have); rows of other configurations are left out of the view."""
+
+    title: str
+    columns: list[tuple[str, str, dict[str, Any]]]
+    tasks: list[str] | None = None
+
+
 SUITES: dict[str, list[Entry]] = {
     "smoke": [
         Entry("mnist-add", {"n_pairs": 200}, [("cl-ste", {}), ("supervised", {})], [0], 1),
@@ -177,6 +188,18 @@ SUITES["gpu"] = [
     Entry("sudoku", {"n_train": 5000, "n_test": 500, "trick_test": 200}, [("cl-ste", {}), ("supervised", {})],
           [0], 1, 16, 5e-4),
 ]
+
+
+# Named summary tables per suite (the report prints each after the suite's full summary table).
+VIEWS: dict[str, list[View]] = {
+    "paper": [View("Table A: the CL-STE variants on the NeuroLog tasks",
+                   [("b_p + iSTE", "cl-ste", {"ste": "bp-iste"}), ("b + iSTE", "cl-ste", {"ste": "b-iste"}),
+                    ("b + sSTE", "cl-ste", {"ste": "b-sste"}), ("supervised", "supervised", {})],
+                   ["add2x2", "apply2x2", "member"])],
+    "neurolog-baselines": [View("Table A: CL-STE and the baselines on the NeuroLog tasks",
+                                [("CL-STE b_p + iSTE", "cl-ste", {"ste": "bp-iste"}), ("supervised", "supervised", {}),
+                                 ("semantic loss", "semantic-loss", {}), ("DeepProbLog", "deepproblog", {})])],
+}
 
 
 def get_suite(name: str) -> list[Entry]:
