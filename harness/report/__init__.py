@@ -27,7 +27,7 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(f.strip().lower() for f in (text or ",".join(FORMATS)).split(",") if f.strip()))
     bad = [f for f in names if f not in FORMATS]
     if bad or not names:
-        raise UserError(f"--format {text!r}: unknown format {bad[0] if bad else '(none)'}; "
+        raise UserError(f"--format {text!r}: unknown format {bad[0] if bad else '(none)'!r}; "
                         f"give a comma-separated list of {', '.join(FORMATS)}")
     return names
 

@@ -21,7 +21,7 @@ th,td{border-bottom:1px solid #e3e3e3;padding:.3em .6em;text-align:left;vertical
 th{background:#f4f4f4;cursor:pointer;user-select:none;white-space:nowrap}
 th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-td.best{font-weight:bold;background:#eef7ee}
+td.best{font-weight:bold;background:#eef7ee}table.summary td:first-child{white-space:nowrap}
 table.published th{background:#fff4e0}caption{caption-side:top;text-align:left;color:#555;padding-bottom:.3em}
 .notes{font-size:.85em;color:#444}.legend{font-size:.9em;color:#555}
 dl.prov{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;font-size:.9em}
@@ -97,7 +97,7 @@ def grid_html(grid: Grid, table_id: str) -> str:
             r.append((text, "num best" if (row, col) in grid.best else "num"))
         r.append((_e(grid.setting[row]), ""))
         rows.append(r)
-    return (f'<h2 id="{table_id}">{_e(grid.title)}</h2><p class="legend">{_e(legend(grid))}</p>'
+    return (f'<h2 id="{table_id}">{_e(grid.title)}</h2><p class="legend">{_e(legend(grid).replace("**", ""))}</p>'
             + _table(headers, rows, "summary") + _notes(grid.footnotes))
 
 

@@ -40,12 +40,14 @@ def _metric_limits(ax, values: list[float]) -> None:
 
 def _log_if_decades(ax, values, axis: str = "y") -> None:
     """A log scale, with plain-number tick labels (0.1, 1, 10), where the values span a decade."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     vals = [v for v in values if v == v and v > 0]
     if vals and max(vals) / min(vals) >= 10:
         (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
-        (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        a = ax.yaxis if axis == "y" else ax.xaxis
+        a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        a.set_minor_formatter(NullFormatter())
 
 
 def _colors(labels: list[str]) -> dict[str, tuple]:
@@ -184,10 +186,14 @@ def scaling(grid, task: str, color: dict, out_dir: str, stem: str) -> list[str]:
                       mec="black", mew=0.6)
             times.append(b)
             marks["T/O"] = True
-    ax_m.set(xlabel=sp, ylabel=metric, title=f"{task}: {metric} by {sp}")
-    ax_t.set(xlabel=sp, ylabel="training seconds per epoch", title=f"{task}: time per epoch by {sp}")
+    name = tc[0][1]["task"]
+    ax_m.set(xlabel=sp, ylabel=metric, title=f"{name}: {metric} by {sp}")
+    ax_t.set(xlabel=sp, ylabel="training seconds per epoch", title=f"{name}: time per epoch by {sp}")
     _metric_limits(ax_m, values)
     _log_if_decades(ax_t, times, "y")
+    if times:  # room above the highest point (a timeout marker at its budget is often the highest)
+        lo, hi = ax_t.get_ylim()
+        ax_t.set_ylim(lo, hi * 1.6 if ax_t.get_yscale() == "log" else hi + 0.08 * (hi - lo))
     for ax in (ax_m, ax_t):
         if log_x:
             ax.set_xscale("log")

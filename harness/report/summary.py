@@ -99,9 +99,9 @@ def _split_columns(cs: list[dict]) -> None:
         groups: dict = {}
         for c in cs:
             groups.setdefault((c["row"], c["col"]), []).append(c)
-        clashing = {col for (_, col), g in groups.items() if len(g) > 1 and len({str(c[key]) for c in g}) > 1}
-        if not clashing:
+        if all(len(g) == 1 for g in groups.values()):
             return
+        clashing = {col for (_, col), g in groups.items() if len(g) > 1 and len({str(c[key]) for c in g}) > 1}
         for c in cs:
             if c["col"] in clashing:
                 c["col"] = f"{c['col']} {fmt(c)}"
@@ -155,13 +155,14 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
         metrics = Counter(c["main_metric"] for c in rc if c["main_metric"])
         metric = metrics.most_common(1)[0][0] if metrics else ""
         grid.metric[row] = metric
-        usual = Counter(_setting(c, c["row_keys"]) for c in rc).most_common(1)[0][0]
+        measured = [c for c in rc if c["n_ok"]] or rc  # runs that finished define the row's setting
+        usual = Counter(_setting(c, c["row_keys"]) for c in measured).most_common(1)[0][0]
         grid.setting[row] = _setting_text(usual)
         for c in rc:
             key = (row, c["col"])
             grid.cells[key] = c
             s = _setting(c, c["row_keys"])
-            if s != usual:
+            if s != usual and c["n_ok"]:  # how a measured cell's setting differs from its row's
                 diff = [(k, v) for k, v in s if (k, v) not in usual]
                 grid.note(key, "run with " + ", ".join(_diff_text(k, v) for k, v in diff))
             _status_notes(grid, key, c, metric)
