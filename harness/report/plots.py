@@ -122,6 +122,9 @@ def curves(df: pd.DataFrame, grid, task: str, color: dict, out_dir: str, stem: s
         for ax in (ax_e, ax_t):
             _metric_limits(ax, values)
             ax.grid(alpha=0.3)
+        if values and all(v == 0 for v in values):  # coinciding curves: say so rather than hide one
+            ax_e.text(0.5, 0.5, f"every run above scores 0 on {metric}", transform=ax_e.transAxes, ha="center",
+                      color="0.35", fontsize=9)
     fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.98), fontsize=8,
                frameon=False, title="method")
     fig.tight_layout()
