@@ -130,7 +130,8 @@ def render(report, out_dir: str) -> str:
             parts.append(_published_html(lit))
     parts.append('<h2 id="details">Details per task</h2><p class="legend">Parameters are listed only where they '
                  "differ from the defaults; the full configuration of each row is in "
-                 f"<code>{_e(report.configs_file)}</code> under its config id.</p>")
+                 f'<a href="{_e(report.configs_file)}">{_e(report.configs_file)}</a> (beside this page) under its '
+                 "config id.</p>")
     for d in report.details:
         headers = list(d.frame.columns)
         rows = [[(_e(v), "num" if h not in ("method", "hp (not default)", "task params (not default)", "device",

@@ -33,7 +33,7 @@ def _readme(folder: str, results_dir: str, suite: str, report, argv: list[str] |
     prov = dict(report.provenance)
     cmd = "nesybench " + " ".join(shlex.quote(a) for a in (argv or ["publish", "--results", results_dir,
                                                                     "--suite", suite]))
-    lines = [f"# {os.path.basename(folder)}", "",
+    lines = [f"# nesybench report: suite {suite}", "",
              f"Report of suite `{suite}`: [report.md](report.md), [report.html](report.html) (opens offline), "
              "[report.tex](report.tex) (the summary table, booktabs); every result row under `rows/` (the results directory's files as they were).", "",
              f"- commit: {prov.get('commits', 'unknown')}",
