@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("bench", help="run a suite, each run in its own process under budgets, and write its report")
     p.add_argument("--suite", default="default")
-    p.add_argument("--out", default=None, help="report file (default <results>/report.md)")
+    p.add_argument("--out", default=None, help="report file (default <results>/report/report.md)")
     p.add_argument("--add-method", action="append", metavar="KEY",
                    help="also run this method (e.g. a --plugin one) on every entry of the suite")
     p.add_argument("--memory-gb", type=float, default=16.0, help="address-space cap of each run process")

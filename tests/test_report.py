@@ -227,3 +227,21 @@ def test_unknown_format_is_a_user_error():
     assert parse_formats("md, tex") == ("md", "tex")
     with pytest.raises(UserError, match="unknown format 'pdf'"):
         parse_formats("md,pdf")
+
+
+def test_scaling_view_notes_the_hyper_parameters_its_column_does_not_name():
+    from harness.suites import VIEWS
+
+    [view] = VIEWS["scaling"]
+    rows = []
+    for n, wb in ((2, 0.01), (3, 0.001)):
+        tp = {**MA, "digits": n, "encoding": "compact"}
+        rows += runs("mnist-add", "cl-ste", tp, CL, [0], [50.0 + n], "sum_acc")
+        rows += runs("mnist-add", "cl-ste", tp, {**CL, "w_cnf": 1.0, "w_bound": wb}, [0], [80.0 + n], "sum_acc",
+                     batch=1)
+    grid = summary.build(cells_mod.cells(pd.DataFrame(rows)), view.title, view)
+    assert grid.columns == ["CL-STE, batch 16", "CL-STE, batch 1"]
+    value, _, ref = summary.cell_parts(grid, ("mnist-add digits=3", "CL-STE, batch 1"))
+    assert value == "83.00" and ("mnist-add digits=3", "CL-STE, batch 1") in grid.best
+    notes = [grid.footnotes[int(n) - 1] for n in ref.strip("[]").split(", ")]
+    assert "with w_bound=0.001" in notes and any(n.startswith("run with batch 1") for n in notes)

@@ -107,10 +107,11 @@ def _split_columns(cs: list[dict]) -> None:
                 c["col"] = f"{c['col']} {fmt(c)}"
 
 
-def _view_column(c: dict, view) -> str | None:
+def _view_column(c: dict, view) -> tuple[str, dict] | None:
+    """The view's column of a cell and the cell's other non-default hyper-parameters (noted)."""
     for label, method, hp in view.columns:
         if c["method"] == method and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items()):
-            return label
+            return label, {k: v for k, v in c["hp_diff"].items() if k not in hp}
     return None
 
 
@@ -121,12 +122,13 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
         if view is not None:
             if view.tasks is not None and c["task"] not in view.tasks:
                 continue
-            col = _view_column(c, view)
-            if col is None:
+            found = _view_column(c, view)
+            if found is None:
                 continue
+            col, extra = found
         else:
-            col = c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else "")
-        cs.append({**c, "col": col})
+            col, extra = c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else ""), {}
+        cs.append({**c, "col": col, "hp_extra": extra})
     grid = Grid(title)
     by_task: dict[str, list[dict]] = {}
     for c in cs:
@@ -165,6 +167,8 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
             if s != usual and c["n_ok"]:  # how a measured cell's setting differs from its row's
                 diff = [(k, v) for k, v in s if (k, v) not in usual]
                 grid.note(key, "run with " + ", ".join(_diff_text(k, v) for k, v in diff))
+            if c["hp_extra"]:
+                grid.note(key, "with " + compact(c["hp_extra"]))
             _status_notes(grid, key, c, metric)
         scored = [(round(c["metrics"][metric][0], 2), key) for key, c in
                   ((k, grid.cells[k]) for k in grid.cells if k[0] == row) if metric in c["metrics"]]
