@@ -42,6 +42,7 @@ from harness.errors import UserError
 from harness.registry import register_task
 
 from ._files import read_rows
+from .mnist_add_encodings import column_encoding, column_targets
 from .mnist_data import load_mnist
 from .nets import LeNet, PerImage
 
@@ -188,7 +189,7 @@ class MnistAdd(Task):
         "digits": 1,  # N: digits per number
         "n_pairs": 0,  # training examples; 0 = all (train digits // 2N: 30,000 on full MNIST at N=1)
         "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), read instead of drawing pairs
-        "encoding": "auto",  # paper (10^(2N) atoms, N <= 2), compact (linear in N), auto: paper if N <= 2
+        "encoding": "auto",  # paper (10^(2N) atoms, N <= 2), compact or column (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
     # The reference README's batch-16 setting and testBenchmark.sh's weights (PAPER.md 4.1).
@@ -203,8 +204,8 @@ class MnistAdd(Task):
         if n < 1:
             raise UserError(f"mnist-add: digits must be >= 1, got {n}")
         enc = self.tp["encoding"]
-        if enc not in ("auto", "paper", "compact"):
-            raise UserError(f"mnist-add: unknown encoding {enc!r}; available: auto, paper, compact")
+        if enc not in ("auto", "paper", "compact", "column"):
+            raise UserError(f"mnist-add: unknown encoding {enc!r}; available: auto, paper, compact, column")
         if enc == "paper" and n > MAX_PAPER_DIGITS:
             raise UserError(f"mnist-add: the paper encoding has 10^(2N) atoms ({10 ** (2 * n):,} at N={n}); "
                             f"it is limited to N <= {MAX_PAPER_DIGITS}: use encoding=compact (or auto)")
@@ -221,6 +222,8 @@ class MnistAdd(Task):
             ops = []
             if self.encoding == "paper":
                 cnf, digit_atoms, derived, sum_cols = paper_encoding(n)
+            elif self.encoding == "column":
+                cnf, digit_atoms, derived, ops, sum_cols = column_encoding(n)
             else:
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
@@ -241,6 +244,10 @@ class MnistAdd(Task):
         rows = torch.arange(len(sums), device=sums.device)
         if self.encoding == "paper":
             ev[rows, cols[sums]] = 1.0
+        elif self.encoding == "column":  # sdig(j, s_j) for j < N-1, top(s_N-1 + 10 s_N)
+            targets = column_targets(sums, self.tp["digits"])  # (B, N)
+            for j in range(targets.shape[1]):
+                ev[rows, cols[j][targets[:, j]]] = 1.0
         else:
             digits = sum_digits(sums, self.tp["digits"])  # (B, N+1)
             for j in range(digits.shape[1]):
