@@ -267,7 +267,8 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         return row
     except BudgetExceeded as e:
         clock.stop()
-        writer.append(end_row(base, "timeout", str(e), timeout_phase=e.phase, seconds_reached=e.elapsed))
+        writer.append(end_row(base, "timeout", str(e), timeout_phase=e.phase, seconds_reached=e.elapsed,
+                              budget_seconds=e.limit))
         writer.publish()  # a timeout is a result: not retried on resume
         if progress:
             progress(f"{task.key} {method.key} seed {cfg.seed}: timeout ({e})")

@@ -189,6 +189,7 @@ class MnistAdd(Task):
         "digits": 1,  # N: digits per number
         "n_pairs": 0,  # training examples; 0 = all (train digits // 2N: 30,000 on full MNIST at N=1)
         "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), read instead of drawing pairs
+        "holdout": 0,  # > 0: hold out this many training digits (fixed draw) and score on them, not on the test set
         "encoding": "auto",  # paper (10^(2N) atoms, N <= 2), compact or column (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
@@ -275,6 +276,18 @@ class MnistAdd(Task):
         data = load_mnist(self.data_dirs.get("mnist"))
         self.source_ = data.source
         n_train = len(data.train_y)
+        test_x, test_y = data.test_x, data.test_y
+        held = self.tp["holdout"]
+        if held:  # a validation split for tuning: digits drawn once (seed 54321), never trained on
+            if self.tp["pairs_file"] or not 0 < held < n_train // 2:
+                raise UserError(f"mnist-add: holdout={held} needs 0 < holdout < {n_train // 2} and no pairs_file")
+            perm = np.random.default_rng(54321).permutation(n_train)
+            keep, val = np.sort(perm[held:]), np.sort(perm[:held])
+            test_x, test_y = data.train_x[val], data.train_y[val]
+            train_x, train_y = data.train_x[keep], data.train_y[keep]
+            n_train = len(keep)
+        else:
+            train_x, train_y = data.train_x, data.train_y
         if self.tp["pairs_file"]:
             pairs = self._read_pairs_file(self.tp["pairs_file"], n_train, data.train_y)
         else:
@@ -287,20 +300,21 @@ class MnistAdd(Task):
                                 f"available from {data.source} MNIST; lower n_pairs or use --mnist-dir")
             pairs = pairs[: self.tp["n_pairs"]]
         weights = torch.as_tensor(number_weights(self.tp["digits"]))
-        self.train_images_ = _to_float(data.train_x).to(device)  # (N, 1, 28, 28)
-        self.train_labels_ = torch.as_tensor(data.train_y).to(device)
+        self.train_images_ = _to_float(train_x).to(device)  # (N, 1, 28, 28)
+        self.train_labels_ = torch.as_tensor(train_y).to(device)
         self.pairs_ = torch.as_tensor(pairs, dtype=torch.long).to(device)  # (P, 2N)
         self.pair_sums_ = (self.train_labels_[self.pairs_] * weights.to(device)).sum(1)
-        self.test_images_ = _to_float(data.test_x).to(device)
-        self.test_labels_ = torch.as_tensor(data.test_y).to(device)
-        n_test = len(data.test_y) // self.n_img
-        test_perm = np.random.default_rng(12345).permutation(len(data.test_y))[: n_test * self.n_img]
+        self.test_images_ = _to_float(test_x).to(device)
+        self.test_labels_ = torch.as_tensor(test_y).to(device)
+        n_test = len(test_y) // self.n_img
+        test_perm = np.random.default_rng(12345).permutation(len(test_y))[: n_test * self.n_img]
         self.test_pairs_ = torch.as_tensor(test_perm.reshape(n_test, self.n_img)).to(device)
         self.weights_ = weights.to(device)
         self.constraint()
 
     def describe(self) -> dict:
         return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.pairs_)),
+                "scored_on": f"{self.tp['holdout']} held-out training digits" if self.tp["holdout"] else "test",
                 "n_test_examples": int(len(self.test_pairs_))}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
