@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--margin", type=float, nargs="+", default=[0.0, 2.0])
     args = ap.parse_args()
     print("encoding N margin | share of |grad|: deduce unsat sat | cos(descent, supervised): deduce unsat sat all"
-          " | top-column cos(all)")
+          " no-deduce | top-column cos(all)")
     for enc in args.encoding:
         for n in args.digits:
             task = MnistAdd(digits=n, encoding=enc)
@@ -74,7 +74,8 @@ def main():
                 top = [0, n]  # the images of the most significant column
                 print(f"{enc:8s} {n:2d} {margin:4.1f} | " + " ".join(f"{norms[k] / tot:6.2f}" for k in grads)
                       + " | " + " ".join(f"{cos(grads[k], sup):6.2f}" for k in grads)
-                      + f" {cos(total, sup):6.2f} | {cos(total[:, top], sup[:, top]):6.2f}")
+                      + f" {cos(total, sup):6.2f} {cos(grads['unsat'] + grads['sat'], sup):6.2f}"
+                      + f" | {cos(total[:, top], sup[:, top]):6.2f}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,13 @@ Encoding ``compact`` (:func:`compact_encoding`): column addition with carry atom
 decimal digits. ``auto`` (default) takes ``paper`` for N <= 2, to reproduce the paper, and
 ``compact`` above.
 
+Encoding ``column`` (:mod:`tasks.mnist_add_encodings`): also linear in N, one clause per column that
+fixes the column's total through derived "carry-in AND digit pair" atoms, and no clause on a carry
+alone; the one CL-STE learns from at every N (docs/mnist-add-scaling.md says why).
+
+``holdout=K`` keeps K training digits (one fixed draw) out of training and scores on them instead of
+the test set: the validation split for tuning.
+
 Data: training examples are drawn per seed as a random permutation of the training digits cut into
 consecutive groups of 2N (each digit used once; 30,000 pairs on full MNIST at N = 1, as in the
 paper), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N sum`` indexing

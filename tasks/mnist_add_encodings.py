@@ -31,8 +31,8 @@ left out, as in the other encodings: methods compute them), ``-sdig(j,s) | OR ou
 (d1 + d2 + c) mod 10 = s`` for j < N-1 (outcomes: col, or the pairs at j = 0 where c = 0), and
 ``-top(t) | OR outcome(N-1,c,d1,d2) with d1 + d2 + c = t``. On one-hot digits and the label's
 evidence atoms it holds exactly when the numbers add up to the label (brute force in the tests). At
-N = 1 it is the paper encoding with the sums renamed top(t). Size: 334 N - 180 atoms (140 at N = 1,
-4,830 at N = 15), linear in N.
+N = 1 it is the paper encoding with the sums renamed top(t). Size: 337 N - 202 atoms and 725 N - 718
+clauses for N >= 2 (139 atoms and 19 clauses at N = 1; 4,853 and 10,157 at N = 15), linear in N.
 """
 from __future__ import annotations
 
