@@ -168,6 +168,19 @@ def compact_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, li
     return b.build(), digit_atoms, torch.tensor(pair_rows), ops, sum_cols
 
 
+def compact_blocks(cnf: CNF, n_digits: int) -> list[list[int]]:
+    """The compact encoding's columns, least significant first, as atom columns: per position j
+    its two digits, big, nine, t, the carry out of it and its sum digit; then the last sum digit.
+    A compiler can follow the carry chain with it (``Constraint.meta["var_blocks"]``)."""
+    N, names = n_digits, set(cnf.names)
+    blocks = []
+    for j in range(N + 1):
+        want = [f"digit({img},{k})" for img in ((N - 1 - j, 2 * N - 1 - j) if j < N else ()) for k in range(10)]
+        want += [f"big({j})", f"nine({j})", f"t({j})", f"carry({j + 1})"] + [f"sdig({j},{s})" for s in range(10)]
+        blocks.append([cnf.index(a) - 1 for a in want if a in names])
+    return blocks
+
+
 def sum_digits(sums: torch.Tensor, n_digits: int) -> torch.Tensor:
     """(B,) sums -> (B, N+1) decimal digits, least significant first."""
     p = 10 ** torch.arange(n_digits + 1, device=sums.device)
@@ -241,6 +254,8 @@ class MnistAdd(Task):
                                           meta={"encoding": self.encoding, "problog_query": "addition",
                                                 "problog_targets": range(2 * (10 ** n - 1) + 1)},
                                           derived_ops=ops)
+            if self.encoding == "compact":
+                self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
 
     def evidence_for(self, sums: torch.Tensor) -> torch.Tensor:
