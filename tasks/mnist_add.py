@@ -8,8 +8,9 @@ digit label unless the method is the supervised ceiling.
 Encoding ``paper`` (PAPER.md section 2, ``mnistAdd*.cnf``): atoms ``digit(i,k)`` for the network's
 outputs, one derived conjunction atom ``aux(d_0..d_2N-1)`` per combination of digit values (the
 reference's ``aux``/``predict``), and ``sum(r)``; for each r one clause
-``-sum(r) | OR of aux(combination) whose numbers add up to r``. It has 10^(2N) atoms, so it is
-refused for N > 2.
+``-sum(r) | OR of aux(combination) whose numbers add up to r``. It has 10^(2N) atoms: it is listed
+for N <= 2; for N = 3 and 4 its clauses are generated per example (:mod:`tasks.mnist_add_paper`:
+an example's own sum's clause holds at most 10^N combinations); N > 4 is refused.
 
 Encoding ``compact`` (:func:`compact_encoding`): column addition with carry atoms, linear in N
 (134 atoms / 60 clauses at N = 1, 2,010 / 1,222 at N = 15); the evidence is the sum's N+1
@@ -26,7 +27,9 @@ the test set: the validation split for tuning.
 Data: training examples are drawn per seed as a random permutation of the training digits cut into
 consecutive groups of 2N (each digit used once; 30,000 pairs on full MNIST at N = 1, as in the
 paper), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N sum`` indexing
-the full MNIST training set, e.g. ``mnistAdd_train.txt``). Test examples: the test digits in a
+the full MNIST training set, e.g. ``mnistAdd_train.txt``; ``pairs_file=paper`` reads
+``mnistAdd_train.txt``, ``mnistAdd2_train.txt`` or ``mnistAdd3_train.txt`` from ``--data-dir
+clste``). Test examples: the test digits in a
 fixed permutation (seed 12345) cut into groups of 2N, the same for every run.
 
 Metrics: ``digit_acc`` on every test digit, ``sum_acc`` on the test examples (the sum of the
@@ -34,11 +37,13 @@ numbers read from the predicted digits equals the true sum).
 
 Version history: v1, first release (paper encoding, N <= 2); then the compact encoding and
 ``encoding=auto`` (default; the paper encoding wherever it was possible before, so earlier
-configurations give the same runs).
+configurations give the same runs); the paper encoding generated per example for N = 3, 4 (where
+it was refused) and ``pairs_file=paper``.
 """
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 import torch
@@ -50,10 +55,11 @@ from harness.registry import register_task
 
 from ._files import read_rows
 from .mnist_add_encodings import column_encoding, column_targets
+from .mnist_add_paper import check_size, sparse_paper_constraint
 from .mnist_data import load_mnist
 from .nets import LeNet, PerImage
 
-MAX_PAPER_DIGITS = 2
+MAX_PAPER_DIGITS = 2  # the paper encoding is listed up to here, generated per example beyond
 
 
 def number_weights(n_digits: int) -> np.ndarray:
@@ -208,9 +214,9 @@ class MnistAdd(Task):
     params = {
         "digits": 1,  # N: digits per number
         "n_pairs": 0,  # training examples; 0 = all (train digits // 2N: 30,000 on full MNIST at N=1)
-        "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), read instead of drawing pairs
+        "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), or "paper" (--data-dir clste), read instead of drawing pairs
         "holdout": 0,  # > 0: hold out this many training digits (fixed draw) and score on them, not on the test set
-        "encoding": "auto",  # paper (10^(2N) atoms, N <= 2), compact or column (linear in N), auto: paper if N <= 2
+        "encoding": "auto",  # paper (10^(2N) atoms, N <= 4), compact or column (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
     # The reference README's batch-16 setting and testBenchmark.sh's weights (PAPER.md 4.1).
@@ -227,9 +233,10 @@ class MnistAdd(Task):
         enc = self.tp["encoding"]
         if enc not in ("auto", "paper", "compact", "column"):
             raise UserError(f"mnist-add: unknown encoding {enc!r}; available: auto, paper, compact, column")
-        if enc == "paper" and n > MAX_PAPER_DIGITS:
-            raise UserError(f"mnist-add: the paper encoding has 10^(2N) atoms ({10 ** (2 * n):,} at N={n}); "
-                            f"it is limited to N <= {MAX_PAPER_DIGITS}: use encoding=compact (or auto)")
+        if enc == "paper":
+            check_size(n)
+        if self.tp["pairs_file"] == "paper":
+            self._pairs_path()  # a missing --data-dir clste is reported before any run starts
         self.encoding = enc if enc != "auto" else ("paper" if n <= MAX_PAPER_DIGITS else "compact")
         if self.tp["n_pairs"] < 0:
             raise UserError(f"mnist-add: n_pairs must be >= 0, got {self.tp['n_pairs']}")
@@ -241,6 +248,11 @@ class MnistAdd(Task):
         if self._constraint is None:
             n = self.tp["digits"]
             ops = []
+            meta = {"encoding": self.encoding, "problog_query": "addition",  # addition(images..., sum)
+                    "problog_targets": range(2 * (10 ** n - 1) + 1)}
+            if self.encoding == "paper" and n > MAX_PAPER_DIGITS:  # clauses generated per example
+                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, problog=problog_program(n), meta=meta)
+                return self._constraint
             if self.encoding == "paper":
                 cnf, digit_atoms, derived, sum_cols = paper_encoding(n)
             elif self.encoding == "column":
@@ -249,11 +261,7 @@ class MnistAdd(Task):
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(n),
-                                          # the ProbLog query of an example: addition(images..., sum)
-                                          meta={"encoding": self.encoding, "problog_query": "addition",
-                                                "problog_targets": range(2 * (10 ** n - 1) + 1)},
-                                          derived_ops=ops)
+                                          problog=problog_program(n), meta=meta, derived_ops=ops)
             if self.encoding == "compact":
                 self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
@@ -294,6 +302,16 @@ class MnistAdd(Task):
             raise UserError(f"{path}, row {bad[0] + 1}: sum {sums[bad[0]]} disagrees with the digits' labels")
         return idx
 
+    def _pairs_path(self) -> str:
+        """``pairs_file``: a path, or ``paper`` for the paper's file of this N in ``--data-dir clste``."""
+        if self.tp["pairs_file"] != "paper":
+            return self.tp["pairs_file"]
+        n = self.tp["digits"]
+        if n > 3 or "clste" not in self.data_dirs:
+            raise UserError(f"mnist-add: pairs_file=paper reads mnistAdd{n if n > 1 else ''}_train.txt from "
+                            "--data-dir clste=DIR" + (" (the paper has files for N <= 3 only)" if n > 3 else ""))
+        return os.path.join(self.data_dirs["clste"], f"mnistAdd{n if n > 1 else ''}_train.txt")
+
     def setup(self, seed: int, device: torch.device) -> None:
         data = load_mnist(self.data_dirs.get("mnist"))
         self.source_ = data.source
@@ -311,7 +329,7 @@ class MnistAdd(Task):
         else:
             train_x, train_y = data.train_x, data.train_y
         if self.tp["pairs_file"]:
-            pairs = self._read_pairs_file(self.tp["pairs_file"], n_train, data.train_y)
+            pairs = self._read_pairs_file(self._pairs_path(), n_train, data.train_y)
         else:
             rng = np.random.default_rng(seed)
             avail = n_train // self.n_img
