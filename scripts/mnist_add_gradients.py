@@ -44,6 +44,7 @@ def term_gradients(task: MnistAdd, logits: torch.Tensor, sums: torch.Tensor) -> 
 
 
 def main():
+    torch.set_num_threads(1)
     ap = argparse.ArgumentParser()
     ap.add_argument("--digits", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--encoding", nargs="+", default=["compact", "column"])
