@@ -53,11 +53,11 @@ SUITES: dict[str, list[Entry]] = {
         Entry("add2x2", {"n_train": 1000}, [("cl-ste", {}), ("supervised", {})], [0], 1),
         Entry("member", {"n": 3}, [("cl-ste", {}), ("supervised", {})], [0], 1),
         Entry("apply2x2", {"n_train": 300}, [("cl-ste", {}), ("supervised", {})], [0], 1),
-        # mnist-add with two 3-digit numbers on the 666 embedded examples: CL-STE on the column encoding
-        # (on the compact one it collapses, docs/mnist-add-scaling.md) with the weights chosen on a
-        # held-out split, batch 4 for steps, 15 epochs; the semantic loss's exact SDD (compact encoding)
-        Entry("mnist-add", {"digits": 3, "encoding": "column"}, [("cl-ste", {"w_cnf": 1.0, "w_bound": 0.3}),
-                                                               ("supervised", {})], [0], 15, 4, 1e-3),
+        # mnist-add with two 3-digit numbers on the 666 embedded examples, 5 epochs: CL-STE on the column
+        # encoding (on the compact one it collapses; on this little data it still starts slowly,
+        # docs/mnist-add-scaling.md) beside the exact semantic loss (compact encoding, carry-chain SDD),
+        # which learns here (63 % digits after its first epoch), and the supervised ceiling
+        Entry("mnist-add", {"digits": 3, "encoding": "column"}, [("cl-ste", {}), ("supervised", {})], [0], 5),
         Entry("mnist-add", {"digits": 3, "encoding": "compact"}, [("semantic-loss", {})], [0], 5),
     ],
     "paper": [
