@@ -228,6 +228,11 @@ class Method:
         """Extra parameters of the method itself (none by default)."""
         return []
 
+    def describe(self) -> dict[str, Any]:
+        """Facts about what ``prepare`` built, recorded with each result row as ``method_describe``
+        (e.g. a compiled circuit's size); none by default."""
+        return {}
+
 
 
 class Task:

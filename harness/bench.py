@@ -71,7 +71,7 @@ def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed
     """The child was killed by the parent: a timeout row after the epochs it finished."""
     _publish_end_row(cfg, results, "timeout",
                      f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
-                     timeout_phase=phase, seconds_reached=elapsed)
+                     timeout_phase=phase, seconds_reached=elapsed, budget_seconds=limit)
 
 
 def _child_limits(memory_gb: float | None):

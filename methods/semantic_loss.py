@@ -13,9 +13,12 @@ computed exactly by weighted model counting on an SDD:
   variable, and the hidden atoms (neither neural nor derived) existentially quantified where an
   example's evidence leaves them unknown, conditioned where it fixes them. The full semantics and
   the construction that serves every evidence pattern with one circuit are in ``methods/_sdd.py``.
-  Default vtree: ``split`` (the root separates the network's atoms from the hidden atoms' evidence
-  variables, each side balanced), no dynamic minimisation: on mnist-add it compiles in under a
-  second and gives a circuit of few levels, which is what the batched evaluation pays for.
+  Default vtree ``auto``: ``blocks`` where the task states its structure as blocks of atoms
+  (``Constraint.meta["var_blocks"]``; mnist-add's compact encoding, one block per column of the
+  addition: a vtree along the carry chain, linear in N, ``methods/_sdd_compile.py``), else
+  ``split`` (the root separates the network's atoms from the hidden atoms' evidence variables,
+  each side balanced); no dynamic minimisation. The circuit's size and compile time are recorded
+  in every row (``method_describe``).
 - ``loss`` evaluates the circuit for the whole batch at once on the run's device (linear space on
   normalised weights, a hand-written backward; examples whose probability is too small for that
   are redone in log space): on a GPU with tensor operations, two per level; on CPU as one compiled
@@ -26,6 +29,9 @@ For mnist-add (evidence sum(s) = 1, other sums unknown) the value is -log P(d1 +
 A task's own supervised loss (``w_label``) is added by the harness where the task has labels.
 
 Version history: v1, first release; the CPU pass compiled (same values to rounding, faster).
+v2: default vtree ``auto`` (on mnist-add's compact encoding the block vtree: at N = 2 an SDD of
+size 2,871 in 0.7 s where ``split`` took 47 s for 15,887; the same values), the circuit's facts
+in the rows.
 """
 from __future__ import annotations
 
@@ -46,10 +52,10 @@ class SemanticLoss(Method):
     """Semantic loss (Xu et al., ICML 2018): L = w_sl * mean(-log WMC(SDD | evidence))."""
 
     key = "semantic-loss"
-    version = 1
+    version = 2
     hparams = {
         "w_sl": 1.0,  # weight of the semantic loss
-        "vtree": "split",  # split, balanced, right or vertical (module docstring of methods/_sdd.py)
+        "vtree": "auto",  # auto, blocks, split, balanced, right or vertical (methods/_sdd.py's compile_constraint)
         "minimize": False,  # PySDD's dynamic vtree minimisation while compiling
         "max_compile_seconds": 0.0,  # over it, the run is a timeout (0: only the run's set-up budget)
     }
@@ -71,9 +77,15 @@ class SemanticLoss(Method):
         self.circuit_.warm_up()
         derived = self.compiled_.derived_cols
         self.derived_cols_ = torch.as_tensor(derived, device=device) if len(derived) else None
-        self.info_ = {"sdd_size": self.compiled_.size, "sdd_vars": self.compiled_.n_vars,
+        self.info_ = {"sdd_size": self.compiled_.size, "sdd_nodes": int(self.compiled_.root.count()),
+                      "sdd_vars": self.compiled_.n_vars, "vtree": self.compiled_.vtree,
                       "decision_nodes": self.circuit_.n_decisions, "levels": len(self.circuit_.levels),
                       "compile_seconds": self.compiled_.seconds}
+
+    def describe(self) -> dict:
+        """The compiled circuit, recorded in every row: SDD size (edges) and nodes, variables, the
+        vtree used, decision nodes and levels of the flattened circuit, compile seconds."""
+        return dict(self.info_)
 
     def log_probability(self, outputs: dict[str, torch.Tensor], evidence: torch.Tensor) -> torch.Tensor:
         """log P(constraint AND evidence) per example, (B,)."""

@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--digits", type=int, default=1)
     ap.add_argument("--encoding", default="paper")
-    ap.add_argument("--vtree", default="split")
+    ap.add_argument("--vtree", default="auto")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--calls", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)

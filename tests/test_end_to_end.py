@@ -85,8 +85,8 @@ def test_unknown_keys_are_user_errors(tmp_path):
 def test_paper_encoding_refuses_large_n():
     from tasks.mnist_add import MnistAdd
 
-    with pytest.raises(UserError, match="limited to N <= 2"):
-        MnistAdd(digits=3, encoding="paper").constraint()
+    with pytest.raises(UserError, match="limited to N <= 4"):
+        MnistAdd(digits=5, encoding="paper").constraint()
 
 
 def test_pairs_file_is_validated(tmp_path):
