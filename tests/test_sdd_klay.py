@@ -183,3 +183,22 @@ def test_tiny_run_with_klay(tmp_path):
                         tp={"n_pairs": 64}), str(tmp_path))
     assert row["status"] == "ok" and row["hp"]["engine"] == "klay"
     assert 0 <= row["metrics"]["digit_acc"] <= 100
+
+
+def test_engine_klay_passes_the_conformance_checks_on_each_compiling_task():
+    # the tasks whose SDD compiles within the checks' set-up budget (the others are reported as
+    # skipped, over budget, for both engines)
+    for task in ("mnist-add", "shortest-path", "member"):
+        results = [checks.run_method_check(c, "semantic-loss", task, {"engine": "klay"}) for c in checks.METHOD_CHECKS]
+        assert [r.status for r in results] == ["passed"] * len(results), [(r.check, r.detail) for r in results]
+
+
+def test_check_command_takes_hyper_parameters(capsys):
+    from harness.cli import main
+
+    assert main(["check", "--method", "semantic-loss", "--hp", "engine=klay", "--task", "mnist-add"]) == 0
+    assert "8 checks: 8 passed, 0 failed, 0 skipped" in capsys.readouterr().out
+    assert main(["check", "--hp", "engine=klay"]) == 2
+    assert "--hp needs --method" in capsys.readouterr().err
+    assert main(["check", "--method", "semantic-loss", "--hp", "engin=klay"]) == 2
+    assert "unknown hyper-parameter 'engin'" in capsys.readouterr().err
