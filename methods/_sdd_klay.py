@@ -46,11 +46,12 @@ class KlayCircuit:
     """A compiled SDD as a KLay torch module, with :class:`methods._sdd.FlatCircuit`'s interface.
 
     manager, root: the PySDD manager and root node (``CompiledConstraint``); n_vars: the manager's
-    variables. ``log_wmc(lw_pos, lw_neg)`` takes (B, n_vars + 1) literal log weights (column 0
+    variables; compile: wrap the module in torch.compile as KLay's ``to_torch_module(compile=True)``
+    does (CUDA-graph capture). ``log_wmc(lw_pos, lw_neg)`` takes (B, n_vars + 1) literal log weights (column 0
     unused) and returns the log weighted model count (B,).
     """
 
-    def __init__(self, manager, root, n_vars: int, device: torch.device | str = "cpu"):
+    def __init__(self, manager, root, n_vars: int, device: torch.device | str = "cpu", compile: bool = False):
         if not HAVE_KLAY:
             raise SkipRun("semantic-loss: engine=klay needs the klaycircuits package (pip install klaycircuits)")
         from klay import Circuit
@@ -58,8 +59,11 @@ class KlayCircuit:
         self.n_vars = n_vars
         circuit = Circuit()
         circuit.add_sdd(root)
-        self.module = circuit.to_torch_module(semiring="log", compile=False)
-        self.n_layers = len(self.module.layers)
+        module = circuit.to_torch_module(semiring="log", compile=False)
+        self.n_layers = len(module.layers)
+        # compile: KLay's torch.compile wrapper (scripts/bench_sdd.py --klay-compile times it)
+        self.module = torch.compile(module, options={"triton.cudagraphs": True, "triton.autotune_pointwise": False}) \
+            if compile else module
         self.to(device)
 
     def to(self, device) -> "KlayCircuit":

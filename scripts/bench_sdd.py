@@ -32,7 +32,7 @@ from harness.registry import get_task
 from methods._sdd import FlatCircuit, compile_constraint, literal_log_weights
 
 
-def engines(cc, dev: torch.device) -> dict:
+def engines(cc, dev: torch.device, klay_compile: bool = False) -> dict:
     """The batched engines to time on this device: {name: log_wmc}."""
     import os
 
@@ -49,7 +49,7 @@ def engines(cc, dev: torch.device) -> dict:
     from methods._sdd_klay import HAVE_KLAY, KlayCircuit
 
     if HAVE_KLAY:
-        out["klay"] = KlayCircuit(cc.manager, cc.root, cc.n_vars, dev).log_wmc
+        out["klay"] = KlayCircuit(cc.manager, cc.root, cc.n_vars, dev, compile=klay_compile).log_wmc
     return out
 
 
@@ -86,6 +86,8 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--klay-compile", action="store_true",
+                    help="KLay's module under torch.compile (CUDA graphs), as its to_torch_module(compile=True)")
     a = ap.parse_args()
     if a.repeats < 1 or a.calls < 1 or a.batch < 1:
         sys.exit("bench_sdd: --batch, --repeats and --calls must be at least 1")
@@ -94,7 +96,8 @@ def main() -> None:
     task = get_task("mnist-add")(digits=a.digits, encoding=a.encoding)
     c = task.constraint()
     cc = compile_constraint(c, a.vtree)
-    fns = engines(cc, dev)
+    fns = engines(cc, dev, a.klay_compile)
+    t0 = time.perf_counter()
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(a.batch, 2 * a.digits, 10, generator=g).to(dev)
     sums = torch.randint(0, 2 * (10 ** a.digits - 1) + 1, (a.batch,), generator=g).to(dev)
@@ -129,11 +132,12 @@ def main() -> None:
             wmc.set_literal_weight(ln, neg_c[b][v])
         return wmc.propagate()
 
-    for _ in range(3):  # warm-up
+    for _ in range(3):  # warm-up (KLay under torch.compile: its compilation, reported below)
         for f in fns.values():
             forward(f)
             forward_backward(f)
         pysdd(0)
+    warm_up = time.perf_counter() - t0
     ref = [0.0] * a.batch
     times = {"pysdd": []} | {(name, kind): [] for name in fns for kind in ("fwd", "fwd+bwd")}  # s/example a round
     for _ in range(a.repeats):
@@ -153,7 +157,9 @@ def main() -> None:
     errs = {name: float((v - ref_t).abs().max()) for name, v in values.items()}
     med, mean = statistics.median, statistics.fmean
     print(f"mnist-add digits={a.digits} encoding={a.encoding} vtree={a.vtree}: SDD size {cc.size}, "
-          f"{cc.n_vars} variables; batch {a.batch}, device {dev}, threads {a.threads}; engines: {', '.join(fns)}")
+          f"{cc.n_vars} variables; batch {a.batch}, device {dev}, threads {a.threads}; engines: {', '.join(fns)}"
+          + (" (klay under torch.compile)" if a.klay_compile else ""))
+    print(f"set-up and warm-up of the engines: {warm_up:.1f} s")
     print("max |log WMC - PySDD's|: " + ", ".join(f"{n} {e:.2e}" for n, e in errs.items()))
     print(f"{a.repeats} rounds, {a.calls} calls of each batched engine a round; median (mean) over the rounds")
     print(f"{'engine':8} {'pass':8} {'us/example':>11} {'(mean)':>9} {'x PySDD':>8} {'/ best':>7} {'kernels':>8}")
