@@ -185,9 +185,11 @@ def test_tiny_run_with_klay(tmp_path):
     assert 0 <= row["metrics"]["digit_acc"] <= 100
 
 
-def test_engine_klay_passes_the_conformance_checks_on_each_compiling_task():
+def test_engine_klay_passes_the_conformance_checks_on_each_compiling_task(monkeypatch):
     # the tasks whose SDD compiles within the checks' set-up budget (the others are reported as
-    # skipped, over budget, for both engines)
+    # skipped, over budget, for both engines); the budget is a wall-clock alarm, widened here so
+    # that a loaded machine does not turn a pass into a skip
+    monkeypatch.setattr(checks, "PREPARE_SECONDS", 300.0)
     for task in ("mnist-add", "shortest-path", "member"):
         results = [checks.run_method_check(c, "semantic-loss", task, {"engine": "klay"}) for c in checks.METHOD_CHECKS]
         assert [r.status for r in results] == ["passed"] * len(results), [(r.check, r.detail) for r in results]
