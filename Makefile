@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
+	# the project with its dependencies (pyproject.toml: PySDD, ProbLog, numba, KLay's klaycircuits, LTNtorch)
 	$(PY) -m pip install --quiet -e '.[test]'
 	# DeepProbLog's declared dependencies pull torchvision and a CUDA torch: install it alone
 	$(PY) -m pip install --quiet --no-deps 'deepproblog==2.0.*'

@@ -8,6 +8,7 @@
   nesybench report --results DIR --out FILE.md [--format md,html,tex] [--suite NAME]
   nesybench compare RESULTS_A RESULTS_B [--fail-on-regression]
   nesybench publish --results DIR --suite NAME
+  nesybench check --method semantic-loss --hp engine=klay --task mnist-add
 
 User errors print one line ``nesybench: error: ...`` and exit with status 2.
 """
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="run the conformance checks on methods and tasks")
     p.add_argument("--method", action="append", help="method key (repeatable; default: all)")
     p.add_argument("--task", action="append", help="task key (repeatable; default: all)")
+    p.add_argument("--hp", action="append", metavar="KEY=VALUE", help="method hyper-parameter (with --method)")
     p.add_argument("--plugin", action="append", default=[])
 
     p = sub.add_parser("run-one", help=argparse.SUPPRESS)  # the suite runner's child process
@@ -220,7 +222,7 @@ def _dispatch(args) -> int:
             who = f"{r.method} on {r.task}" if r.method else f"task {r.task}"
             print(f"{r.status:7s} {r.check:34s} {who}" + (f": {r.detail}" if r.detail else ""), flush=True)
 
-        results = run_checks(args.method, args.task, on_result=show)
+        results = run_checks(args.method, args.task, on_result=show, hp=_kv(args.hp, "--hp"))
         counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
         print(f"{len(results)} checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
         return 1 if counts["failed"] else 0
