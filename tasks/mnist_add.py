@@ -199,7 +199,7 @@ class MnistAdd(Task):
     params = {
         "digits": 1,  # N: digits per number
         "n_pairs": 0,  # training examples; 0 = all (train digits // 2N: 30,000 on full MNIST at N=1)
-        "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), or "paper" (--data-dir clste), read instead of drawing pairs
+        "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum) or "paper" (in --data-dir clste)
         "encoding": "auto",  # paper (10^(2N) atoms, N <= 4), compact (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
