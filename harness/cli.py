@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tp", action="append", metavar="KEY=VALUE", help="task parameter")
     p.add_argument("--no-resume", action="store_true", help="run again even if an identical run finished")
     p.add_argument("--save-models", default=None, help="directory to keep trained networks in")
+    p.add_argument("--setup-budget", type=float, default=None, metavar="S",
+                   help="seconds for data and symbolic set-up; over it the run is a timeout row")
+    p.add_argument("--run-budget", type=float, default=None, metavar="S",
+                   help="seconds for the whole run; over it the run is a timeout row")
     _add_common(p)
 
     p = sub.add_parser("bench", help="run a suite, each run in its own process under budgets, and write its report")
@@ -185,16 +189,20 @@ def _dispatch(args) -> int:
 
         return compare_main(args)
     if args.cmd == "run":
+        from .budget import Budget
         from .loop import RunConfig, run
 
         hp, tp = _kv(args.hp, "--hp"), _kv(args.tp, "--tp")
+        if any(b is not None and b <= 0 for b in (args.setup_budget, args.run_budget)):
+            raise UserError("--setup-budget and --run-budget must be > 0 seconds")
+        budget = Budget(args.setup_budget, args.run_budget)
         dirs = _data_dirs(args)
         failures = 0
         for seed in args.seeds:
             cfg = RunConfig(args.task, args.method, seed, args.epochs, args.batch_size, args.lr, hp, tp,
                             args.device, args.threads, dirs, args.save_models)
             try:
-                row = run(cfg, args.results, progress=_say(args), resume=not args.no_resume)
+                row = run(cfg, args.results, progress=_say(args), resume=not args.no_resume, budget=budget)
             except UserError:
                 raise
             except Exception as e:  # a crashed run is recorded (status failed); report it in one line

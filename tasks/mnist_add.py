@@ -193,17 +193,23 @@ def sum_digits(sums: torch.Tensor, n_digits: int) -> torch.Tensor:
     return torch.div(sums.unsqueeze(1), p, rounding_mode="floor") % 10
 
 
-def problog_program(n_digits: int) -> str:
-    """The standard DeepProbLog program for N-digit addition (neural predicate digit/2)."""
+def problog_program(n_digits: int, n_values: int = 10) -> str:
+    """The DeepProbLog program for N-digit addition, in the style of DeepProbLog's own MNIST examples:
+    a number is a list of digit images read most significant first (``number/3`` accumulates
+    10 * Acc + digit), ``multi_addition(X, Y, Z)`` adds two such lists; the query's entry point
+    ``addition(X_0, ..., X_2N-1, Z)`` passes the first N images and the last N as the two lists.
+    Neural predicate digit/2 with the values 0 .. n_values - 1 (10; fewer make small test cases)."""
     n_img = 2 * n_digits
-    lines = ["nn(mnist_net,[X],Y,[0,1,2,3,4,5,6,7,8,9]) :: digit(X,Y).", "",
-             "number([],Result,Result).",
-             "number([H|T],Acc,Result) :- digit(H,Nr), Acc2 is Nr+10*Acc, number(T,Acc2,Result).",
-             "number(X,Y) :- number(X,0,Y).", ""]
     args = ", ".join(f"X{i}" for i in range(n_img))
     a = ",".join(f"X{i}" for i in range(n_digits))
     b = ",".join(f"X{i}" for i in range(n_digits, n_img))
-    lines.append(f"addition({args},Z) :- number([{a}],N1), number([{b}],N2), Z is N1+N2.")
+    values = ",".join(map(str, range(n_values)))
+    lines = [f"nn(mnist_net,[X],Y,[{values}]) :: digit(X,Y).", "",
+             "number([],Result,Result).",
+             "number([H|T],Acc,Result) :- digit(H,Nr), Acc2 is Nr+10*Acc, number(T,Acc2,Result).",
+             "number(X,Y) :- number(X,0,Y).", "",
+             "multi_addition(X,Y,Z) :- number(X,X2), number(Y,Y2), Z is X2+Y2.",
+             f"addition({args},Z) :- multi_addition([{a}],[{b}],Z)."]
     return "\n".join(lines) + "\n"
 
 
