@@ -19,7 +19,6 @@ L_bound and L_cont over all of them.
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator
 
@@ -185,15 +184,11 @@ def resolve_params(defaults: dict[str, Any], given: dict[str, Any], owner: str, 
 
 
 def source_hash(cls: type) -> str:
-    """Hash of the source of the module defining a plug-in: a changed plug-in never pools with old
-    numbers."""
-    import hashlib
+    """Hash of the source of a plug-in's module and of every local module it imports, transitively
+    (:func:`harness.provenance.code_hash`): a changed plug-in never pools with old numbers."""
+    from .provenance import code_hash
 
-    try:
-        src = inspect.getsource(inspect.getmodule(cls))
-    except (OSError, TypeError):
-        src = cls.__qualname__
-    return hashlib.sha256(src.encode()).hexdigest()[:12]
+    return code_hash(cls)
 
 
 class Method:
@@ -253,6 +248,12 @@ class Task:
         self.data_dirs = dict(data_dirs or {})
 
     # -- to implement ---------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check the user's data files and directories without training on them (raise
+        :class:`~harness.errors.UserError` with one line saying what is wrong). The harness calls it
+        before a run writes any row, and ``bench`` calls it for every run of a suite before the
+        first one starts; ``setup`` may still find a problem later, then no row is kept either."""
+
     def setup(self, seed: int, device: torch.device) -> None:
         """Load or generate the data for this seed (train examples depend on the seed) and put
         what the training loop reads onto ``device``, once."""

@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import asdict
 
+from . import records
 from .errors import UserError
 from .loop import RunConfig, base_row, end_row, resolve_device, run_identity
 from .report import write_report
@@ -94,14 +95,7 @@ def _child_limits(memory_gb: float | None):
 def _final_row(cfg: RunConfig, results: str) -> dict | None:
     """The last row of a finished run, or None."""
     writer = run_identity(cfg, results).writer
-    if not writer.finished():
-        return None
-    last = None
-    with open(writer.final) as f:
-        for line in f:
-            if line.strip():
-                last = line
-    return json.loads(last) if last else None
+    return records.last_row(writer.final) if writer.finished() else None
 
 
 def _setup_key(entry: Entry, cfg: RunConfig) -> str:

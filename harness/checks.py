@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from .api import Batch
+from .atoms import atom_values
 from .cnf import CNF
 from .errors import SkipRun, UserError
 from .registry import METHODS, TASKS, get_method, get_task, load_builtins
@@ -229,13 +230,10 @@ def run_task_check(check: str, task_key: str) -> CheckResult:
 
 
 def _gold_satisfies(task_key):
-    from methods.cl_ste import neural_values
-
     task, batch = tiny_task(task_key)
     c = task.constraint()
-    g = batch.evidence.float()
-    v_nn = neural_values(c, gold_outputs(task, batch), "bp-iste", c.n_atoms).detach()
-    v = (g == 1).float() + v_nn * (g == 0).float()
+    # every atom's value from the gold symbols and the evidence, rounded to a truth value
+    v = (atom_values(c, gold_outputs(task, batch), batch.evidence) >= 0.5).float()
     idx, sign = c.cnf.padded()
     vv = v[:, idx]
     lit = torch.where(sign > 0, vv, torch.where(sign < 0, 1 - vv, torch.zeros_like(vv)))

@@ -22,7 +22,7 @@ import torch
 from . import records
 from .budget import Budget, BudgetExceeded, Clock
 from .errors import SkipRun, UserError
-from .api import source_hash
+from .provenance import code_hash, defining_file, display_path, local_modules
 from .registry import get_method, get_task
 
 log = logging.getLogger("nesybench")
@@ -111,8 +111,8 @@ def build(cfg: RunConfig):
 def run_config_key(cfg: RunConfig, task, method, train) -> dict[str, Any]:
     """What identifies a run: equal keys are the same experiment on the same code version."""
     return {
-        "task": task.key, "task_version": task.version, "task_hash": source_hash(type(task)),
-        "method": method.key, "method_version": method.version, "method_hash": source_hash(type(method)),
+        "task": task.key, "task_version": task.version, "task_hash": code_hash(type(task)),
+        "method": method.key, "method_version": method.version, "method_hash": code_hash(type(method)),
         "hp": method.hp, "tp": task.tp, "seed": cfg.seed, **train,
         "data": {k: os.path.abspath(v) for k, v in cfg.data_dirs.items()},
         "device": cfg.device, "threads": cfg.threads,
@@ -152,6 +152,8 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
         "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
         "method": method.key, "method_version": method.version, "method_key": f"{method.key}-v{method.version}",
         "method_hash": key["method_hash"], "task_hash": key["task_hash"],
+        "method_file": display_path(defining_file(type(method))), "task_file": display_path(defining_file(type(task))),
+        "method_modules": local_modules(type(method)), "task_modules": local_modules(type(task)),
         "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
         "seed": cfg.seed, "epochs": train["epochs"],
         "batch_size": train["batch_size"], "lr": train["lr"], "device": device.type,
@@ -196,13 +198,16 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
     ident = run_identity(cfg, results_dir)
     task, method, train, run_id, writer = ident.task, ident.method, ident.train, ident.run_id, ident.writer
     if resume and writer.finished():
-        rows = [r for r in records.iter_rows(writer.dir) if r.get("run_id") == run_id]
-        last = rows[-1] if rows else {}
-        return {**last, "skipped_existing": True}
+        return {**(records.last_row(writer.final) or {}), "skipped_existing": True}
+    task.validate()  # the task's data files, before any row is written
 
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     base = base_row(cfg, ident, device)
+    earlier = writer.interrupted()
+    if earlier:
+        log.warning(f"{task.key} {method.key} seed {cfg.seed}: restarting run {run_id} from epoch 1; an earlier "
+                 f"attempt was interrupted (its finished epochs are kept in {earlier[-1]})")
     writer.open()
     clock = Clock(budget)
     try:
@@ -233,16 +238,18 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             net.train()
             _sync(device)
             t0 = time.perf_counter()
-            n_steps, loss_sum = 0, 0.0
+            n_steps = 0
+            loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
             for batch in task.train_batches(train["batch_size"], gen):
                 loss = train_step(task, method, net, opt, batch, w_label)
+                loss_sum += loss.detach()
                 n_steps += 1
                 if n_steps % 200 == 1:  # cheap divergence check without a sync per step
                     val = float(loss.detach())
                     if not math.isfinite(val):
                         raise FloatingPointError(f"loss became {val} at epoch {epoch}, step {n_steps}")
-                    loss_sum += val
             _sync(device)
+            train_loss = float(loss_sum) / max(n_steps, 1)
             train_seconds = time.perf_counter() - t0
             net.eval()
             clock.enter("eval")
@@ -251,7 +258,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             _sync(device)
             eval_seconds = time.perf_counter() - t0
             row = {**base, "epoch": epoch, "status": "ok", "error": None, "metrics": metrics,
-                   "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps,
+                   "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps, "train_loss": train_loss,
                    "final": epoch == train["epochs"], "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             writer.append(row)
             if progress:
@@ -277,13 +284,20 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         writer.append(end_row(base, "skipped", str(e)))
         writer.publish()  # a skip is a finished result: not retried on resume
         return {**base, "status": "skipped", "error": str(e)}
+    except UserError:
+        clock.stop()
+        writer.discard()  # a user error is no result of a valid run: no row stays
+        raise
     except BaseException as e:
         clock.stop()
         status = "failed"
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             status = "killed"
-        last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        writer.append(end_row(base, status, f"{type(e).__name__}: {last}"))
+            error = f"interrupted ({type(e).__name__}) during {clock.phase}"
+        else:
+            last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            error = f"{type(e).__name__}: {last}"
+        writer.append(end_row(base, status, error))
         writer.close()
         # a failed run is a result too, kept beside the run; a later attempt with the same
         # configuration runs again rather than being skipped

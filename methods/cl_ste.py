@@ -42,6 +42,7 @@ import warnings
 import torch
 
 from harness.api import Batch, Constraint, Method, step_outputs
+from harness.atoms import AtomLayout, cols as _cols
 from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_method
@@ -119,13 +120,6 @@ class _Prod(torch.autograd.Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad.unsqueeze(-1) * _others_prod(x)
-
-
-def _cols(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """x[:, idx] for x (B, n) and an index tensor of any shape: (B, *idx.shape). ``index_select``
-    on the flattened index, a third of the cost of advanced indexing here (and its backward is an
-    ``index_add``, not an accumulating ``index_put``)."""
-    return x.index_select(1, idx.reshape(-1)).view(x.shape[0], *idx.shape)
 
 
 def _others_prod(x: torch.Tensor) -> torch.Tensor:
@@ -447,63 +441,8 @@ def exactly_one_clauses(constraint: Constraint) -> list[tuple[int, ...]]:
     return out
 
 
-class ValueLayout:
-    """Where each atom's value lives in the vector CL-STE builds per batch (prepared once).
-
-    The vector is ``[1, 0, neural atoms (group order), derived atoms (stage order), other atoms]``:
-    two constant slots (padding of "and" / "or" components), then values produced by concatenation,
-    so a batch needs no scatter into the n atoms. ``order[j]`` is the CNF column at position
-    ``j + 2``; ``pos[col]`` the reverse; clause indices are remapped with ``pos`` at prepare time.
-    """
-
-    def __init__(self, constraint: Constraint, n_atoms: int, device=None):
-        cols = [grp.atoms.reshape(-1) for grp in constraint.groups]
-        stages = []
-        if constraint.derived is not None and len(constraint.derived):
-            stages.append(("and", constraint.derived))
-        stages += list(getattr(constraint, "derived_ops", []) or [])
-        placed = torch.cat(cols + [rows[:, 0] for _, rows in stages]) if (cols or stages) else torch.zeros(0, dtype=torch.long)
-        if len(torch.unique(placed)) != len(placed):
-            raise ValueError("an atom is both neural and derived, or derived twice")
-        rest = torch.ones(n_atoms, dtype=torch.bool)
-        rest[placed] = False
-        self.order = torch.cat([placed, rest.nonzero().squeeze(1)]).to(device)  # (n,)
-        self.pos = torch.empty(n_atoms, dtype=torch.long)
-        self.pos[self.order.cpu()] = torch.arange(n_atoms)
-        self.pos = self.pos.to(device)
-        self.n_rest = int(rest.sum())
-        self.groups = [(grp.name, grp.kind) for grp in constraint.groups]
-        # component indices of each stage, as positions in the working vector (+2: constant slots)
-        self.stages = []
-        for kind, rows in stages:
-            comps = rows[:, 1:].to(device)
-            pad = 0 if kind == "and" else 1
-            self.stages.append((kind, torch.where(comps < 0, torch.full_like(comps, pad), self.pos[comps.clamp(min=0)] + 2)))
-        # without padded components the constant slots are not needed: positions shifted by 2
-        self.direct = all(bool((c >= 2).all()) for _, c in self.stages)
-        self.direct_stages = [(kind, c - 2) for kind, c in self.stages] if self.direct else []
-
-    def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, n_neural): softmax (categorical) or sigmoid (bernoulli) of each group, layout order."""
-        B = outputs[self.groups[0][0]].shape[0]
-        parts = [(torch.sigmoid(outputs[name]) if kind == "bernoulli" else torch.softmax(outputs[name], dim=-1))
-                 .reshape(B, -1) for name, kind in self.groups]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
-
-    def derive(self, neural: torch.Tensor, and_fn, or_fn, pad: bool = True) -> torch.Tensor:
-        """(B, n) values in layout order: the neural values, then each derived stage's atoms from
-        their components (``and_fn``/``or_fn`` over the last dimension of (B, rows, k)), then 0
-        for every other atom (``pad=False``: without those, (B, n - n_rest))."""
-        B = neural.shape[0]
-        if self.direct:
-            w, stages = neural, self.direct_stages
-        else:  # constant slots first
-            w, stages = torch.cat([neural.new_tensor([1.0, 0.0]).expand(B, 2), neural], 1), self.stages
-        for kind, comps in stages:
-            g = _cols(w, comps)  # (B, rows, k)
-            w = torch.cat([w, and_fn(g) if kind == "and" else or_fn(g)], 1)
-        v = w if self.direct else w[:, 2:]
-        return torch.cat([v, v.new_zeros(B, self.n_rest)], 1) if self.n_rest and pad else v
+class ValueLayout(AtomLayout):
+    """The atom layout of :mod:`harness.atoms` with CL-STE's binarized values (prepared once)."""
 
     def values(self, outputs: dict[str, torch.Tensor], ste: str, pad: bool = True) -> torch.Tensor:
         """(B, n) binarized values in layout order (other atoms 0; ``pad=False``: without them)."""

@@ -4,10 +4,10 @@ The relaxation used by Logic Tensor Networks (Badreddine et al., AIJ 2022) and p
 2022, its t-norm solvers): each atom gets a truth degree in [0, 1] and the CNF's satisfaction is
 computed with a t-norm (and) and its t-conorm (or); the loss is how far it is from true.
 
-Truth degrees: neural atoms take their softmax (categorical) or sigmoid (bernoulli) probability;
-derived conjunction atoms (``Constraint.derived``, stages of ``derived_ops``) the t-norm of their
-components ("or" stages: the t-conorm); atoms fixed by the evidence 1 or 0; every other atom 0 (the
-convention of CL-STE's v, under which the clauses of unobserved labels are trivially true).
+Truth degrees (:mod:`harness.atoms`): neural atoms take their softmax (categorical) or sigmoid
+(bernoulli) probability; derived conjunction atoms (``Constraint.derived``, stages of
+``derived_ops``) the t-norm of their components ("or" stages: the t-conorm); atoms fixed by the
+evidence 1 or 0; every other atom 0.
 
 Per clause, the t-conorm of its literals (¬a = 1 - a); per example, the t-norm over its clauses:
 - ``product``: P = prod_j t_j, loss -log P = -sum_j log t_j (log-product, as LTN's aggregation);
@@ -25,7 +25,7 @@ import torch
 from harness.api import Batch, Constraint, Method
 from harness.errors import UserError
 from harness.registry import register_method
-from methods.cl_ste import ValueLayout
+from harness.atoms import AtomLayout, atom_values
 
 TNORMS = ("product", "godel", "lukasiewicz")
 EPS = 1e-12
@@ -49,17 +49,15 @@ def _or(x: torch.Tensor, tnorm: str) -> torch.Tensor:
     return x.sum(-1).clamp(max=1.0)
 
 
-def _layout_truth(layout: ValueLayout, outputs: dict[str, torch.Tensor], g: torch.Tensor, tnorm: str) -> torch.Tensor:
+def _layout_truth(layout: AtomLayout, outputs: dict[str, torch.Tensor], g: torch.Tensor, tnorm: str) -> torch.Tensor:
     """(B, n) truth degrees in the layout's order; ``g`` is the evidence in that order."""
-    t = layout.derive(layout.probabilities(outputs), lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
-    return torch.where(g != 0, (g == 1).to(t.dtype), t)
+    return layout.evaluate(outputs, g, lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
 
 
 def truth_degrees(constraint: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor,
                   tnorm: str) -> torch.Tensor:
     """(B, n) truth degree of every atom, in CNF column order (see the module docstring)."""
-    layout = ValueLayout(constraint, evidence.shape[1], evidence.device)
-    return _layout_truth(layout, outputs, evidence.to(torch.float32)[:, layout.order], tnorm)[:, layout.pos]
+    return atom_values(constraint, outputs, evidence, lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
 
 
 @register_method
@@ -77,7 +75,7 @@ class Fuzzy(Method):
         super().prepare(constraint, device)
         if self.hp["tnorm"] not in TNORMS:
             raise UserError(f"method fuzzy: tnorm={self.hp['tnorm']!r} unknown; choose one of {', '.join(TNORMS)}")
-        self.layout_ = ValueLayout(constraint, constraint.cnf.n_atoms, device)
+        self.layout_ = AtomLayout(constraint, constraint.cnf.n_atoms, device)
         idx, self.sign_ = constraint.cnf.padded(device)  # (m, k)
         self.idx_ = self.layout_.pos[idx]  # clause atoms as positions in the layout order
 
