@@ -28,8 +28,10 @@ import time
 from dataclasses import asdict
 
 from . import records
+from .config import data_dirs
 from .errors import UserError
-from .loop import RunConfig, base_row, end_row, resolve_device, run_identity
+from .loop import RunConfig, base_row, end_row, resolve_device, run_identity, validate_configs
+from .registry import get_method
 from .report import write_report
 from .suites import Entry, get_suite
 
@@ -42,8 +44,12 @@ def _fmt_s(s: float) -> str:
 
 
 def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, RunConfig]]:
+    """Every (entry, run configuration) of a suite, each checked for user errors (names, parameters,
+    data files: :func:`harness.loop.validate_configs`) before the first run starts."""
     out = []
     extra = [(m, {}) for m in (getattr(args, "add_method", None) or [])]
+    for m, _ in extra:
+        get_method(m)  # a typo in --add-method is found before anything runs
     for entry in entries:
         missing = [n for n in entry.needs if n not in dirs]
         if missing:
@@ -53,6 +59,7 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
             for seed in entry.seeds:
                 out.append((entry, RunConfig(entry.task, method, seed, entry.epochs, entry.batch_size, entry.lr,
                                              dict(hp), dict(entry.tp), args.device, args.threads, dirs)))
+    validate_configs([cfg for _, cfg in out], args.results)
     return out
 
 
@@ -171,10 +178,8 @@ class _StderrTail:
 
 
 def run_suite(args) -> int:
-    from .cli import _data_dirs
-
     entries = get_suite(args.suite)
-    dirs = _data_dirs(args)
+    dirs = data_dirs(args)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
     todo = plan(entries, args, dirs)
     t_start = time.monotonic()

@@ -7,6 +7,7 @@ and ``setup_seconds`` (the method's one-off symbolic work in ``prepare``).
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -19,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import records
+from . import presets, records
 from .budget import Budget, BudgetExceeded, Clock
 from .errors import SkipRun, UserError
 from .provenance import code_hash, defining_file, display_path, local_modules
@@ -75,29 +76,13 @@ def seed_everything(seed: int) -> None:
 
 
 def build(cfg: RunConfig):
-    """Instantiate the task and method of a config, with the task's defaults applied.
+    """Instantiate the task and method of a config, with the pair's presets (:mod:`harness.presets`)
+    and the task's training defaults applied.
     Raises UserError for unknown names, keys or values."""
     task_cls = get_task(cfg.task)
     method_cls = get_method(cfg.method)
     task = task_cls(data_dirs=cfg.data_dirs, **cfg.tp)
-    md = dict(task_cls.method_defaults.get(method_cls.key, {}))
-    # variant keys "method|k=value|..." (e.g. "cl-ste|ste=b-iste", "cl-ste|ste=b-iste|n=5") add
-    # defaults that the paper tuned for some values: k is a hyper-parameter (the value the run ends
-    # up with: given, the task's default or the method's) or else a task parameter; text compare
-    def _value(k):
-        if k in cfg.hp or k in md or k in method_cls.hparams:
-            return cfg.hp.get(k, md.get(k, method_cls.hparams.get(k)))
-        return task.tp.get(k)
-
-    for vkey, vdefaults in task_cls.method_defaults.items():
-        mkey, *conds = vkey.split("|")
-        if conds and mkey == method_cls.key and all(str(_value(k)) == want for k, _, want in
-                                                     (c.partition("=") for c in conds)):
-            md = {**md, **vdefaults, "_train": {**md.get("_train", {}), **vdefaults.get("_train", {})}}
-    # reserved key "_train": training settings (epochs, batch_size, lr) the paper tuned per method
-    # on this task, e.g. {"_train": {"lr": 0.002}}; the run's own settings still override them
-    train_md = md.pop("_train", {})
-    hp = {**md, **cfg.hp}
+    hp, train_md = presets.resolve(task_cls, method_cls, cfg.hp, task.tp)  # the paper's settings of the pair
     method = method_cls(**hp)
     train = {**task_cls.train_defaults, **train_md}
     for k in ("epochs", "batch_size", "lr"):
@@ -136,6 +121,21 @@ def run_identity(cfg: RunConfig, results_dir: str) -> RunIdentity:
     key = run_config_key(cfg, task, method, train)
     run_id = records.config_id(key)
     return RunIdentity(task, method, train, key, run_id, records.RunWriter(results_dir, task.key, method.key, run_id))
+
+
+def validate_configs(cfgs: list[RunConfig], results_dir: str) -> None:
+    """Find every user error of these runs before the first one starts: names, hyper-parameters,
+    task parameters, training settings, the device and the tasks' data files (``Task.validate``,
+    once per task configuration). Raises :class:`UserError`; loads no data beyond what validation
+    reads and writes nothing."""
+    validated = set()
+    for cfg in cfgs:
+        ident = run_identity(cfg, results_dir)
+        resolve_device(cfg.device)
+        key = json.dumps([cfg.task, ident.task.tp, cfg.data_dirs], sort_keys=True, default=str)
+        if key not in validated:
+            validated.add(key)
+            ident.task.validate()
 
 
 def end_row(base: dict[str, Any], status: str, error: str, **extra) -> dict[str, Any]:

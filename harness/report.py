@@ -63,6 +63,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         # outcome per run: the published attempt if there is one, else the latest attempt
         outcomes = {}
         finals = []
+        errors = []  # the notes: the errors of each run's outcome (not of attempts a later one replaced)
         for run_id, r in g.groupby("run_id"):
             done = r[(r["file_state"] == "done")]
             attempt = done if len(done) else r[r["started_at"] == r["started_at"].max()]
@@ -73,6 +74,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             outcomes[run_id] = status
             if status == "ok":
                 finals.append(last)
+            elif pd.notna(last.get("error")):
+                errors.append(str(last["error"]))
         ok = g[(g["status"] == "ok") & g["run_id"].isin([k for k, s in outcomes.items() if s == "ok"])]
         counts = pd.Series(list(outcomes.values())).value_counts().to_dict()
         rec["runs_ok"] = counts.get("ok", 0)
@@ -80,7 +83,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         rec["timeout"] = counts.get("timeout", 0)
         rec["skipped"] = counts.get("skipped", 0)
         rec["incomplete"] = counts.get("incomplete", 0) + counts.get("killed", 0)
-        notes = [str(e) for e in g.loc[g["status"] != "ok", "error"].dropna().unique()][:2]
+        notes = list(dict.fromkeys(errors))[:2]
         rec["notes"] = "; ".join(notes)
         metrics = pd.DataFrame([f["metrics"] for f in finals]) if finals else pd.DataFrame()
         for m in metrics.columns:

@@ -7,7 +7,7 @@ The CNF is the clause matrix C in {-1,0,1}^(m x n); the network's outputs are bi
 v in {0,1}^n (given facts g override them) and L_cnf = L_deduce + L_unsat + L_sat pushes the
 binarized assignment towards satisfying C, with gradients passed straight through the binarization.
 
-L_cnf follows the **top-level ``ste.py``** of the reference code (PAPER.md 1.4): L_unsat and L_sat
+L_cnf follows the **top-level ``ste.py``** of the reference code (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat
 are means over the unsatisfied and over the satisfied clauses (of the batch) respectively, and the
 unit-propagation term L_deduce is a *sum* over every (example, clause) pair where all literals but
 one are falsified by the facts, satisfied or not. Means are written as masked sums over counts,
@@ -18,13 +18,13 @@ One deliberate generalisation: v = 1[g = 1] + b(x) * 1[g = 0], so that a fact g 
 the reference writes v = g + b(x) * 1[g = 0], which is the same for the g in {0,1} that all of its
 problems use.
 
-Recurrent networks (outputs with per-step outputs, ``harness.api.STEPS``; the Sudoku RRN, PAPER.md
+Recurrent networks (outputs with per-step outputs, ``harness.api.STEPS``; the Sudoku RRN, docs/method.md
 4.5): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
 a network without steps; the paper's RRN uses step 0, ``--idx 0``); L_bound and L_cont are means
 over every step. ``cnf_norm=all`` selects the normalisation of ``sudoku_gnn/ste.py`` that the
-paper's RRN experiments use (PAPER.md 1.4): L_unsat and L_sat are means over all (example, clause)
+paper's RRN experiments use (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat are means over all (example, clause)
 pairs and L_deduce sums over the unsatisfied unit-propagation clauses only. ``w_cont`` weighs the
-"cont" regularizer of ``sudoku_gnn`` (PAPER.md 1.10): for each family of exactly-one sets of the
+"cont" regularizer of ``sudoku_gnn`` (docs/method.md "The regularizers"): for each family of exactly-one sets of the
 constraint (``Constraint.exactly_one``; Sudoku: rows, columns, boxes), the mean over its sets of
 (sum of the set's probabilities - 1)^2, summed over the families.
 
@@ -411,7 +411,7 @@ def bound_loss(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def cont_loss(p: torch.Tensor, families: list[torch.Tensor]) -> torch.Tensor:
-    """L_cont (``sudoku_gnn``'s ``reg_sudoku_cont``, PAPER.md 1.10) for probabilities p (B, n_neural)
+    """L_cont (``sudoku_gnn``'s ``reg_sudoku_cont``, docs/method.md "The regularizers") for probabilities p (B, n_neural)
     and families of (E, k) positions into p: the sum over families of the mean over sets of
     (sum of the set's probabilities - 1)^2. For Sudoku's row family this is the paper's
     mean(((A_row + I) y - 1)^2): the 9 cells of a row share the value of its (row, digit) set."""
@@ -481,15 +481,16 @@ class CLSTE(Method):
     key = "cl-ste"
     version = 1
     conformance_hp = {"w_bound": 0.0}  # checks look at L_cnf alone (L_bound is not a constraint term)
+    hparam_choices = {"ste": STES, "uec": ("auto", "yes", "no"), "cnf_norm": NORMS}
     hparams = {
         "w_cnf": 1.0,  # weight of L_cnf (reference default 1)
         "w_bound": 0.1,  # weight of L_bound (reference default 0.1)
         "ste": "bp-iste",  # bp-iste (b_p + iSTE), b-iste (b + iSTE) or b-sste (b + sSTE)
-        "filter_clauses": True,  # keep only clauses with a negated true fact (PAPER.md 1.8)
+        "filter_clauses": True,  # keep only clauses with a negated true fact (docs/method.md "Clause filtering")
         "uec": "auto",  # add exactly-one clauses per categorical variable: auto (b variants), yes, no
         "cnf_step": -1,  # recurrent networks: the step whose output L_cnf uses (-1 final; the paper's RRN: 0)
         "cnf_norm": "subset",  # subset (top-level ste.py) or all (sudoku_gnn/ste.py, the paper's RRN)
-        "w_cont": 0.0,  # weight of L_cont over the constraint's exactly-one sets, every step (PAPER.md 1.10)
+        "w_cont": 0.0,  # weight of L_cont over the constraint's exactly-one sets, every step (docs/method.md "The regularizers")
     }
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
@@ -553,7 +554,7 @@ class CLSTE(Method):
         if not self.hp["filter_clauses"]:
             l_cnf = self.blocks_.loss(v_nn, g, None, norm, w_cnf, facts=True)
         elif self.dense_filter_:
-            mask = (g @ self.Ct_ == -1) | self.always_keep_  # (B, m): g C^T == -1 (PAPER.md 1.8)
+            mask = (g @ self.Ct_ == -1) | self.always_keep_  # (B, m): g C^T == -1 (docs/method.md "Clause filtering")
             l_cnf = self.blocks_.loss(v_nn, g, mask, norm, w_cnf, facts=True)
         else:
             gc = (self.C_sparse_ @ g.t()).t()  # (B, m) = g C^T

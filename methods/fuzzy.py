@@ -66,6 +66,7 @@ class Fuzzy(Method):
 
     key = "fuzzy"
     version = 1
+    hparam_choices = {"tnorm": TNORMS}
     hparams = {
         "tnorm": "product",  # product (log-product loss), godel or lukasiewicz
         "w_fuzzy": 1.0,  # weight of the fuzzy loss

@@ -47,6 +47,7 @@ class SemanticLoss(Method):
 
     key = "semantic-loss"
     version = 1
+    hparam_choices = {"vtree": tuple(VTREES)}
     hparams = {
         "w_sl": 1.0,  # weight of the semantic loss
         "vtree": "split",  # split, balanced, right or vertical (module docstring of methods/_sdd.py)

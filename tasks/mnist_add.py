@@ -1,11 +1,11 @@
 """MNIST addition: two N-digit numbers written as MNIST images, labelled only with their sum.
 
-Task of DeepProbLog (Manhaeve et al. 2018) and of the CL-STE paper (PAPER.md 4.1). An example is
+Task of DeepProbLog (Manhaeve et al. 2018) and of the CL-STE paper (docs/method.md "The paper's settings"). An example is
 2N images: the N digits of the first number (most significant first), then those of the second.
-The label is the sum. The network (the LeNet of PAPER.md 4) classifies each image; it never sees a
+The label is the sum. The network (the LeNet of docs/method.md "The paper's settings") classifies each image; it never sees a
 digit label unless the method is the supervised ceiling.
 
-Encoding ``paper`` (PAPER.md section 2, ``mnistAdd*.cnf``): atoms ``digit(i,k)`` for the network's
+Encoding ``paper`` (docs/method.md "Encodings", ``mnistAdd*.cnf``): atoms ``digit(i,k)`` for the network's
 outputs, one derived conjunction atom ``aux(d_0..d_2N-1)`` per combination of digit values (the
 reference's ``aux``/``predict``), and ``sum(r)``; for each r one clause
 ``-sum(r) | OR of aux(combination) whose numbers add up to r``. It has 10^(2N) atoms, so it is
@@ -42,7 +42,7 @@ from harness.errors import UserError
 from harness.registry import register_task
 
 from ._files import read_rows
-from .mnist_data import load_mnist
+from .mnist_data import load_mnist, to_float as _to_float
 from .nets import LeNet, PerImage
 
 MAX_PAPER_DIGITS = 2
@@ -191,8 +191,6 @@ class MnistAdd(Task):
         "encoding": "auto",  # paper (10^(2N) atoms, N <= 2), compact (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
-    # The reference README's batch-16 setting and testBenchmark.sh's weights (PAPER.md 4.1).
-    method_defaults = {"cl-ste": {"w_cnf": 3.0, "w_bound": 0.4}}
     main_metric = "sum_acc"
     size_param = "digits"
     tiny_params = {"n_pairs": 32}
@@ -227,8 +225,8 @@ class MnistAdd(Task):
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
                                           problog=problog_program(n),
                                           # the ProbLog query of an example: addition(images..., sum)
-                                          meta={"encoding": self.encoding, "problog_query": "addition",
-                                                "problog_targets": range(2 * (10 ** n - 1) + 1)},
+                                          meta={"encoding": self.encoding}, problog_query="addition",
+                                          problog_targets=range(2 * (10 ** n - 1) + 1),
                                           derived_ops=ops)
         return self._constraint
 
@@ -264,9 +262,8 @@ class MnistAdd(Task):
             raise UserError(f"{path}, row {bad[0] + 1}: sum {sums[bad[0]]} disagrees with the digits' labels")
         return idx
 
-    def setup(self, seed: int, device: torch.device) -> None:
-        data = load_mnist(self.data_dirs.get("mnist"))
-        self.source_ = data.source
+    def _train_pairs(self, data, seed: int) -> np.ndarray:
+        """(P, 2N) training image indices: the pairs file's rows, or pairs drawn from the seed."""
         n_train = len(data.train_y)
         if self.tp["pairs_file"]:
             pairs = self._read_pairs_file(self.tp["pairs_file"], n_train, data.train_y)
@@ -279,6 +276,16 @@ class MnistAdd(Task):
                 raise UserError(f"mnist-add: n_pairs={self.tp['n_pairs']} but only {len(pairs)} examples are "
                                 f"available from {data.source} MNIST; lower n_pairs or use --mnist-dir")
             pairs = pairs[: self.tp["n_pairs"]]
+        return pairs
+
+    def validate(self) -> None:
+        """The MNIST files and the pairs file (read and checked as ``setup`` does)."""
+        self._train_pairs(load_mnist(self.data_dirs.get("mnist")), 0)
+
+    def setup(self, seed: int, device: torch.device) -> None:
+        data = load_mnist(self.data_dirs.get("mnist"))
+        self.source_ = data.source
+        pairs = self._train_pairs(data, seed)
         weights = torch.as_tensor(number_weights(self.tp["digits"]))
         self.train_images_ = _to_float(data.train_x).to(device)  # (N, 1, 28, 28)
         self.train_labels_ = torch.as_tensor(data.train_y).to(device)
@@ -316,10 +323,3 @@ class MnistAdd(Task):
         pred_sum = (pred[self.test_pairs_] * w).sum(1)
         sum_acc = (pred_sum == true_sum).float().mean().item()
         return {"digit_acc": 100.0 * digit_acc, "sum_acc": 100.0 * sum_acc}
-
-
-def _to_float(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) normalised as the CL-STE reference's MNIST
-    (mean 0.1307, std 0.3081)."""
-    x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0)
-    return x.sub_(0.1307).div_(0.3081).unsqueeze(1)
