@@ -67,12 +67,7 @@ def _publish_end_row(cfg: RunConfig, results: str, status: str, error: str, **ex
     """Append a run's closing row, written by this parent (the child did not), and publish the file
     with whatever epochs the child finished before it."""
     ident = run_identity(cfg, results)
-    writer = ident.writer
-    row = end_row(base_row(cfg, ident, resolve_device(cfg.device)), status, error, **extra)
-    os.makedirs(writer.dir, exist_ok=True)
-    with open(writer.part, "a") as f:
-        f.write(json.dumps(row, default=str) + "\n")
-    os.replace(writer.part, writer.final)
+    ident.writer.publish_with(end_row(base_row(cfg, ident, resolve_device(cfg.device)), status, error, **extra))
 
 
 def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float) -> None:

@@ -85,23 +85,26 @@ class Clock:
 
 
 @contextlib.contextmanager
-def deadline(seconds: float, expired: Callable[[], BaseException]):
-    """Raise ``expired()`` in the enclosed code once ``seconds`` have passed (SIGALRM; outside the
-    main thread, or where SIGALRM does not exist, the code runs without a limit)."""
+def deadline(seconds: float, expired: Callable[[], BaseException], cpu: bool = False):
+    """Raise ``expired()`` in the enclosed code once ``seconds`` have passed: wall-clock seconds
+    (SIGALRM), or with ``cpu`` the process's CPU seconds (SIGPROF), which other processes' load
+    does not inflate. Outside the main thread, or where these signals do not exist, the code runs
+    without a limit."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
+    sig, timer = (signal.SIGPROF, signal.ITIMER_PROF) if cpu else (signal.SIGALRM, signal.ITIMER_REAL)
 
     def handler(signum, frame):
         raise expired()
 
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.signal(sig, handler)
+    signal.setitimer(timer, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(timer, 0)
+        signal.signal(sig, old)
 
 
 class Allowance:

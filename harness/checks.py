@@ -67,10 +67,11 @@ class CheckOverBudget(Exception):
 
 
 def _alarm(seconds: float, what: str):
-    """The check's time budget for one step (:func:`harness.budget.deadline`): over it, the check fails."""
+    """The check's time budget for one step, in CPU seconds of this process (other processes' load
+    does not count; :func:`harness.budget.deadline`): over it, the check fails."""
     return deadline(seconds, lambda: CheckOverBudget(
-        f"{what} exceeded the check budget of {seconds:g} s: is one-off work (compilation, grounding) done in "
-        "loss() rather than prepare(), or is the tiny instance too large?"))
+        f"{what} exceeded the check budget of {seconds:g} CPU seconds: is the symbolic work this slow on a "
+        "tiny instance (a compilation that blows up), or is the tiny instance too large?"), cpu=True)
 
 
 @functools.lru_cache(maxsize=None)

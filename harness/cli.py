@@ -167,9 +167,7 @@ def _dispatch(args) -> int:
         print(f"report written to {args.out}")
         return 0
     if args.cmd == "run":
-        from .loop import RunConfig, run
-
-        from .loop import validate_configs
+        from .loop import RunConfig, run, validate_configs
 
         hp, tp = _kv(args.hp, "--hp"), _kv(args.tp, "--tp")
         dirs = _data_dirs(args)

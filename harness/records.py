@@ -115,6 +115,14 @@ class RunWriter:
         self._f = None
         os.replace(self.part, self.final)
 
+    def publish_with(self, row: dict[str, Any]) -> None:
+        """Append a closing row to the attempt's epochs (those of a process that died without one)
+        and publish the file."""
+        os.makedirs(self.dir, exist_ok=True)
+        with open(self.part, "a") as f:
+            f.write(json.dumps(row, default=str) + "\n")
+        os.replace(self.part, self.final)
+
     def close(self) -> None:
         if self._f is not None:
             self._f.close()

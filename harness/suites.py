@@ -88,7 +88,7 @@ SUITES: dict[str, list[Entry]] = {
 }
 
 
-# Issue 4's scaling table: mnist-add with two N-digit numbers on the full MNIST (every training digit
+# The scaling table: mnist-add with two N-digit numbers on the full MNIST (every training digit
 # used once: 30,000 pairs at N = 1, 15,000 at 2, 10,000 at 3, 7,500 at 4, 2,000 at 15), one epoch,
 # batch 16, lr 1e-3, 3 seeds. CL-STE and the semantic loss on the paper encoding up to N = 2 and
 # the compact carry encoding beyond; DeepProbLog's exact engine with a 5-minute run budget (about
@@ -135,14 +135,14 @@ SUITES["neurolog-baselines"] = [
           None, needs=needs, setup_budget=120.0)
     for task, tp, needs in _NEUROLOG
 ] + [
-    # CL-STE (b_p + iSTE) once per task in the same session, so that the time column compares
+    # CL-STE (b_p + iSTE) once per task in the same suite, so that the time column compares
     # (its accuracy over 10 seeds is scripts/table_a.sh's)
     Entry(task, {**tp, "data_file": "paper"}, [("cl-ste", {})], [0], None, needs=needs)
     for task, tp, needs in _NEUROLOG
 ]
 
 
-# Issue 7: Palm's RRN on Sudoku with fewer labels (docs/method.md "The paper's settings"), at a CPU scale (each run well under
+# Palm's RRN on Sudoku with fewer labels (docs/method.md "The paper's settings"), at a CPU scale (each run well under
 # 30 minutes on 2 shared cores, 1 thread): 1,000 generated puzzles with 50 givens, of which a fixed
 # half (or quarter) is labelled; a small RRN (hidden 32, 8 steps; the paper's 4-layer MLPs and edge
 # dropout 0.4); 10 epochs, batch 16, lr 2e-3. cl-ste: the paper's cross + cont + L_cnf (step 0) +

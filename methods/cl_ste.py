@@ -19,7 +19,7 @@ the reference writes v = g + b(x) * 1[g = 0], which is the same for the g in {0,
 problems use.
 
 Recurrent networks (outputs with per-step outputs, ``harness.api.STEPS``; the Sudoku RRN, docs/method.md
-4.5): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
+"Recurrent networks"): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
 a network without steps; the paper's RRN uses step 0, ``--idx 0``); L_bound and L_cont are means
 over every step. ``cnf_norm=all`` selects the normalisation of ``sudoku_gnn/ste.py`` that the
 paper's RRN experiments use (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat are means over all (example, clause)

@@ -8,7 +8,7 @@ b(x) 10) under the result directories (e.g. results/runs/table-a and results/run
 mean ± sample std, the logged 10 runs' mean ± std (the reference's logs/testBenchmark.txt, per-run accuracies of
 ``logs/testBenchmark.txt``), the difference, Welch's t test and the Mann-Whitney U test against the
 logged runs, the share of runs under 65 %, and how often a 10-seed mean drawn from these runs
-(bootstrap, 100,000 draws) reaches the issue's bar (logged mean - 3 points).
+(bootstrap, 100,000 draws) reaches the bar of the logged mean - 3 points.
 """
 from __future__ import annotations
 
