@@ -220,8 +220,9 @@ class Method:
     #: the allowed values of hyper-parameters that take one of a few ({name: values}); any other
     #: value is refused when the method is built, before a run starts
     hparam_choices: ClassVar[dict[str, tuple]] = {}
-    #: conformance checks that do not apply to the method ({check: reason}); ``nesybench check``
-    #: and the test suite still run them and expect them to fail (a passing one is an error)
+    #: conformance checks that do not apply to the method ({check: reason}, or {"task:<key>": reason}
+    #: for every check on one task); ``nesybench check`` and the test suite still run them and
+    #: expect them to fail (a passing one is an error)
     conformance_exempt: ClassVar[dict[str, str]] = {}
     #: hyper-parameters the conformance checks build the method with, e.g. to isolate its
     #: constraint term (CL-STE: ``{"w_bound": 0.0}``)
