@@ -19,9 +19,8 @@ L_bound and L_cont over all of them.
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Sequence
 
 import torch
 
@@ -70,8 +69,7 @@ class Constraint:
     cnf: the CNF; groups: the neural atoms; derived: conjunction atoms, each a row
     ``(atom, component atoms...)`` of 0-based columns (the components are neural atoms), e.g.
     CL-STE's ``aux(d1, d2)``; padded rows use -1. always_keep: (m,) bool, clauses that CL-STE's
-    clause filtering never drops (the exactly-one clauses). problog: optional ProbLog program for
-    methods that reason in ProbLog. Evidence (per example, in {-1,0,1}^n) comes with each batch.
+    clause filtering never drops (the exactly-one clauses). Evidence (per example, in {-1,0,1}^n) comes with each batch.
     derived_ops: optional further derived atoms, evaluated after ``derived`` stage by stage, in
     order: ``("and" | "or", rows)`` with rows ``(atom, components...)`` (-1 padded) whose components
     are neural atoms or atoms of ``derived`` or of an earlier stage; an "or" row's components must
@@ -82,7 +80,14 @@ class Constraint:
     exactly_one: optional families of "exactly one of these atoms" sets that the CNF also encodes,
     each a (E, k) tensor of neural atoms (Sudoku: one family each for rows, columns and boxes, a
     set per (unit, digit)); CL-STE's ``w_cont`` regularizer asks each set's probabilities to sum
-    to one (PAPER.md 1.10).
+    to one (docs/method.md, "The regularizers").
+
+    For methods that reason in ProbLog (DeepProbLog): ``problog``, the task's program, with a
+    neural predicate ``nn(...)``; ``problog_query``, the predicate queried per example,
+    ``query(X_0, ..., X_{G-1}, target...)`` over the G neural variables and the example's target;
+    ``problog_targets``, every target value a training example can have (an int, or a tuple of ints
+    for a label of several parts), so that each query is compiled once in ``prepare``.
+    meta: facts about the encoding, recorded but read by no method (e.g. its name).
     """
 
     cnf: CNF
@@ -91,6 +96,8 @@ class Constraint:
     always_keep: torch.Tensor | None = None
     problog: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    problog_query: str | None = None
+    problog_targets: Sequence[Any] | None = None
     derived_ops: list[tuple[str, torch.Tensor]] = field(default_factory=list)
     exactly_one: list[torch.Tensor] = field(default_factory=list)
 
@@ -173,27 +180,29 @@ def _coerce(key: str, value: Any, default: Any, owner: str) -> Any:
     return value
 
 
-def resolve_params(defaults: dict[str, Any], given: dict[str, Any], owner: str, what: str) -> dict[str, Any]:
-    """Merge given parameters into defaults; unknown keys and wrong types are user errors."""
+def resolve_params(defaults: dict[str, Any], given: dict[str, Any], owner: str, what: str,
+                   choices: dict[str, tuple] | None = None) -> dict[str, Any]:
+    """Merge given parameters into defaults; unknown keys, wrong types and values outside
+    ``choices`` ({key: allowed values}) are user errors."""
     out = dict(defaults)
     for k, v in given.items():
         if k not in defaults:
             known = ", ".join(sorted(defaults)) or "none"
             raise UserError(f"{owner}: unknown {what} {k!r}{did_you_mean(k, defaults)}; known: {known}")
         out[k] = _coerce(k, v, defaults[k], owner)
+    for k, allowed in (choices or {}).items():
+        if k in out and out[k] not in allowed:
+            raise UserError(f"{owner}: {k}={out[k]!r} unknown{did_you_mean(out[k], allowed)}; "
+                            f"choose one of {', '.join(map(str, allowed))}")
     return out
 
 
 def source_hash(cls: type) -> str:
-    """Hash of the source of the module defining a plug-in: a changed plug-in never pools with old
-    numbers."""
-    import hashlib
+    """Hash of the source of a plug-in's module and of every local module it imports, transitively
+    (:func:`harness.provenance.code_hash`): a changed plug-in never pools with old numbers."""
+    from .provenance import code_hash
 
-    try:
-        src = inspect.getsource(inspect.getmodule(cls))
-    except (OSError, TypeError):
-        src = cls.__qualname__
-    return hashlib.sha256(src.encode()).hexdigest()[:12]
+    return code_hash(cls)
 
 
 class Method:
@@ -208,13 +217,24 @@ class Method:
     key: ClassVar[str] = ""
     version: ClassVar[int] = 1
     hparams: ClassVar[dict[str, Any]] = {}
+    #: the allowed values of hyper-parameters that take one of a few ({name: values}); any other
+    #: value is refused when the method is built, before a run starts
+    hparam_choices: ClassVar[dict[str, tuple]] = {}
+    #: conformance checks that do not apply to the method ({check: reason}, or {"task:<key>": reason}
+    #: for every check on one task); ``nesybench check`` and the test suite still run them and
+    #: expect them to fail (a passing one is an error)
+    conformance_exempt: ClassVar[dict[str, str]] = {}
+    #: hyper-parameters the conformance checks build the method with, e.g. to isolate its
+    #: constraint term (CL-STE: ``{"w_bound": 0.0}``)
+    conformance_hp: ClassVar[dict[str, Any]] = {}
     #: True for a method that learns from labels alone (the supervised ceiling): in a
     #: semi-supervised run the harness trains it on the labelled examples only
     #: (:meth:`Task.select_labelled`), so unlabelled examples cost it no time
     labelled_only: ClassVar[bool] = False
 
     def __init__(self, **hp):
-        self.hp = resolve_params({"w_label": 0.0, **self.hparams}, hp, f"method {self.key}", "hyper-parameter")
+        self.hp = resolve_params({"w_label": 0.0, **self.hparams}, hp, f"method {self.key}", "hyper-parameter",
+                                 self.hparam_choices)
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         """One-off symbolic work (compilation, grounding, matrices); timed as setup_seconds."""
@@ -237,14 +257,17 @@ class Method:
 
 class Task:
     """Base class of tasks. Subclasses set ``key``, ``version``, ``params`` (task parameters with
-    defaults), ``train_defaults`` (epochs, batch_size, lr) and ``method_defaults`` ({method key:
-    {hp: value}} where the paper tuned them; a key ``"method|hp=value"`` adds defaults for one value
-    of a hyper-parameter, e.g. ``"cl-ste|ste=b-iste"``), and implement the methods below."""
+    defaults) and ``train_defaults`` (epochs, batch_size, lr), and implement the methods below.
+    The settings tuned for each (task, method) pair live in :mod:`harness.presets`; an
+    out-of-tree task may declare its own in ``method_defaults`` (the same layout)."""
 
     key: ClassVar[str] = ""
     version: ClassVar[int] = 1
     params: ClassVar[dict[str, Any]] = {}
+    #: the allowed values of task parameters that take one of a few ({name: values})
+    param_choices: ClassVar[dict[str, tuple]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
+    #: presets of an out-of-tree task ({variant: {hp: value}}, see :mod:`harness.presets`)
     method_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     #: the metric the reports sort by and plot
     main_metric: ClassVar[str] = ""
@@ -257,10 +280,16 @@ class Task:
     tiny_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, data_dirs: dict[str, str] | None = None, **tp):
-        self.tp = resolve_params(self.params, tp, f"task {self.key}", "task parameter")
+        self.tp = resolve_params(self.params, tp, f"task {self.key}", "task parameter", self.param_choices)
         self.data_dirs = dict(data_dirs or {})
 
     # -- to implement ---------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check the user's data files and directories without training on them (raise
+        :class:`~harness.errors.UserError` with one line saying what is wrong). The harness calls it
+        before a run writes any row, and ``bench`` calls it for every run of a suite before the
+        first one starts; ``setup`` may still find a problem later, then no row is kept either."""
+
     def setup(self, seed: int, device: torch.device) -> None:
         """Load or generate the data for this seed (train examples depend on the seed) and put
         what the training loop reads onto ``device``, once."""

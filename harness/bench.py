@@ -27,8 +27,11 @@ import threading
 import time
 from dataclasses import asdict
 
+from . import records
+from .config import data_dirs
 from .errors import UserError
-from .loop import RunConfig, base_row, end_row, resolve_device, run_identity
+from .loop import RunConfig, base_row, end_row, resolve_device, run_identity, validate_configs
+from .registry import get_method
 from .report import write_report
 from .suites import Entry, get_suite
 
@@ -41,8 +44,12 @@ def _fmt_s(s: float) -> str:
 
 
 def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, RunConfig]]:
+    """Every (entry, run configuration) of a suite, each checked for user errors (names, parameters,
+    data files: :func:`harness.loop.validate_configs`) before the first run starts."""
     out = []
     extra = [(m, {}) for m in (getattr(args, "add_method", None) or [])]
+    for m, _ in extra:
+        get_method(m)  # a typo in --add-method is found before anything runs
     for entry in entries:
         missing = [n for n in entry.needs if n not in dirs]
         if missing:
@@ -52,6 +59,7 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
             for seed in entry.seeds:
                 out.append((entry, RunConfig(entry.task, method, seed, entry.epochs, entry.batch_size, entry.lr,
                                              dict(hp), dict(entry.tp), args.device, args.threads, dirs)))
+    validate_configs([cfg for _, cfg in out], args.results)
     return out
 
 
@@ -59,12 +67,7 @@ def _publish_end_row(cfg: RunConfig, results: str, status: str, error: str, **ex
     """Append a run's closing row, written by this parent (the child did not), and publish the file
     with whatever epochs the child finished before it."""
     ident = run_identity(cfg, results)
-    writer = ident.writer
-    row = end_row(base_row(cfg, ident, resolve_device(cfg.device)), status, error, **extra)
-    os.makedirs(writer.dir, exist_ok=True)
-    with open(writer.part, "a") as f:
-        f.write(json.dumps(row, default=str) + "\n")
-    os.replace(writer.part, writer.final)
+    ident.writer.publish_with(end_row(base_row(cfg, ident, resolve_device(cfg.device)), status, error, **extra))
 
 
 def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float) -> None:
@@ -94,14 +97,7 @@ def _child_limits(memory_gb: float | None):
 def _final_row(cfg: RunConfig, results: str) -> dict | None:
     """The last row of a finished run, or None."""
     writer = run_identity(cfg, results).writer
-    if not writer.finished():
-        return None
-    last = None
-    with open(writer.final) as f:
-        for line in f:
-            if line.strip():
-                last = line
-    return json.loads(last) if last else None
+    return records.last_row(writer.final) if writer.finished() else None
 
 
 def _setup_key(entry: Entry, cfg: RunConfig) -> str:
@@ -186,10 +182,8 @@ def _note_command(results: str, argv: list[str]) -> None:
 
 
 def run_suite(args) -> int:
-    from .cli import _data_dirs
-
     entries = get_suite(args.suite)
-    dirs = _data_dirs(args)
+    dirs = data_dirs(args)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
     todo = plan(entries, args, dirs)
     _note_command(args.results, getattr(args, "argv", None) or sys.argv[1:])

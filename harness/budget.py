@@ -6,13 +6,20 @@ overran, which the loop records as status ``timeout`` with the phase and the sec
 Code stuck in C without returning to Python cannot be interrupted by a signal: the suite runner
 (:mod:`harness.bench`) therefore also kills the process after the budget plus a grace period and
 records the timeout itself.
+
+Every time limit of the harness goes through this module: :class:`Clock` (a run's phases),
+:func:`deadline` (one step under a limit, e.g. a conformance check's ``prepare``) and
+:class:`Allowance` (seconds a method spends in one part of its work, summed over the run, e.g.
+DeepProbLog's ``max_seconds``); each raises in the phase that overran.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 
 class BudgetExceeded(Exception):
@@ -75,3 +82,39 @@ class Clock:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)
             self._old = None
+
+
+@contextlib.contextmanager
+def deadline(seconds: float, expired: Callable[[], BaseException], cpu: bool = False):
+    """Raise ``expired()`` in the enclosed code once ``seconds`` have passed: wall-clock seconds
+    (SIGALRM), or with ``cpu`` the process's CPU seconds (SIGPROF), which other processes' load
+    does not inflate. Outside the main thread, or where these signals do not exist, the code runs
+    without a limit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+    sig, timer = (signal.SIGPROF, signal.ITIMER_PROF) if cpu else (signal.SIGALRM, signal.ITIMER_REAL)
+
+    def handler(signum, frame):
+        raise expired()
+
+    old = signal.signal(sig, handler)
+    signal.setitimer(timer, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(timer, 0)
+        signal.signal(sig, old)
+
+
+class Allowance:
+    """Seconds a method may spend on one part of its work over a whole run (0: no limit of its own);
+    :meth:`spend` adds a measured duration and raises :class:`BudgetExceeded` past the limit."""
+
+    def __init__(self, limit: float, phase: str = "train"):
+        self.limit, self.phase, self.spent = float(limit), phase, 0.0
+
+    def spend(self, seconds: float) -> None:
+        self.spent += seconds
+        if self.limit and self.spent > self.limit:
+            raise BudgetExceeded(self.phase, self.limit, self.spent)

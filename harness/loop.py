@@ -7,6 +7,7 @@ and ``setup_seconds`` (the method's one-off symbolic work in ``prepare``).
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -19,10 +20,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import records
+from . import presets, records
 from .budget import Budget, BudgetExceeded, Clock
 from .errors import SkipRun, UserError
-from .api import source_hash
+from .provenance import code_hash, defining_file, display_path, local_modules
 from .registry import get_method, get_task
 
 log = logging.getLogger("nesybench")
@@ -75,29 +76,13 @@ def seed_everything(seed: int) -> None:
 
 
 def build(cfg: RunConfig):
-    """Instantiate the task and method of a config, with the task's defaults applied.
+    """Instantiate the task and method of a config, with the pair's presets (:mod:`harness.presets`)
+    and the task's training defaults applied.
     Raises UserError for unknown names, keys or values."""
     task_cls = get_task(cfg.task)
     method_cls = get_method(cfg.method)
     task = task_cls(data_dirs=cfg.data_dirs, **cfg.tp)
-    md = dict(task_cls.method_defaults.get(method_cls.key, {}))
-    # variant keys "method|k=value|..." (e.g. "cl-ste|ste=b-iste", "cl-ste|ste=b-iste|n=5") add
-    # defaults that the paper tuned for some values: k is a hyper-parameter (the value the run ends
-    # up with: given, the task's default or the method's) or else a task parameter; text compare
-    def _value(k):
-        if k in cfg.hp or k in md or k in method_cls.hparams:
-            return cfg.hp.get(k, md.get(k, method_cls.hparams.get(k)))
-        return task.tp.get(k)
-
-    for vkey, vdefaults in task_cls.method_defaults.items():
-        mkey, *conds = vkey.split("|")
-        if conds and mkey == method_cls.key and all(str(_value(k)) == want for k, _, want in
-                                                     (c.partition("=") for c in conds)):
-            md = {**md, **vdefaults, "_train": {**md.get("_train", {}), **vdefaults.get("_train", {})}}
-    # reserved key "_train": training settings (epochs, batch_size, lr) the paper tuned per method
-    # on this task, e.g. {"_train": {"lr": 0.002}}; the run's own settings still override them
-    train_md = md.pop("_train", {})
-    hp = {**md, **cfg.hp}
+    hp, train_md = presets.resolve(task_cls, method_cls, cfg.hp, task.tp)  # the paper's settings of the pair
     method = method_cls(**hp)
     train = {**task_cls.train_defaults, **train_md}
     for k in ("epochs", "batch_size", "lr"):
@@ -111,8 +96,8 @@ def build(cfg: RunConfig):
 def run_config_key(cfg: RunConfig, task, method, train) -> dict[str, Any]:
     """What identifies a run: equal keys are the same experiment on the same code version."""
     return {
-        "task": task.key, "task_version": task.version, "task_hash": source_hash(type(task)),
-        "method": method.key, "method_version": method.version, "method_hash": source_hash(type(method)),
+        "task": task.key, "task_version": task.version, "task_hash": code_hash(type(task)),
+        "method": method.key, "method_version": method.version, "method_hash": code_hash(type(method)),
         "hp": method.hp, "tp": task.tp, "seed": cfg.seed, **train,
         "data": {k: os.path.abspath(v) for k, v in cfg.data_dirs.items()},
         "device": cfg.device, "threads": cfg.threads,
@@ -138,6 +123,21 @@ def run_identity(cfg: RunConfig, results_dir: str) -> RunIdentity:
     return RunIdentity(task, method, train, key, run_id, records.RunWriter(results_dir, task.key, method.key, run_id))
 
 
+def validate_configs(cfgs: list[RunConfig], results_dir: str) -> None:
+    """Find every user error of these runs before the first one starts: names, hyper-parameters,
+    task parameters, training settings, the device and the tasks' data files (``Task.validate``,
+    once per task configuration). Raises :class:`UserError`; loads no data beyond what validation
+    reads and writes nothing."""
+    validated = set()
+    for cfg in cfgs:
+        ident = run_identity(cfg, results_dir)
+        resolve_device(cfg.device)
+        key = json.dumps([cfg.task, ident.task.tp, cfg.data_dirs], sort_keys=True, default=str)
+        if key not in validated:
+            validated.add(key)
+            ident.task.validate()
+
+
 def end_row(base: dict[str, Any], status: str, error: str, **extra) -> dict[str, Any]:
     """The last row of a run that ended without finishing its epochs (timeout, skipped, failed)."""
     return {**base, "epoch": None, "status": status, "error": error, "metrics": {}, "final": True, **extra,
@@ -152,6 +152,8 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
         "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
         "method": method.key, "method_version": method.version, "method_key": f"{method.key}-v{method.version}",
         "method_hash": key["method_hash"], "task_hash": key["task_hash"],
+        "method_file": display_path(defining_file(type(method))), "task_file": display_path(defining_file(type(task))),
+        "method_modules": local_modules(type(method)), "task_modules": local_modules(type(task)),
         "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
         "seed": cfg.seed, "epochs": train["epochs"],
         "batch_size": train["batch_size"], "lr": train["lr"], "device": device.type,
@@ -196,13 +198,16 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
     ident = run_identity(cfg, results_dir)
     task, method, train, run_id, writer = ident.task, ident.method, ident.train, ident.run_id, ident.writer
     if resume and writer.finished():
-        rows = [r for r in records.iter_rows(writer.dir) if r.get("run_id") == run_id]
-        last = rows[-1] if rows else {}
-        return {**last, "skipped_existing": True}
+        return {**(records.last_row(writer.final) or {}), "skipped_existing": True}
+    task.validate()  # the task's data files, before any row is written
 
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     base = base_row(cfg, ident, device)
+    earlier = writer.interrupted()
+    if earlier:
+        log.warning(f"{task.key} {method.key} seed {cfg.seed}: restarting run {run_id} from epoch 1; an earlier "
+                 f"attempt was interrupted (its finished epochs are kept in {earlier[-1]})")
     writer.open()
     clock = Clock(budget)
     try:
@@ -234,16 +239,18 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             net.train()
             _sync(device)
             t0 = time.perf_counter()
-            n_steps, loss_sum = 0, 0.0
+            n_steps = 0
+            loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
             for batch in task.train_batches(train["batch_size"], gen):
                 loss = train_step(task, method, net, opt, batch, w_label)
+                loss_sum += loss.detach()
                 n_steps += 1
                 if n_steps % 200 == 1:  # cheap divergence check without a sync per step
                     val = float(loss.detach())
                     if not math.isfinite(val):
                         raise FloatingPointError(f"loss became {val} at epoch {epoch}, step {n_steps}")
-                    loss_sum += val
             _sync(device)
+            train_loss = float(loss_sum) / max(n_steps, 1)
             train_seconds = time.perf_counter() - t0
             net.eval()
             clock.enter("eval")
@@ -252,7 +259,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             _sync(device)
             eval_seconds = time.perf_counter() - t0
             row = {**base, "epoch": epoch, "status": "ok", "error": None, "metrics": metrics,
-                   "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps,
+                   "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps, "train_loss": train_loss,
                    "final": epoch == train["epochs"], "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             writer.append(row)
             if progress:
@@ -279,13 +286,20 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         writer.append(end_row(base, "skipped", str(e)))
         writer.publish()  # a skip is a finished result: not retried on resume
         return {**base, "status": "skipped", "error": str(e)}
+    except UserError:
+        clock.stop()
+        writer.discard()  # a user error is no result of a valid run: no row stays
+        raise
     except BaseException as e:
         clock.stop()
         status = "failed"
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             status = "killed"
-        last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        writer.append(end_row(base, status, f"{type(e).__name__}: {last}"))
+            error = f"interrupted ({type(e).__name__}) during {clock.phase}"
+        else:
+            last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            error = f"{type(e).__name__}: {last}"
+        writer.append(end_row(base, status, error))
         writer.close()
         # a failed run is a result too, kept beside the run; a later attempt with the same
         # configuration runs again rather than being skipped

@@ -5,6 +5,16 @@ Layout: ``<results>/<task>/<method>/<run_id>.jsonl``. While a run trains its fil
 finished is never rewritten. A ``.part`` left by a killed run is kept (renamed
 ``<run_id>.<time>.killed.jsonl``) with every epoch it finished, and the run starts again.
 Every file is plain JSON lines that ``pandas.read_json(lines=True)`` reads.
+
+This module owns the row schema: :class:`RunWriter` writes rows, and every reader (the report,
+resume, the suite runner) reads them through :func:`read_rows` / :func:`iter_rows`, which check
+each row's ``schema_version``: an older row is upgraded (:func:`upgrade_row`), a row newer than
+this code is refused with a one-line :class:`~harness.errors.UserError`.
+
+Schema history: 1, first release; 2 adds ``train_loss`` (mean training loss per epoch),
+``method_file`` / ``task_file`` (the file defining each plug-in) and ``method_modules`` /
+``task_modules`` (the local modules hashed into ``method_hash`` / ``task_hash``, which from 2 on
+cover every local module the plug-in imports).
 """
 from __future__ import annotations
 
@@ -18,7 +28,12 @@ import subprocess
 import time
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 1
+from .errors import UserError
+
+SCHEMA_VERSION = 2
+#: fields added by each schema version, with the value an upgraded older row gets
+_ADDED = {2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None,
+              "task_modules": None}}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -60,7 +75,6 @@ class RunWriter:
 
     def __init__(self, results_dir: str, task: str, method: str, run_id: str):
         self.dir = os.path.join(results_dir, task, method)
-        os.makedirs(self.dir, exist_ok=True)
         self.final = os.path.join(self.dir, f"{run_id}.jsonl")
         self.part = self.final + ".part"
         self._f = None
@@ -75,9 +89,21 @@ class RunWriter:
             stamp = time.strftime("%Y%m%dT%H%M%S")
             os.replace(self.part, self.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl")
 
+    def interrupted(self) -> list[str]:
+        """Files of earlier attempts of this run that were interrupted (Ctrl-C, a kill), oldest first."""
+        stem = self.final[: -len(".jsonl")]
+        return sorted(glob.glob(glob.escape(stem) + ".*.killed.jsonl"))
+
     def open(self) -> None:
+        os.makedirs(self.dir, exist_ok=True)
         self.set_aside("killed")  # a .part left by a killed run: keep its epochs aside
         self._f = open(self.part, "a")
+
+    def discard(self) -> None:
+        """Drop the rows of this attempt (a user error: not a result of a valid run)."""
+        self.close()
+        if os.path.exists(self.part):
+            os.unlink(self.part)
 
     def append(self, row: dict[str, Any]) -> None:
         self._f.write(json.dumps(row, default=str) + "\n")
@@ -89,32 +115,78 @@ class RunWriter:
         self._f = None
         os.replace(self.part, self.final)
 
+    def publish_with(self, row: dict[str, Any]) -> None:
+        """Append a closing row to the attempt's epochs (those of a process that died without one)
+        and publish the file."""
+        os.makedirs(self.dir, exist_ok=True)
+        with open(self.part, "a") as f:
+            f.write(json.dumps(row, default=str) + "\n")
+        os.replace(self.part, self.final)
+
     def close(self) -> None:
         if self._f is not None:
             self._f.close()
             self._f = None
 
 
+def upgrade_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """``row`` in the current schema: older rows get the fields added since (with None); a row of a
+    newer schema than this code is a UserError."""
+    v = row.get("schema_version", 1)
+    if not isinstance(v, int) or v < 1:
+        raise UserError(f"{where or 'a result row'}: schema_version {v!r} is not a version number; "
+                        "the file is not a nesybench result")
+    if v > SCHEMA_VERSION:
+        raise UserError(f"{where or 'a result row'}: written with row schema {v}, this nesybench reads up to "
+                        f"{SCHEMA_VERSION}; update nesybench or use another --results directory")
+    for version in range(v + 1, SCHEMA_VERSION + 1):
+        for k, default in _ADDED.get(version, {}).items():
+            row.setdefault(k, default)
+    row["schema_version"] = SCHEMA_VERSION
+    return row
+
+
+def file_state(path: str) -> str:
+    """done (published), running (``.part``), killed or failed (set aside)."""
+    if path.endswith(".part"):
+        return "running"
+    if path.endswith((".killed.jsonl", ".failed.jsonl")):
+        return path.rsplit(".", 2)[-2]
+    return "done"
+
+
+def read_rows(path: str) -> list[dict[str, Any]]:
+    """The rows of one result file, upgraded to the current schema (:func:`upgrade_row`). A line cut
+    by a kill mid-write is skipped: every complete line before it is kept."""
+    out = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(row, dict):
+                raise UserError(f"{path}, line {lineno}: not a result row (a JSON object)")
+            out.append(upgrade_row(row, f"{path}, line {lineno}"))
+    return out
+
+
+def last_row(path: str) -> dict[str, Any] | None:
+    """The last row of a result file (None when it has none)."""
+    rows = read_rows(path) if os.path.exists(path) else []
+    return rows[-1] if rows else None
+
+
 def iter_rows(results_dir: str) -> Iterable[dict[str, Any]]:
-    """Every row under a results directory: finished runs, killed runs and runs in progress."""
+    """Every row under a results directory: finished runs, killed runs and runs in progress, each
+    with ``file_state`` (:func:`file_state`), in the current schema."""
     patterns = ("**/*.jsonl", "**/*.jsonl.part")
     for pat in patterns:
         for path in sorted(glob.glob(os.path.join(results_dir, pat), recursive=True)):
-            if path.endswith(".part"):
-                state = "running"
-            elif path.endswith((".killed.jsonl", ".failed.jsonl")):
-                state = path.rsplit(".", 2)[-2]
-            else:
-                state = "done"
-            with open(path) as f:
-                for lineno, line in enumerate(f, start=1):
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        # a line cut by a kill mid-write: every complete line before it is kept
-                        continue
-                    row["file_state"] = state
-                    yield row
+            state = file_state(path)
+            for row in read_rows(path):
+                row["file_state"] = state
+                yield row

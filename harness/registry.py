@@ -50,8 +50,25 @@ def load_builtins() -> None:
                 importlib.import_module(f"{pkg_name}.{mod.name}")
 
 
+def _import_error(spec: str, e: BaseException) -> UserError:
+    """One line for a plug-in that does not import: the file and line of a syntax error, else the
+    exception and the plug-in's own line that raised it."""
+    if isinstance(e, SyntaxError):
+        return UserError(f"plug-in {spec}: syntax error at {e.filename or spec}, line {e.lineno}: {e.msg}; fix the file")
+    where = ""
+    tb = e.__traceback__
+    while tb is not None:  # the innermost frame in the plug-in's own file
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(spec):
+            where = f" (line {tb.tb_lineno})"
+        tb = tb.tb_next
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return UserError(f"plug-in {spec} failed to import{where}: {type(e).__name__}: {msg}; fix the plug-in")
+
+
 def load_plugin(spec: str) -> None:
-    """Import an out-of-tree plug-in: a module name on sys.path or a path to a .py file."""
+    """Import an out-of-tree plug-in: a module name on sys.path or a path to a .py file. A plug-in
+    that does not import (a syntax error, a missing module, any exception while it loads) is a
+    one-line user error."""
     if spec.endswith(".py") or os.sep in spec:
         if not os.path.isfile(spec):
             raise UserError(f"plug-in file not found: {spec}")
@@ -59,12 +76,20 @@ def load_plugin(spec: str) -> None:
         s = importlib.util.spec_from_file_location(name, spec)
         mod = importlib.util.module_from_spec(s)
         sys.modules[name] = mod
-        s.loader.exec_module(mod)
+        try:
+            s.loader.exec_module(mod)
+        except Exception as e:  # the user's file: any failure to load it is theirs to fix
+            del sys.modules[name]
+            raise _import_error(spec, e) from None
         return
     try:
         importlib.import_module(spec)
     except ModuleNotFoundError as e:
-        raise UserError(f"plug-in module {spec!r} not found ({e}); give a module on PYTHONPATH or a .py path") from None
+        if e.name and (spec == e.name or spec.startswith(e.name + ".")):
+            raise UserError(f"plug-in module {spec!r} not found; give a module on PYTHONPATH or a .py path") from None
+        raise _import_error(spec, e) from None
+    except Exception as e:
+        raise _import_error(spec, e) from None
 
 
 def _strip_version(key: str) -> str:

@@ -55,7 +55,7 @@ SUITES: dict[str, list[Entry]] = {
         Entry("mnist-add", {"n_pairs": 500}, [("deepproblog", {})], [0], 1, run_budget=300.0),
         Entry("mnist-add", {"digits": 2}, [("deepproblog", {}), ("semantic-loss", {})], [0], 1, setup_budget=15.0),
         # shortest path on generated 4x4 data (1,610 examples like the paper's file), 60 of the
-        # paper's 500 epochs; each method with its paper settings (task method_defaults)
+        # paper's 500 epochs; each method with its paper settings (harness.presets)
         Entry("shortest-path", {}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 60),
         Entry("shortest-path", {"encoding": "simple-path"}, [("cl-ste", {})], [0], 60),
         # Sudoku at CPU scale: 1,000 generated puzzles (36 givens), a narrow CNN, 3 epochs; the
@@ -76,22 +76,22 @@ SUITES: dict[str, list[Entry]] = {
         Entry("mnist-add", {"digits": 3, "encoding": "compact"}, [("semantic-loss", {})], [0], 5),
     ],
     "paper": [
-        # PAPER.md 4.1: 30,000 pairs, batch 16, lr 0.001, 1 epoch, b_p + iSTE with weights (3, 0.4)
+        # docs/method.md "The paper's settings": 30,000 pairs, batch 16, lr 0.001, 1 epoch, b_p + iSTE with weights (3, 0.4)
         Entry("mnist-add", {}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})], [0, 1, 2], 1, 16, 1e-3,
               needs=["mnist"]),
         # DeepProbLog (exact engine) on the same protocol: about 0.04 s per pair, 20 min per epoch on a CPU
         Entry("mnist-add", {}, [("deepproblog", {})], [0], 1, 16, 1e-3, needs=["mnist"], run_budget=3600.0),
         Entry("mnist-add", {"digits": 2}, [("deepproblog", {})], [0], 1, 16, 1e-3, needs=["mnist"],
               setup_budget=600.0, run_budget=3600.0),
-        # PAPER.md 4.3: the paper's file and split (--data-dir clste=DIR), 500 epochs, batch 32
+        # docs/method.md "The paper's settings": the paper's file and split (--data-dir clste=DIR), 500 epochs, batch 32
         Entry("shortest-path", {"data_file": "paper"}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})],
               [0, 1, 2, 3, 4], 500, needs=["clste"]),
-        # PAPER.md 4.4 at the paper's scale on generated puzzles (Park 70k is not shipped): 56,000 /
+        # docs/method.md "The paper's settings" at the paper's scale on generated puzzles (Park 70k is not shipped): 56,000 /
         # 14,000 puzzles with 36 givens, the 512-wide 9-layer CNN, batch 1, lr 5e-4, 30 epochs; a GPU
         # run of hours. The first run generates and caches the 70,000 puzzles (about 20 CPU minutes).
         Entry("sudoku", {"n_train": 56000, "n_test": 14000}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 30,
               1, 5e-4, setup_budget=3600.0, run_budget=None),
-        # PAPER.md 4.2 (Table A): 3,000 rows of the paper's files (--data-dir clste=DIR; apply2x2 reads
+        # docs/method.md "The paper's settings" (Table A): 3,000 rows of the paper's files (--data-dir clste=DIR; apply2x2 reads
         # its hasy/ operators), 10 seeds, every CL-STE variant; epochs, batch 1, lr and the weights
         # per variant are the task's paper defaults (member(5) b(x): 10 epochs)
         *[Entry(task, {**tp, "data_file": "paper"},
@@ -99,7 +99,7 @@ SUITES: dict[str, list[Entry]] = {
                 list(range(10)), None, needs=needs)
           for task, tp, needs in (("add2x2", {}, ["clste", "mnist"]), ("member", {"n": 3}, ["clste", "mnist"]),
                                   ("member", {"n": 5}, ["clste", "mnist"]), ("apply2x2", {}, ["clste"]))],
-        # mnist-add scaling with N-digit numbers (PAPER.md 4.1 and A-NeSI's N = 15): every training
+        # mnist-add scaling with N-digit numbers (docs/method.md "The paper's settings" and A-NeSI's N = 15): every training
         # digit used once (15,000 pairs at N = 2 and 10,000 at N = 3, as the paper), 1 epoch
         *[Entry("mnist-add", {"digits": n}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 1, 16, 1e-3,
                 needs=["mnist"]) for n in (2, 3, 4, 15)],
@@ -134,7 +134,7 @@ SUITES["scaling"] = (
 )
 
 
-# Issue 4's other rows of PAPER.md Table A: the supervised ceiling and the symbolic baselines on the
+# The other rows of the paper's NeuroLog table (Table A): the supervised ceiling and the symbolic baselines on the
 # NeuroLog tasks, the paper's files (3,000 rows) and settings (batch 1, lr 5e-4, 3 epochs), beside
 # the CL-STE runs of scripts/table_a.sh. Semantic loss: 5 seeds, apply2x2 once (its 42,388-clause
 # CNF does not compile within the runner's 16 GB: a failed row); DeepProbLog: 3 seeds, 2 minutes to
@@ -154,14 +154,14 @@ SUITES["neurolog-baselines"] = [
           None, needs=needs, setup_budget=120.0)
     for task, tp, needs in _NEUROLOG
 ] + [
-    # CL-STE (b_p + iSTE) once per task in the same session, so that the time column compares
+    # CL-STE (b_p + iSTE) once per task in the same suite, so that the time column compares
     # (its accuracy over 10 seeds is scripts/table_a.sh's)
     Entry(task, {**tp, "data_file": "paper"}, [("cl-ste", {})], [0], None, needs=needs)
     for task, tp, needs in _NEUROLOG
 ]
 
 
-# Issue 7: Palm's RRN on Sudoku with fewer labels (PAPER.md 4.5), at a CPU scale (each run well under
+# Palm's RRN on Sudoku with fewer labels (docs/method.md "The paper's settings"), at a CPU scale (each run well under
 # 30 minutes on 2 shared cores, 1 thread): 1,000 generated puzzles with 50 givens, of which a fixed
 # half (or quarter) is labelled; a small RRN (hidden 32, 8 steps; the paper's 4-layer MLPs and edge
 # dropout 0.4); 10 epochs, batch 16, lr 2e-3. cl-ste: the paper's cross + cont + L_cnf (step 0) +
@@ -173,7 +173,7 @@ SUITES["rrn"] = [
           2e-3, run_budget=1800.0)
     for f in (0.5, 0.25)
 ]
-# PAPER.md 4.5 at the paper's scale on generated hard puzzles (24..34 givens: random blanking does not
+# docs/method.md "The paper's settings" at the paper's scale on generated hard puzzles (24..34 givens: random blanking does not
 # reach Palm's 17..23; pass data_file=Palm's train.csv for the real set): Table D (10,000 labelled
 # puzzles, cl-ste with cross-entropy against cross-entropy alone) and the semi-supervised README
 # setting (20,000 puzzles, half labelled); the RRN at the paper's size, 100 epochs, batch 16, lr 1e-4

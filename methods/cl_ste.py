@@ -7,7 +7,7 @@ The CNF is the clause matrix C in {-1,0,1}^(m x n); the network's outputs are bi
 v in {0,1}^n (given facts g override them) and L_cnf = L_deduce + L_unsat + L_sat pushes the
 binarized assignment towards satisfying C, with gradients passed straight through the binarization.
 
-L_cnf follows the **top-level ``ste.py``** of the reference code (PAPER.md 1.4): L_unsat and L_sat
+L_cnf follows the **top-level ``ste.py``** of the reference code (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat
 are means over the unsatisfied and over the satisfied clauses (of the batch) respectively, and the
 unit-propagation term L_deduce is a *sum* over every (example, clause) pair where all literals but
 one are falsified by the facts, satisfied or not. Means are written as masked sums over counts,
@@ -18,13 +18,13 @@ One deliberate generalisation: v = 1[g = 1] + b(x) * 1[g = 0], so that a fact g 
 the reference writes v = g + b(x) * 1[g = 0], which is the same for the g in {0,1} that all of its
 problems use.
 
-Recurrent networks (outputs with per-step outputs, ``harness.api.STEPS``; the Sudoku RRN, PAPER.md
-4.5): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
+Recurrent networks (outputs with per-step outputs, ``harness.api.STEPS``; the Sudoku RRN, docs/method.md
+"Recurrent networks"): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
 a network without steps; the paper's RRN uses step 0, ``--idx 0``); L_bound and L_cont are means
 over every step. ``cnf_norm=all`` selects the normalisation of ``sudoku_gnn/ste.py`` that the
-paper's RRN experiments use (PAPER.md 1.4): L_unsat and L_sat are means over all (example, clause)
+paper's RRN experiments use (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat are means over all (example, clause)
 pairs and L_deduce sums over the unsatisfied unit-propagation clauses only. ``w_cont`` weighs the
-"cont" regularizer of ``sudoku_gnn`` (PAPER.md 1.10): for each family of exactly-one sets of the
+"cont" regularizer of ``sudoku_gnn`` (docs/method.md "The regularizers"): for each family of exactly-one sets of the
 constraint (``Constraint.exactly_one``; Sudoku: rows, columns, boxes), the mean over its sets of
 (sum of the set's probabilities - 1)^2, summed over the families.
 
@@ -44,6 +44,7 @@ import warnings
 import torch
 
 from harness.api import Batch, Constraint, Method, step_outputs
+from harness.atoms import AtomLayout, cols as _cols
 from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_method
@@ -121,13 +122,6 @@ class _Prod(torch.autograd.Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad.unsqueeze(-1) * _others_prod(x)
-
-
-def _cols(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """x[:, idx] for x (B, n) and an index tensor of any shape: (B, *idx.shape). ``index_select``
-    on the flattened index, a third of the cost of advanced indexing here (and its backward is an
-    ``index_add``, not an accumulating ``index_put``)."""
-    return x.index_select(1, idx.reshape(-1)).view(x.shape[0], *idx.shape)
 
 
 def _others_prod(x: torch.Tensor) -> torch.Tensor:
@@ -419,7 +413,7 @@ def bound_loss(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def cont_loss(p: torch.Tensor, families: list[torch.Tensor]) -> torch.Tensor:
-    """L_cont (``sudoku_gnn``'s ``reg_sudoku_cont``, PAPER.md 1.10) for probabilities p (B, n_neural)
+    """L_cont (``sudoku_gnn``'s ``reg_sudoku_cont``, docs/method.md "The regularizers") for probabilities p (B, n_neural)
     and families of (E, k) positions into p: the sum over families of the mean over sets of
     (sum of the set's probabilities - 1)^2. For Sudoku's row family this is the paper's
     mean(((A_row + I) y - 1)^2): the 9 cells of a row share the value of its (row, digit) set."""
@@ -449,63 +443,8 @@ def exactly_one_clauses(constraint: Constraint) -> list[tuple[int, ...]]:
     return out
 
 
-class ValueLayout:
-    """Where each atom's value lives in the vector CL-STE builds per batch (prepared once).
-
-    The vector is ``[1, 0, neural atoms (group order), derived atoms (stage order), other atoms]``:
-    two constant slots (padding of "and" / "or" components), then values produced by concatenation,
-    so a batch needs no scatter into the n atoms. ``order[j]`` is the CNF column at position
-    ``j + 2``; ``pos[col]`` the reverse; clause indices are remapped with ``pos`` at prepare time.
-    """
-
-    def __init__(self, constraint: Constraint, n_atoms: int, device=None):
-        cols = [grp.atoms.reshape(-1) for grp in constraint.groups]
-        stages = []
-        if constraint.derived is not None and len(constraint.derived):
-            stages.append(("and", constraint.derived))
-        stages += list(getattr(constraint, "derived_ops", []) or [])
-        placed = torch.cat(cols + [rows[:, 0] for _, rows in stages]) if (cols or stages) else torch.zeros(0, dtype=torch.long)
-        if len(torch.unique(placed)) != len(placed):
-            raise ValueError("an atom is both neural and derived, or derived twice")
-        rest = torch.ones(n_atoms, dtype=torch.bool)
-        rest[placed] = False
-        self.order = torch.cat([placed, rest.nonzero().squeeze(1)]).to(device)  # (n,)
-        self.pos = torch.empty(n_atoms, dtype=torch.long)
-        self.pos[self.order.cpu()] = torch.arange(n_atoms)
-        self.pos = self.pos.to(device)
-        self.n_rest = int(rest.sum())
-        self.groups = [(grp.name, grp.kind) for grp in constraint.groups]
-        # component indices of each stage, as positions in the working vector (+2: constant slots)
-        self.stages = []
-        for kind, rows in stages:
-            comps = rows[:, 1:].to(device)
-            pad = 0 if kind == "and" else 1
-            self.stages.append((kind, torch.where(comps < 0, torch.full_like(comps, pad), self.pos[comps.clamp(min=0)] + 2)))
-        # without padded components the constant slots are not needed: positions shifted by 2
-        self.direct = all(bool((c >= 2).all()) for _, c in self.stages)
-        self.direct_stages = [(kind, c - 2) for kind, c in self.stages] if self.direct else []
-
-    def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, n_neural): softmax (categorical) or sigmoid (bernoulli) of each group, layout order."""
-        B = outputs[self.groups[0][0]].shape[0]
-        parts = [(torch.sigmoid(outputs[name]) if kind == "bernoulli" else torch.softmax(outputs[name], dim=-1))
-                 .reshape(B, -1) for name, kind in self.groups]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
-
-    def derive(self, neural: torch.Tensor, and_fn, or_fn, pad: bool = True) -> torch.Tensor:
-        """(B, n) values in layout order: the neural values, then each derived stage's atoms from
-        their components (``and_fn``/``or_fn`` over the last dimension of (B, rows, k)), then 0
-        for every other atom (``pad=False``: without those, (B, n - n_rest))."""
-        B = neural.shape[0]
-        if self.direct:
-            w, stages = neural, self.direct_stages
-        else:  # constant slots first
-            w, stages = torch.cat([neural.new_tensor([1.0, 0.0]).expand(B, 2), neural], 1), self.stages
-        for kind, comps in stages:
-            g = _cols(w, comps)  # (B, rows, k)
-            w = torch.cat([w, and_fn(g) if kind == "and" else or_fn(g)], 1)
-        v = w if self.direct else w[:, 2:]
-        return torch.cat([v, v.new_zeros(B, self.n_rest)], 1) if self.n_rest and pad else v
+class ValueLayout(AtomLayout):
+    """The atom layout of :mod:`harness.atoms` with CL-STE's binarized values (prepared once)."""
 
     def values(self, outputs: dict[str, torch.Tensor], ste: str, pad: bool = True) -> torch.Tensor:
         """(B, n) binarized values in layout order (other atoms 0; ``pad=False``: without them)."""
@@ -544,15 +483,16 @@ class CLSTE(Method):
     key = "cl-ste"
     version = 1
     conformance_hp = {"w_bound": 0.0}  # checks look at L_cnf alone (L_bound is not a constraint term)
+    hparam_choices = {"ste": STES, "uec": ("auto", "yes", "no"), "cnf_norm": NORMS}
     hparams = {
         "w_cnf": 1.0,  # weight of L_cnf (reference default 1)
         "w_bound": 0.1,  # weight of L_bound (reference default 0.1)
         "ste": "bp-iste",  # bp-iste (b_p + iSTE), b-iste (b + iSTE) or b-sste (b + sSTE)
-        "filter_clauses": True,  # keep only clauses with a negated true fact (PAPER.md 1.8)
+        "filter_clauses": True,  # keep only clauses with a negated true fact (docs/method.md "Clause filtering")
         "uec": "auto",  # add exactly-one clauses per categorical variable: auto (b variants), yes, no
         "cnf_step": -1,  # recurrent networks: the step whose output L_cnf uses (-1 final; the paper's RRN: 0)
         "cnf_norm": "subset",  # subset (top-level ste.py) or all (sudoku_gnn/ste.py, the paper's RRN)
-        "w_cont": 0.0,  # weight of L_cont over the constraint's exactly-one sets, every step (PAPER.md 1.10)
+        "w_cont": 0.0,  # weight of L_cont over the constraint's exactly-one sets, every step (docs/method.md "The regularizers")
     }
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
@@ -625,7 +565,7 @@ class CLSTE(Method):
         if not self.hp["filter_clauses"]:
             l_cnf = self.blocks_.loss(v_nn, g, None, norm, w_cnf, facts=True)
         elif self.dense_filter_:
-            mask = (g @ self.Ct_ == -1) | self.always_keep_  # (B, m): g C^T == -1 (PAPER.md 1.8)
+            mask = (g @ self.Ct_ == -1) | self.always_keep_  # (B, m): g C^T == -1 (docs/method.md "Clause filtering")
             l_cnf = self.blocks_.loss(v_nn, g, mask, norm, w_cnf, facts=True)
         else:
             gc = (self.C_sparse_ @ g.t()).t()  # (B, m) = g C^T

@@ -10,9 +10,9 @@ times the epoch. ``loss`` hands the network's softmax probabilities to a DeepPro
 built from the task's program (``Constraint.problog``) whose neural predicate's network is a
 look-up of those probabilities (a tensor source ``nesy(b, i)``: example b, neural variable i), so
 DeepProbLog's own machinery does the symbolic part exactly as in its ``train_model``: the query
-``<meta['problog_query']>(X_0, ..., X_{G-1}, target)`` is ground and compiled to an SDD by its
+``<Constraint.problog_query>(X_0, ..., X_{G-1}, target)`` is ground and compiled to an SDD by its
 ``ExactEngine`` once per target value (cached by DeepProbLog's solver; every value in
-``meta['problog_targets']`` is compiled in ``prepare``, timed as set-up; a target is an int, or a
+``Constraint.problog_targets`` is compiled in ``prepare``, timed as set-up; a target is an int, or a
 tuple of ints for a label of several parts such as add2x2's four sums), and per example its
 ``Solver.solve`` evaluates the compiled circuit with its ``GraphSemiring`` in Python, building a
 torch graph through the probabilities. The loss is DeepProbLog's cross-entropy for a true query,
@@ -20,8 +20,8 @@ torch graph through the probabilities. The loss is DeepProbLog's cross-entropy f
 symbolic evaluation is DeepProbLog's, which is where its time goes.
 
 Not used: DeepProbLog's ``train_model`` loop, data loaders and optimiser wrappers (the harness's
-are); its approximate engine (needs SWI-Prolog). A task without a program, without the two meta
-keys, or a platform where ``deepproblog`` does not import, gives a ``skipped`` run with the reason.
+are); its approximate engine (needs SWI-Prolog). A task without a program, without its query and
+targets, or a platform where ``deepproblog`` does not import, gives a ``skipped`` run with the reason.
 ``max_seconds`` bounds the time spent in the symbolic part of ``loss`` over the run (0: only the
 suite's run budget); past it the run is a ``timeout``.
 
@@ -41,7 +41,7 @@ import warnings
 import torch
 
 from harness.api import Batch, Constraint, Method
-from harness.budget import BudgetExceeded
+from harness.budget import Allowance
 from harness.errors import SkipRun, UserError
 from harness.registry import register_method
 
@@ -101,9 +101,9 @@ class DeepProbLog(Method):
             raise UserError("method deepproblog: max_seconds must be >= 0 (0: no limit of its own)")
         if not constraint.problog:
             raise SkipRun("deepproblog: the task provides no ProbLog program")
-        pred, targets = constraint.meta.get("problog_query"), constraint.meta.get("problog_targets")
+        pred, targets = constraint.problog_query, constraint.problog_targets
         if not pred or targets is None:
-            raise SkipRun("deepproblog: the task does not name its query (meta problog_query, problog_targets)")
+            raise SkipRun("deepproblog: the task does not name its query (Constraint.problog_query, problog_targets)")
         cat = [g for g in constraint.groups if g.kind == "categorical"]
         if len(constraint.groups) != 1 or len(cat) != 1:
             raise SkipRun("deepproblog: only tasks with one categorical neural group are wired")
@@ -138,7 +138,7 @@ class DeepProbLog(Method):
                       "unfinished query)",)
             raise
         self.compile_seconds_ = time.perf_counter() - t0
-        self.spent_ = 0.0
+        self.allowance_ = Allowance(self.hp["max_seconds"], "train")
 
     def _query(self, b: int, target):
         """The query for example b: ``pred(X_0, ..., X_{G-1}, target...)`` (an int, or a tuple of ints
@@ -162,10 +162,7 @@ class DeepProbLog(Method):
         ps = [torch.as_tensor(next(iter(r.result.values())), dtype=first.dtype, device=first.device)
               if r.result else first.new_zeros(()) for r in results]
         self.source_.probs = None
-        self.spent_ += time.perf_counter() - t0
-        limit = self.hp["max_seconds"]
-        if limit and self.spent_ > limit:
-            raise BudgetExceeded("train", limit, self.spent_)
+        self.allowance_.spend(time.perf_counter() - t0)  # over max_seconds: BudgetExceeded
         return torch.stack(ps)
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:

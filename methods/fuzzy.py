@@ -7,10 +7,10 @@ recommend: each atom gets a truth degree in [0, 1], a clause's is the product t-
 literals (¬a = 1 - a), t_j = 1 - prod(1 - l), and the loss is -log of the product t-norm over the
 clauses, -sum_j log t_j, per example; the batch loss is the mean over examples, times ``w_fuzzy``.
 
-Truth degrees: neural atoms take their softmax (categorical) or sigmoid (bernoulli) probability;
-derived conjunction atoms (``Constraint.derived``, stages of ``derived_ops``) the t-norm of their
-components ("or" stages: the t-conorm); atoms fixed by the evidence 1 or 0; every other atom 0 (the
-convention of CL-STE's v, under which the clauses of unobserved labels are trivially true).
+Truth degrees (:mod:`harness.atoms`): neural atoms take their softmax (categorical) or sigmoid
+(bernoulli) probability; derived conjunction atoms (``Constraint.derived``, stages of
+``derived_ops``) the t-norm of their components ("or" stages: the t-conorm); atoms fixed by the
+evidence 1 or 0; every other atom 0.
 
 The Goedel and Lukasiewicz variants are the ``ltn`` method's, on LTNtorch (``tnorm=godel`` or
 ``lukasiewicz``, ``clauses=and``, ``p=1``, ``stable=false``: 1 - min_j t_j and min(1, sum_j (1 - t_j)) per example,
@@ -27,7 +27,7 @@ import torch
 from harness.api import Batch, Constraint, Method
 from harness.errors import UserError
 from harness.registry import register_method
-from methods.cl_ste import ValueLayout
+from harness.atoms import AtomLayout, atom_values
 
 TNORMS = ("product", "godel", "lukasiewicz")
 EPS = 1e-12
@@ -51,17 +51,15 @@ def _or(x: torch.Tensor, tnorm: str) -> torch.Tensor:
     return x.sum(-1).clamp(max=1.0)
 
 
-def _layout_truth(layout: ValueLayout, outputs: dict[str, torch.Tensor], g: torch.Tensor, tnorm: str) -> torch.Tensor:
+def _layout_truth(layout: AtomLayout, outputs: dict[str, torch.Tensor], g: torch.Tensor, tnorm: str) -> torch.Tensor:
     """(B, n) truth degrees in the layout's order; ``g`` is the evidence in that order."""
-    t = layout.derive(layout.probabilities(outputs), lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
-    return torch.where(g != 0, (g == 1).to(t.dtype), t)
+    return layout.evaluate(outputs, g, lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
 
 
 def truth_degrees(constraint: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor,
                   tnorm: str) -> torch.Tensor:
     """(B, n) truth degree of every atom, in CNF column order (see the module docstring)."""
-    layout = ValueLayout(constraint, evidence.shape[1], evidence.device)
-    return _layout_truth(layout, outputs, evidence.to(torch.float32)[:, layout.order], tnorm)[:, layout.pos]
+    return atom_values(constraint, outputs, evidence, lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
 
 
 @register_method
@@ -70,20 +68,22 @@ class Fuzzy(Method):
 
     key = "fuzzy"
     version = 1
+    hparam_choices = {"tnorm": TNORMS}
     hparams = {
         "tnorm": "product",  # product (log-product loss); godel and lukasiewicz are the ltn method's
         "w_fuzzy": 1.0,  # weight of the fuzzy loss
     }
 
-    def prepare(self, constraint: Constraint, device: torch.device) -> None:
-        super().prepare(constraint, device)
+    def __init__(self, **hp):
+        super().__init__(**hp)
         tn = self.hp["tnorm"]
-        if tn in ("godel", "lukasiewicz"):
+        if tn != "product":  # a user error when the method is built, before any run starts
             raise UserError(f"method fuzzy: tnorm={tn} is the ltn method's (the same loss: --method ltn "
                             f"--hp tnorm={tn} --hp clauses=and --hp p=1 --hp stable=false)")
-        if tn != "product":
-            raise UserError(f"method fuzzy: tnorm={tn!r} unknown; fuzzy has product (ltn has {', '.join(TNORMS)})")
-        self.layout_ = ValueLayout(constraint, constraint.cnf.n_atoms, device)
+
+    def prepare(self, constraint: Constraint, device: torch.device) -> None:
+        super().prepare(constraint, device)
+        self.layout_ = AtomLayout(constraint, constraint.cnf.n_atoms, device)
         idx, self.sign_ = constraint.cnf.padded(device)  # (m, k)
         self.idx_ = self.layout_.pos[idx]  # clause atoms as positions in the layout order
 

@@ -1,10 +1,10 @@
 #!/bin/bash
-# Issue 2's speed check: CL-STE (b_p + iSTE, w_cnf 3, w_bound 0.4) against the supervised method on
+# The speed check: CL-STE (b_p + iSTE, w_cnf 3, w_bound 0.4) against the supervised method on
 # full MNIST, 30,000 pairs, batch 16, lr 0.001, one epoch, one thread; seed by seed (0, 1, 2), the two
 # methods alternating who goes first, so that a shared machine's drifting load falls on both; then
 # the seconds per seed, the digit accuracies and the ratio of the total training seconds.
 # METHODS (environment, two method keys, default "cl-ste supervised") picks the pair; the ratio is
-# the first over the second (issue 3: METHODS="semantic-loss cl-ste", the semantic loss's defaults).
+# the first over the second (e.g. METHODS="semantic-loss cl-ste", the semantic loss's defaults).
 #   scripts/epoch_ratio.sh MNIST_DIR RESULTS_DIR
 set -euo pipefail
 if [ $# -ne 2 ]; then

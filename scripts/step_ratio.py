@@ -1,6 +1,6 @@
 """Time per training step of two methods on the same task, interleaved block by block.
 
-Issue 2's speed target compares CL-STE's epoch with the supervised method's on the same network
+The speed target compares CL-STE's epoch with the supervised method's on the same network
 and images. On a shared VM whole-epoch times drift by up to 40 % between back-to-back runs, more
 than the difference being measured; this script alternates blocks of ``--block`` training steps
 of each method (the same batches, each method with its own network and optimizer, both built
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--tp", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--methods", nargs=2, default=["cl-ste", "supervised"])
     ap.add_argument("--hp", action="append", default=["w_cnf=3", "w_bound=0.4", "ste=bp-iste"], metavar="KEY=VALUE",
-                    help="hyper-parameters of the first method (default: the issue's CL-STE setting)")
+                    help="hyper-parameters of the first method (default: the mnist-add preset of CL-STE)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--rounds", type=int, default=20)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PAPER.md Table A: CL-STE's three binarization/STE variants on add2x2, apply2x2, member(3) and
+# The paper's NeuroLog table (Table A): CL-STE's three binarization/STE variants on add2x2, apply2x2, member(3) and
 # member(5) with the paper's files (3,000 rows), full MNIST, the paper's per-variant settings (the
 # tasks' method defaults: batch 1, lr 5e-4, 3 epochs, member(5) b(x): 10), seeds FIRST..LAST.
 # Seed-major, so that a partial run has every cell at the same number of seeds; finished runs are

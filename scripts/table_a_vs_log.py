@@ -5,10 +5,10 @@
 Reads the final rows of every ``cl-ste`` run on add2x2, apply2x2 and member(n) with the paper's
 protocol (``data_file=paper``, 3,000 rows, the full MNIST; batch 1, lr 5e-4, 3 epochs, member(5)
 b(x) 10) under the result directories (e.g. results/runs/table-a and results/runs/table-a-rep) and prints, per cell: the seeds,
-mean ± sample std, the logged 10 runs' mean ± std (PAPER.md 4.2, per-run accuracies of
+mean ± sample std, the logged 10 runs' mean ± std (the reference's logs/testBenchmark.txt, per-run accuracies of
 ``logs/testBenchmark.txt``), the difference, Welch's t test and the Mann-Whitney U test against the
 logged runs, the share of runs under 65 %, and how often a 10-seed mean drawn from these runs
-(bootstrap, 100,000 draws) reaches the issue's bar (logged mean - 3 points).
+(bootstrap, 100,000 draws) reaches the bar of the logged mean - 3 points.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-# PAPER.md 4.2, "Per-run test accuracies [L]" (apply2x2: all 100.00)
+# per-run test accuracies of the reference's logs/testBenchmark.txt (apply2x2: all 100.00)
 LOGGED = {
     "add2x2-bp-iste": [98.15, 98.09, 97.82, 97.74, 98.37, 97.88, 98.21, 98.11, 97.75, 97.99],
     "add2x2-b-iste": [96.20, 95.05, 94.23, 96.15, 95.72, 95.79, 95.46, 94.81, 95.11, 96.56],

@@ -1,11 +1,11 @@
 """MNIST addition: two N-digit numbers written as MNIST images, labelled only with their sum.
 
-Task of DeepProbLog (Manhaeve et al. 2018) and of the CL-STE paper (PAPER.md 4.1). An example is
+Task of DeepProbLog (Manhaeve et al. 2018) and of the CL-STE paper (docs/method.md "The paper's settings"). An example is
 2N images: the N digits of the first number (most significant first), then those of the second.
-The label is the sum. The network (the LeNet of PAPER.md 4) classifies each image; it never sees a
+The label is the sum. The network (the LeNet of docs/method.md "The paper's settings") classifies each image; it never sees a
 digit label unless the method is the supervised ceiling.
 
-Encoding ``paper`` (PAPER.md section 2, ``mnistAdd*.cnf``): atoms ``digit(i,k)`` for the network's
+Encoding ``paper`` (docs/method.md "Encodings", ``mnistAdd*.cnf``): atoms ``digit(i,k)`` for the network's
 outputs, one derived conjunction atom ``aux(d_0..d_2N-1)`` per combination of digit values (the
 reference's ``aux``/``predict``), and ``sum(r)``; for each r one clause
 ``-sum(r) | OR of aux(combination) whose numbers add up to r``. It has 10^(2N) atoms: it is listed
@@ -56,7 +56,7 @@ from harness.registry import register_task
 from ._files import read_rows
 from .mnist_add_encodings import column_encoding, column_targets
 from .mnist_add_paper import check_size, sparse_paper_constraint
-from .mnist_data import load_mnist
+from .mnist_data import load_mnist, to_float as _to_float
 from .nets import LeNet, PerImage
 
 MAX_PAPER_DIGITS = 2  # the paper encoding is listed up to here, generated per example beyond
@@ -225,8 +225,6 @@ class MnistAdd(Task):
         "encoding": "auto",  # paper (10^(2N) atoms, N <= 4), compact or column (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
-    # The reference README's batch-16 setting and testBenchmark.sh's weights (PAPER.md 4.1).
-    method_defaults = {"cl-ste": {"w_cnf": 3.0, "w_bound": 0.4}}
     main_metric = "sum_acc"
     size_param = "digits"
     tiny_params = {"n_pairs": 32}
@@ -254,10 +252,12 @@ class MnistAdd(Task):
         if self._constraint is None:
             n = self.tp["digits"]
             ops = []
-            meta = {"encoding": self.encoding, "problog_query": "addition",  # addition(images..., sum)
-                    "problog_targets": range(2 * (10 ** n - 1) + 1)}
+            meta = {"encoding": self.encoding}
+            # the ProbLog query of an example: addition(images..., sum)
+            query = {"problog_query": "addition", "problog_targets": range(2 * (10 ** n - 1) + 1)}
             if self.encoding == "paper" and n > MAX_PAPER_DIGITS:  # clauses generated per example
-                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, problog=problog_program(n), meta=meta)
+                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, problog=problog_program(n), meta=meta,
+                                                                           **query)
                 return self._constraint
             if self.encoding == "paper":
                 cnf, digit_atoms, derived, sum_cols = paper_encoding(n)
@@ -267,7 +267,7 @@ class MnistAdd(Task):
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(n), meta=meta, derived_ops=ops)
+                                          problog=problog_program(n), meta=meta, derived_ops=ops, **query)
             if self.encoding == "compact":
                 self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
@@ -318,24 +318,24 @@ class MnistAdd(Task):
                             "--data-dir clste=DIR" + (" (the paper has files for N <= 3 only)" if n > 3 else ""))
         return os.path.join(self.data_dirs["clste"], f"mnistAdd{n if n > 1 else ''}_train.txt")
 
-    def setup(self, seed: int, device: torch.device) -> None:
-        data = load_mnist(self.data_dirs.get("mnist"))
-        self.source_ = data.source
+    def _split(self, data):
+        """(train_x, train_y, test_x, test_y): the MNIST splits, or with ``holdout`` a validation split
+        of the training digits (drawn once, seed 54321, never trained on) in place of the test set."""
         n_train = len(data.train_y)
-        test_x, test_y = data.test_x, data.test_y
         held = self.tp["holdout"]
-        if held:  # a validation split for tuning: digits drawn once (seed 54321), never trained on
-            if self.tp["pairs_file"] or not 0 < held < n_train // 2:
-                raise UserError(f"mnist-add: holdout={held} needs 0 < holdout < {n_train // 2} and no pairs_file")
-            perm = np.random.default_rng(54321).permutation(n_train)
-            keep, val = np.sort(perm[held:]), np.sort(perm[:held])
-            test_x, test_y = data.train_x[val], data.train_y[val]
-            train_x, train_y = data.train_x[keep], data.train_y[keep]
-            n_train = len(keep)
-        else:
-            train_x, train_y = data.train_x, data.train_y
+        if not held:
+            return data.train_x, data.train_y, data.test_x, data.test_y
+        if self.tp["pairs_file"] or not 0 < held < n_train // 2:
+            raise UserError(f"mnist-add: holdout={held} needs 0 < holdout < {n_train // 2} and no pairs_file")
+        perm = np.random.default_rng(54321).permutation(n_train)
+        keep, val = np.sort(perm[held:]), np.sort(perm[:held])
+        return data.train_x[keep], data.train_y[keep], data.train_x[val], data.train_y[val]
+
+    def _train_pairs(self, data, train_y, seed: int) -> np.ndarray:
+        """(P, 2N) training image indices: the pairs file's rows, or pairs drawn from the seed."""
+        n_train = len(train_y)
         if self.tp["pairs_file"]:
-            pairs = self._read_pairs_file(self._pairs_path(), n_train, data.train_y)
+            pairs = self._read_pairs_file(self._pairs_path(), n_train, train_y)
         else:
             rng = np.random.default_rng(seed)
             avail = n_train // self.n_img
@@ -345,6 +345,18 @@ class MnistAdd(Task):
                 raise UserError(f"mnist-add: n_pairs={self.tp['n_pairs']} but only {len(pairs)} examples are "
                                 f"available from {data.source} MNIST; lower n_pairs or use --mnist-dir")
             pairs = pairs[: self.tp["n_pairs"]]
+        return pairs
+
+    def validate(self) -> None:
+        """The MNIST files and the pairs file (read and checked as ``setup`` does)."""
+        data = load_mnist(self.data_dirs.get("mnist"))
+        self._train_pairs(data, self._split(data)[1], 0)
+
+    def setup(self, seed: int, device: torch.device) -> None:
+        data = load_mnist(self.data_dirs.get("mnist"))
+        self.source_ = data.source
+        train_x, train_y, test_x, test_y = self._split(data)
+        pairs = self._train_pairs(data, train_y, seed)
         weights = torch.as_tensor(number_weights(self.tp["digits"]))
         self.train_images_ = _to_float(train_x).to(device)  # (N, 1, 28, 28)
         self.train_labels_ = torch.as_tensor(train_y).to(device)
@@ -383,10 +395,3 @@ class MnistAdd(Task):
         pred_sum = (pred[self.test_pairs_] * w).sum(1)
         sum_acc = (pred_sum == true_sum).float().mean().item()
         return {"digit_acc": 100.0 * digit_acc, "sum_acc": 100.0 * sum_acc}
-
-
-def _to_float(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) normalised as the CL-STE reference's MNIST
-    (mean 0.1307, std 0.3081)."""
-    x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0)
-    return x.sub_(0.1307).div_(0.3081).unsqueeze(1)

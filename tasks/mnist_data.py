@@ -8,7 +8,8 @@
   holding the four standard IDX files, gzipped or not. The directory is ``--mnist-dir`` or the
   environment variable ``NESYBENCH_MNIST_DIR``. Nothing is ever downloaded.
 
-Images are returned as uint8 arrays (N, 28, 28) and labels as int64 (N,).
+Images are returned as uint8 arrays (N, 28, 28) and labels as int64 (N,); :func:`to_float` turns
+them into the networks' normalised float input.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from harness.errors import UserError
 
@@ -62,6 +64,8 @@ def read_idx(path: str) -> np.ndarray:
     zero, dtype, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or dtype != 0x08 or ndim not in (1, 3):
         raise UserError(f"MNIST file {path} is not an IDX file of unsigned bytes (bad magic number)")
+    if len(data) < 4 + 4 * ndim:
+        raise UserError(f"MNIST file {path} is truncated inside its header ({len(data)} bytes); replace it")
     dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
     expected = int(np.prod(dims))
     body = data[4 + 4 * ndim :]
@@ -122,3 +126,10 @@ def load_mnist(directory: str | None = None) -> MNIST:
     if directory:
         return load_full(os.path.abspath(directory))
     return load_embedded()
+
+
+def to_float(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) normalised as the CL-STE reference's MNIST
+    (mean 0.1307, std 0.3081)."""
+    x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0)
+    return x.sub_(0.1307).div_(0.3081).unsqueeze(1)

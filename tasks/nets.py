@@ -6,7 +6,7 @@ from torch import nn
 
 
 class LeNet(nn.Module):
-    """The MNIST network of the CL-STE and DeepProbLog papers (PAPER.md section 4).
+    """The MNIST network of the CL-STE and DeepProbLog papers (docs/method.md "The paper's settings").
 
     Conv(1->6,5) -> MaxPool2 -> ReLU -> Conv(6->16,5) -> MaxPool2 -> ReLU -> FC 256->120 -> ReLU
     -> FC 120->84 -> ReLU -> FC 84->K. ``side`` 28 gives FC 256 (MNIST); 32 gives FC 400 (HASY).

@@ -1,6 +1,6 @@
 """Shortest path on an N x N grid with removed edges (the Semantic Loss benchmark, Xu et al. 2018).
 
-Task of the CL-STE paper (PAPER.md 4.3). An example is a grid graph with some edges removed and two
+Task of the CL-STE paper (docs/method.md "The paper's settings"). An example is a grid graph with some edges removed and two
 terminal nodes; the network (an MLP) reads the present-edge bits and the one-hot terminals and
 predicts, per edge, whether it lies on a shortest path between the terminals. Training labels are
 one shortest path (``has_labels``: methods add binary cross-entropy with ``w_label``).
@@ -10,7 +10,7 @@ Numbering (the paper's, checked on the data file): node (i, j) is ``N*i + j``; h
 Input: the E edge-present bits, then the N*N terminal bits (E + N^2 = 40 at N = 4).
 
 Encodings (task parameter ``encoding``):
-- ``paper`` (PAPER.md 2, ``shortestPath.cnf``, 40 atoms and 68 clauses at N = 4): atoms
+- ``paper`` (docs/method.md "Encodings", ``shortestPath.cnf``, 40 atoms and 68 clauses at N = 4): atoms
   ``terminal(n)`` then ``sp(e)``; a terminal node has exactly one path edge. Nothing else.
 - ``simple-path``: the paper's clauses, plus: a non-terminal node has path-degree 0 or 2 (no
   degree 1, no degree >= 3), and a removed edge is not on the path (atoms ``removed(e)`` given as
@@ -248,7 +248,7 @@ def path_metrics(n: int, examples: list[Example], pred: torch.Tensor) -> dict[st
 
 
 class MLP(nn.Module):
-    """Xu et al.'s MLP (PAPER.md 4.3): in -> ``layers`` x ``hidden`` ReLU -> E edge logits; xavier
+    """Xu et al.'s MLP (docs/method.md "The paper's settings"): in -> ``layers`` x ``hidden`` ReLU -> E edge logits; xavier
     uniform weights and zero biases. ``reseed``: the reference re-seeds (64) before every layer, so its
     four 50 x 50 hidden layers start identical; task parameter init=reseed does the same with the run seed."""
 
@@ -288,15 +288,6 @@ class ShortestPath(Task):
         "init": "xavier",  # xavier: one draw from the run seed; reseed: the reference's scheme (seed before every layer)
     }
     train_defaults = {"epochs": 500, "batch_size": 32, "lr": 5e-4}
-    # PAPER.md 4.3: the MLP baseline is BCE with lr 5e-4; CL-STE is BCE + 0.2 L_cnf + 1 L_bound
-    # with lr 0.002 on the full CNF (no clause filtering); semantic loss is BCE + 0.5 SL (Xu et al.,
-    # --wmc 0.5); its SDD compiles in about a second with a balanced, minimised vtree (over 60 s
-    # with the method's default split vtree)
-    method_defaults = {
-        "supervised": {"_train": {"lr": 5e-4}},
-        "cl-ste": {"w_cnf": 0.2, "w_bound": 1.0, "w_label": 1.0, "filter_clauses": False, "_train": {"lr": 2e-3}},
-        "semantic-loss": {"w_label": 1.0, "w_sl": 0.5, "vtree": "balanced", "minimize": True},
-    }
     main_metric = "exact_match"
     has_labels = True
     size_param = "grid"
@@ -348,6 +339,11 @@ class ShortestPath(Task):
             return read_data_file(path, self.n)
         self.source_ = f"generated(seed={self.tp['data_seed']})"
         return generate(self.n, self.tp["n_examples"], self.tp["n_maps"], self.tp["data_seed"])
+
+    def validate(self) -> None:
+        """The data file, when one is given (read and checked as ``setup`` does)."""
+        if self.tp["data_file"]:
+            self.examples()
 
     def _tensors(self, exs: list[Example], device) -> dict[str, torch.Tensor]:
         E, N = self.n_edges, self.n_nodes

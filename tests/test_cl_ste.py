@@ -174,7 +174,7 @@ def test_clause_filtering_keeps_clauses_with_the_negated_label():
     ev = task.evidence_for(torch.tensor([3, 18]))
     gc = (m.sign_ * ev[:, m.layout_.order][:, m.idx_]).sum(-1)
     kept = (gc == -1) | m.always_keep_
-    assert kept.sum(1).tolist() == [1, 1]  # 1 of the 19 clauses per example (PAPER.md 1.8)
+    assert kept.sum(1).tolist() == [1, 1]  # 1 of the 19 clauses per example (docs/method.md "Clause filtering")
     kept_clause = c.cnf.clauses[int(kept[0].nonzero())]
     assert -(c.cnf.index("sum(3)")) in kept_clause
     assert (gc == -1).sum().item() == 2 and (m.g_ct(ev) == -1).sum().item() == 2
@@ -287,6 +287,7 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     on the host (CPU) and as tensors (what a GPU does)."""
     import methods.cl_ste as cl_ste_mod
     from harness.registry import get_task
+    from harness.presets import task_presets
     from methods.cl_ste import exactly_one_clauses, neural_values
 
     monkeypatch.setattr(cl_ste_mod, "_host_scalars", lambda t: host)
@@ -295,7 +296,7 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     task = task_cls(**{**getattr(task_cls, "tiny_params", {}), **tp})
     task.setup(0, torch.device("cpu"))
     c = task.constraint()
-    hp = {"w_cnf": 0.7, **task_cls.method_defaults.get("cl-ste", {}), **hp}
+    hp = {"w_cnf": 0.7, **task_presets(task_cls).get("cl-ste", {}), **hp}
     hp = {k: v for k, v in hp.items() if not k.startswith("_") and k != "w_label"}
     m = CLSTE(**hp)
     m.prepare(c, torch.device("cpu"))
@@ -336,7 +337,7 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
 
 def test_member3_b_sste_step_worked_by_hand():
     """One member(3) training example through CLSTE.loss with b(x) + sSTE and the paper's member(3)
-    weights (0.1, 0.1), against values worked out by hand (PAPER.md 1.4, 1.8, 1.3): query 2,
+    weights (0.1, 0.1), against values worked out by hand (docs/method.md "The constraint loss L_cnf", "Clause filtering", "Binarizations and straight-through estimators"): query 2,
     label 0, so g sets in(2,0) and clause filtering keeps the three clauses -in(2,0) | -digit(i,2)
     and the 138 exactly-one clauses (3 existence + 3 x 45 uniqueness), 141 in all.
 

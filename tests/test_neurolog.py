@@ -24,7 +24,7 @@ def _n_clauses_with_uec(constraint) -> int:
 def test_paper_cnf_sizes(task, atoms, clauses, uec):
     c = task.constraint()
     assert (c.cnf.n_atoms, c.cnf.n_clauses) == (atoms, clauses)
-    assert _n_clauses_with_uec(c) == uec  # the *_UEC.cnf headers of PAPER.md section 2
+    assert _n_clauses_with_uec(c) == uec  # the *_UEC.cnf headers of docs/method.md "Encodings"
 
 
 def test_apply2x2_cnf_is_four_copies_of_the_papers():

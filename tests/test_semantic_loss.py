@@ -230,13 +230,15 @@ def test_compile_budget_is_a_timeout():
 def test_tiny_run_learns_from_sums(tmp_path):
     from harness.loop import RunConfig, run
 
+    # 1,000 sums of the embedded digits, one epoch, seed 0: 64.6 % digit accuracy on CPU; chance is
+    # 10 %, so beating it by 30 points means the sums taught the digits
     row = run(RunConfig("mnist-add", "semantic-loss", seed=0, epochs=1, batch_size=16,
-                        tp={"n_pairs": 300}), str(tmp_path))
+                        tp={"n_pairs": 1000}, device="cpu"), str(tmp_path))
     assert row["status"] == "ok" and row["setup_seconds"] > 0
     facts = row["method_describe"]  # the compiled circuit, recorded in the row
     assert facts["sdd_size"] > 0 and facts["sdd_nodes"] > 0 and facts["vtree"] == "split"
     assert 0 < facts["compile_seconds"] <= row["setup_seconds"]
-    assert 0 <= row["metrics"]["digit_acc"] <= 100
+    assert row["metrics"]["digit_acc"] > 10.0 + 30.0, row["metrics"]
 
 
 def pysdd_log_wmc(cc, pos: torch.Tensor, neg: torch.Tensor) -> np.ndarray:

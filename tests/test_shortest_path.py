@@ -4,6 +4,8 @@ import os
 import pytest
 import torch
 
+from harness.presets import PRESETS
+
 from harness.errors import UserError
 from harness.loop import RunConfig, build, run
 from methods.cl_ste import CLSTE
@@ -33,7 +35,7 @@ def test_numbering_matches_the_paper():
 
 def test_paper_encoding_sizes_and_semantics():
     cnf = encoding(4, "paper")
-    assert (cnf.n_atoms, cnf.n_clauses) == (40, 68)  # PAPER.md 2
+    assert (cnf.n_atoms, cnf.n_clauses) == (40, 68)  # docs/method.md "Encodings"
     a = [0] * 40
     a[13] = a[1] = 1
     for e in (17, 16, 15):
@@ -139,7 +141,7 @@ def test_generator_is_seeded_and_labels_are_shortest():
 def test_cl_ste_loss_same_with_minus_one_or_zero_for_non_terminals():
     task = ShortestPath(n_examples=40, n_maps=2)
     task.setup(0, torch.device("cpu"))
-    m = CLSTE(**{k: v for k, v in ShortestPath.method_defaults["cl-ste"].items() if k != "_train"})
+    m = CLSTE(**{k: v for k, v in PRESETS["shortest-path"]["cl-ste"].items() if k != "_train"})
     m.prepare(task.constraint(), torch.device("cpu"))
     batch = next(task.train_batches(16, torch.Generator().manual_seed(0)))
     assert set(batch.evidence[:, :16].unique().tolist()) == {-1.0, 1.0}
@@ -161,7 +163,7 @@ def test_method_defaults_and_training_settings():
     assert train["lr"] == 5e-4
     _, _, train = build(RunConfig("shortest-path", "cl-ste", lr=0.1, tp={"n_examples": 40, "n_maps": 2}))
     assert train["lr"] == 0.1  # the run's own setting wins
-    assert "_train" in ShortestPath.method_defaults["cl-ste"]  # build() must not consume the class dict
+    assert "_train" in PRESETS["shortest-path"]["cl-ste"]  # build() must not consume the class dict
 
 
 @pytest.mark.parametrize("method", ["cl-ste", "supervised"])

@@ -1,0 +1,37 @@
+"""Ctrl-C during a run: the re-run says it restarts it, and the report does not note the interruption
+of a run that later finished."""
+import logging
+
+import pytest
+
+from harness import records
+from harness.loop import RunConfig, run
+from harness.report import write_report
+
+
+def test_rerun_after_ctrl_c_says_it_restarts_and_the_report_notes_nothing(tmp_path, monkeypatch, caplog):
+    from tasks.mnist_add import MnistAdd
+
+    orig = MnistAdd.evaluate
+    calls = {"n": 0}
+
+    def interrupted_once(self, net, device):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C during epoch 2's evaluation
+        return orig(self, net, device)
+
+    monkeypatch.setattr(MnistAdd, "evaluate", interrupted_once)
+    cfg = RunConfig("mnist-add", "supervised", epochs=2, batch_size=8, tp={"n_pairs": 16}, device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, str(tmp_path))
+    killed = [r for r in records.iter_rows(str(tmp_path)) if r["status"] == "killed"]
+    assert len(killed) == 1 and killed[0]["error"] == "interrupted (KeyboardInterrupt) during eval"
+    text = write_report(str(tmp_path), str(tmp_path / "a.md"), plots=False)
+    assert "0/0/0/0/1" in text and "interrupted (KeyboardInterrupt)" in text  # an unfinished run: noted
+    with caplog.at_level(logging.WARNING, logger="nesybench"):
+        row = run(cfg, str(tmp_path))
+    assert row["status"] == "ok" and row["epoch"] == 2
+    assert any("restarting run" in m and "from epoch 1" in m and "interrupted" in m for m in caplog.messages)
+    text = write_report(str(tmp_path), str(tmp_path / "b.md"), plots=False)
+    assert "1/0/0/0/0" in text and "interrupted" not in text and "KeyboardInterrupt" not in text
