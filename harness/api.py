@@ -90,6 +90,7 @@ class Constraint:
     derived: torch.Tensor | None = None
     always_keep: torch.Tensor | None = None
     problog: str | None = None
+    asp: str | None = None  # optional ASP program (clingo) for methods that reason with stable models (neurasp)
     meta: dict[str, Any] = field(default_factory=dict)
     derived_ops: list[tuple[str, torch.Tensor]] = field(default_factory=list)
     exactly_one: list[torch.Tensor] = field(default_factory=list)

@@ -17,7 +17,8 @@ Task checks: ``gold_satisfies_cnf`` (gold symbols plus evidence satisfy the task
 derived atoms computed from the gold symbols and other unknown atoms false), ``deterministic``
 (same seed, same data), ``tiny_run_offline`` (a tiny run trains with sockets blocked).
 
-A method declares checks that do not apply to it in ``conformance_exempt`` ({check: reason}),
+A method declares checks that do not apply to it in ``conformance_exempt`` ({check: reason}, or
+{"check@task": reason} for one task),
 and may set ``conformance_hp`` to isolate its constraint term (CL-STE: w_bound = 0). Exempt and
 over-budget checks are reported as skipped with their reason, never silently dropped.
 """
@@ -142,8 +143,9 @@ def _loss(m, outputs, batch):
 def run_method_check(check: str, method_key: str, task_key: str) -> CheckResult:
     cls = get_method(method_key)
     exempt = getattr(cls, "conformance_exempt", {})
-    if check in exempt:
-        return CheckResult(check, method_key, task_key, "skipped", exempt[check])
+    reason = exempt.get(check, exempt.get(f"{check}@{task_key}"))  # "check@task": one task only
+    if reason is not None:
+        return CheckResult(check, method_key, task_key, "skipped", reason)
     try:
         task, batch = tiny_task(task_key)
         m = _method(method_key, task)

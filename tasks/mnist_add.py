@@ -42,6 +42,7 @@ from harness.errors import UserError
 from harness.registry import register_task
 
 from ._files import read_rows
+from .asp_programs import mnist_add_asp
 from .mnist_data import load_mnist
 from .nets import LeNet, PerImage
 
@@ -225,7 +226,7 @@ class MnistAdd(Task):
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(n),
+                                          problog=problog_program(n), asp=mnist_add_asp(n, self.encoding),
                                           # the ProbLog query of an example: addition(images..., sum)
                                           meta={"encoding": self.encoding, "problog_query": "addition",
                                                 "problog_targets": range(2 * (10 ** n - 1) + 1)},

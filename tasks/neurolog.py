@@ -63,6 +63,7 @@ from harness.errors import UserError
 from harness.registry import register_task
 
 from ._files import read_rows
+from .asp_programs import add2x2_asp, member_asp
 from .mnist_add import _to_float
 from .mnist_data import load_mnist
 from .nets import LeNet, PerImage
@@ -234,7 +235,7 @@ class Add2x2(_NeuroLogTask):
         cnf = b.build()
         self.sum0_ = cnf.index("sum(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(40).reshape(4, 10))], derived=derived,
-                          problog=ADD2X2_PROBLOG,
+                          problog=ADD2X2_PROBLOG, asp=add2x2_asp(self.PAIRS),
                           meta={"encoding": "paper (add2x2.cnf)", "problog_query": "add2x2",
                                 "problog_targets": []})  # set by setup from the training rows
 
@@ -291,7 +292,7 @@ class Member(_NeuroLogTask):
         cnf = b.build()
         self.in0_ = cnf.index("in(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(10 * n).reshape(n, 10))],
-                          problog=member_problog(n),
+                          problog=member_problog(n), asp=member_asp(n),
                           meta={"encoding": f"paper (member{n}.cnf)", "problog_query": "member",
                                 "problog_targets": [(d, lab) for d in range(10) for lab in (0, 1)]})
 

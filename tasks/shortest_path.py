@@ -49,6 +49,8 @@ from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_task
 
+from .asp_programs import shortest_path_asp
+
 ENCODINGS = ("paper", "simple-path")
 
 
@@ -296,6 +298,7 @@ class ShortestPath(Task):
         "supervised": {"_train": {"lr": 5e-4}},
         "cl-ste": {"w_cnf": 0.2, "w_bound": 1.0, "w_label": 1.0, "filter_clauses": False, "_train": {"lr": 2e-3}},
         "semantic-loss": {"w_label": 1.0, "w_sl": 0.5, "vtree": "balanced", "minimize": True},
+        "neurasp": {"_train": {"lr": 1e-3, "batch_size": 1}},  # NeurASP's shortest_path/train.py: no labels
     }
     main_metric = "exact_match"
     has_labels = True
@@ -328,6 +331,7 @@ class ShortestPath(Task):
             cnf = encoding(self.n, self.tp["encoding"])
             atoms = torch.arange(self.n_nodes, self.n_nodes + self.n_edges).unsqueeze(1)  # (E, 1)
             self._constraint = Constraint(cnf, [NeuralGroup("edge", atoms, kind="bernoulli")],
+                                          asp=shortest_path_asp(grid_edges(self.n), self.n_nodes),
                                           meta={"encoding": self.tp["encoding"]})
         return self._constraint
 
