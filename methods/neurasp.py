@@ -146,6 +146,8 @@ class StableModels:
                     m = handle.model()
                     if m is None:
                         break
+                    if deadline is not None and time.perf_counter() > deadline:
+                        raise _Overrun()
                     if m.cost and not m.optimality_proven:  # a step of the optimisation, not an optimum
                         continue
                     rows.append(self._classes(m.symbols(shown=True)))
