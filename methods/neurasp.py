@@ -30,13 +30,13 @@ convention for every method).
 What runs. ``prepare`` grounds the program once (clingo, timed as set-up). ``loss`` reads each
 example's evidence; the first time an observation is seen clingo enumerates its stable models (one
 solve under assumptions on the grounded program) and the neural atoms' values are kept as a (M, V)
-tensor of chosen classes (V neural variables) on the run's device: repeated labels cost nothing,
+uint8 tensor of chosen classes (V neural variables) on the run's device: repeated labels cost nothing,
 as NeurASP's stored models (``smPickle``). The batch's probability is one batched computation:
 a padded (B, M, V) index tensor gathers the log-probabilities, sums them over V and takes
 ``logsumexp`` over the models. An observation with no stable model has P(O) = 0 whatever the
 network says: its loss is the constant -log(1e-12) (DeepProbLog's floor) without gradient.
 
-Budgets. Enumeration polls clingo every 50 ms, so the suite's budget clock (SIGALRM) stops it in
+Budgets. clingo enumerates in its own thread while Python waits in steps of 50 ms, so the suite's budget clock (SIGALRM) stops it in
 time and an overrun is a recorded ``timeout``; ``max_seconds`` adds a budget of its own for the
 enumeration over the run (0: only the suite's). A task without a program gives a ``skipped`` run.
 
@@ -93,7 +93,7 @@ class StableModels:
                     sym = clingo.parse_term(names[int(grp.atoms[g, k])])
                     self.var_sym[sym] = (v, 1 if grp.kind == "bernoulli" else k)
         self.n_vars = len(self.kinds)
-        self.categorical = np.array([k == "categorical" for k in self.kinds])
+        self.categorical_vars = [v for v, k in enumerate(self.kinds) if k == "categorical"]
         shows = sorted({(s.name, len(s.arguments)) for s in self.var_sym})
         program = constraint.asp + "\n" + "\n".join(f"#show {n}/{a}." for n, a in shows) + "\n"
         self.ctl = clingo.Control(["0", "--opt-mode=optN", "--warn=none"])
@@ -134,29 +134,36 @@ class StableModels:
         assumptions, externals = self.observation(ev_row)
         for sym, value in externals:
             self.ctl.assign_external(sym, value)
-        rows, seen = [], set()
-        t0 = time.perf_counter()
-        with self.ctl.solve(assumptions=assumptions, yield_=True, async_=True) as handle:
+        rows, seen, errors = [], set(), []
+
+        def on_model(m) -> bool:  # runs in clingo's solving thread, for every model found; False stops it
+            if m.cost and not m.optimality_proven:  # a step of the optimisation, not an optimum
+                return True
             try:
-                while True:
-                    handle.resume()
-                    while not handle.wait(POLL):
-                        if deadline is not None and time.perf_counter() > deadline:
-                            raise _Overrun()
-                    m = handle.model()
-                    if m is None:
-                        break
+                key = self._classes(m.symbols(shown=True))
+            except ValueError as e:
+                errors.append(e)
+                return False
+            if key in seen:
+                errors.append(ValueError("neurasp: the ASP program has two stable models for one choice of the "
+                                         "neural atoms; NeurASP's semantics would share its probability between "
+                                         "them, which this method does not implement"))
+                return False
+            seen.add(key)
+            rows.append(key)
+            return True
+
+        t0 = time.perf_counter()
+        with self.ctl.solve(assumptions=assumptions, on_model=on_model, async_=True) as handle:
+            try:  # back in Python every POLL seconds: a budget signal is handled within that time
+                while not handle.wait(POLL):
                     if deadline is not None and time.perf_counter() > deadline:
                         raise _Overrun()
-                    if m.cost and not m.optimality_proven:  # a step of the optimisation, not an optimum
-                        continue
-                    rows.append(self._classes(m.symbols(shown=True)))
-                    key = rows[-1].tobytes()
-                    if key in seen:
-                        raise ValueError("neurasp: the ASP program has two stable models for one choice of the "
-                                         "neural atoms; NeurASP's semantics would share its probability between "
-                                         "them, which this method does not implement")
-                    seen.add(key)
+                handle.get()
+                if errors:
+                    raise errors[0]
+                if deadline is not None and time.perf_counter() > deadline:
+                    raise _Overrun()
             except BaseException:  # a budget signal, an overrun: stop the search before the handle closes
                 handle.cancel()
                 self.seconds += time.perf_counter() - t0
@@ -165,21 +172,20 @@ class StableModels:
             self.ctl.assign_external(sym, False)
         self.seconds += time.perf_counter() - t0
         self.n_models += len(rows)
-        return np.stack(rows) if rows else np.zeros((0, self.n_vars), dtype=np.int64)
+        return np.array(rows, dtype=np.int64).reshape(len(rows), self.n_vars)
 
-    def _classes(self, symbols) -> np.ndarray:
-        out = np.zeros(self.n_vars, dtype=np.int64)
-        count = np.zeros(self.n_vars, dtype=np.int64)
+    def _classes(self, symbols) -> tuple[int, ...]:
+        out, count = [0] * self.n_vars, [0] * self.n_vars
         for s in symbols:
             hit = self.var_sym.get(s)
             if hit is not None:
                 out[hit[0]] = hit[1]
                 count[hit[0]] += 1
-        if (count[self.categorical] != 1).any():
-            v = int(np.flatnonzero(self.categorical & (count != 1))[0])
-            raise ValueError(f"neurasp: a stable model gives neural variable {v} {int(count[v])} values, not one "
-                             "(the program's choice rule must pick exactly one)")
-        return out
+        bad = [v for v in self.categorical_vars if count[v] != 1]
+        if bad:
+            raise ValueError(f"neurasp: a stable model gives neural variable {bad[0]} {count[bad[0]]} values, not "
+                             "one (the program's choice rule must pick exactly one)")
+        return tuple(out)
 
 
 class _Overrun(Exception):
@@ -207,9 +213,12 @@ class NeurASP(Method):
             raise UserError("method neurasp: max_seconds must be >= 0 (0: no limit of its own)")
         if not constraint.asp:
             raise SkipRun("neurasp: the task provides no ASP program")
+        if constraint.cnf.names is None:
+            raise SkipRun("neurasp: the task's CNF has no atom names to tie its ASP program to")
         self.models_ = StableModels(constraint, import_clingo())
         self.groups_ = [(g.name, g.kind, int(g.atoms.shape[0]), int(g.atoms.shape[1])) for g in constraint.groups]
         self.k_max_ = max(2 if kind == "bernoulli" else K for _, kind, _, K in self.groups_)
+        self.index_dtype_ = torch.uint8 if self.k_max_ <= 256 else torch.int32  # kept per model: small
 
     def log_probs(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, V, K_max) log-probabilities of each neural variable's classes (bernoulli: [false, true]);
@@ -227,8 +236,8 @@ class NeurASP(Method):
             parts.append(lp)
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
-    def batch_models(self, evidence: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The observations' models: (B, M, V) chosen classes padded with 0, and (B,) model counts."""
+    def observation_models(self, evidence: torch.Tensor, device) -> list[torch.Tensor]:
+        """Each example's models, (M_b, V) chosen classes (uint8 where K <= 256) (enumerated at an observation's first use)."""
         ev = evidence.detach().to(torch.int8).cpu().numpy()
         cache, limit = self.models_.cache, self.hp["max_seconds"]
         sets = []
@@ -238,26 +247,34 @@ class NeurASP(Method):
             if got is None:
                 deadline = None if not limit else time.perf_counter() + (limit - self.models_.seconds)
                 try:
-                    got = torch.as_tensor(self.models_.enumerate(row, deadline), device=device)
+                    classes = self.models_.enumerate(row, deadline)
                 except _Overrun:
                     raise BudgetExceeded("train", limit, self.models_.seconds) from None
-                cache[key] = got
+                got = cache[key] = torch.as_tensor(classes, dtype=self.index_dtype_, device=device)
             sets.append(got)
-        counts = torch.tensor([len(s) for s in sets], device=device)
-        padded = torch.nn.utils.rnn.pad_sequence([s if len(s) else s.new_zeros(1, s.shape[1]) for s in sets],
-                                                 batch_first=True)
-        return padded, counts
+        return sets
 
     def log_probability(self, outputs: dict[str, torch.Tensor], evidence: torch.Tensor) -> torch.Tensor:
         """log P(O) per example, (B,), differentiable in the outputs."""
         lp = self.log_probs(outputs)  # (B, V, K)
-        idx, counts = self.batch_models(evidence, lp.device)  # (B, M, V), (B,)
+        sets = self.observation_models(evidence, lp.device)
+        counts = [len(s) for s in sets]
+        uniform = min(counts) == max(counts) > 0  # no padding needed (e.g. batch 1)
+        if uniform:
+            idx = torch.stack(sets)
+        else:
+            idx = torch.nn.utils.rnn.pad_sequence([s if len(s) else s.new_zeros(1, s.shape[1]) for s in sets],
+                                                  batch_first=True)
+        idx = idx.long()  # (B, M, V), padded with class 0
         B, M, V = idx.shape
         picked = lp.unsqueeze(1).expand(B, M, V, lp.shape[-1]).gather(3, idx.unsqueeze(-1)).squeeze(-1)
         per_model = picked.sum(-1)  # (B, M): log P(sigma) of each model
-        valid = torch.arange(M, device=lp.device).unsqueeze(0) < counts.clamp(min=1).unsqueeze(1)
+        if uniform:
+            return per_model.logsumexp(1)
+        n = torch.tensor(counts, device=lp.device)
+        valid = torch.arange(M, device=lp.device).unsqueeze(0) < n.clamp(min=1).unsqueeze(1)
         out = per_model.masked_fill(~valid, -math.inf).logsumexp(1)
-        return torch.where(counts > 0, out, torch.full_like(out, math.log(EPS)))
+        return torch.where(n > 0, out, torch.full_like(out, math.log(EPS)))
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
         return (-self.log_probability(outputs, batch.evidence)).mean()

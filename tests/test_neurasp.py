@@ -206,3 +206,7 @@ def test_errors_and_skips():
     c2 = Constraint(CNF(3, [(1, 2)], ["a(0)", "a(1)", "z"]), [NeuralGroup("d", [[0, 1]])], asp="1 { a(0); a(1) } 1.\n")
     with pytest.raises(ValueError, match="never mentions"):
         prepared(c2).loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.tensor([[0.0, 0.0, 1.0]])))
+    # a choice rule that lets a categorical variable take no value
+    c.asp = "{ a(0); a(1) }.\n"
+    with pytest.raises(ValueError, match="not one"):
+        prepared(c).loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.zeros(1, 2)))
