@@ -30,15 +30,16 @@ convention for every method).
 What runs. ``prepare`` grounds the program once (clingo, timed as set-up). ``loss`` reads each
 example's evidence; the first time an observation is seen clingo enumerates its stable models (one
 solve under assumptions on the grounded program) and the neural atoms' values are kept as a (M, V)
-uint8 tensor of chosen classes (V neural variables) on the run's device: repeated labels cost nothing,
-as NeurASP's stored models (``smPickle``). The batch's probability is one batched computation:
+uint8 tensor of chosen classes (V neural variables) on the run's device: repeated labels cost
+nothing, as NeurASP's stored models (``smPickle``). The batch's probability is one batched computation:
 a padded (B, M, V) index tensor gathers the log-probabilities, sums them over V and takes
 ``logsumexp`` over the models. An observation with no stable model has P(O) = 0 whatever the
 network says: its loss is the constant -log(1e-12) (DeepProbLog's floor) without gradient.
 
-Budgets. clingo enumerates in its own thread while Python waits in steps of 50 ms, so the suite's budget clock (SIGALRM) stops it in
-time and an overrun is a recorded ``timeout``; ``max_seconds`` adds a budget of its own for the
-enumeration over the run (0: only the suite's). A task without a program gives a ``skipped`` run.
+Budgets. clingo enumerates in its own thread while Python waits in steps of 50 ms, so the suite's
+budget clock (SIGALRM) stops it in time and an overrun is a recorded ``timeout``; ``max_seconds``
+adds a budget of its own for the enumeration over the run (0: only the suite's). A task without a
+program gives a ``skipped`` run.
 
 What it cannot do: the number of models is what it pays for (mnist-add has up to 10^N models a
 label, member(n) 9^n for a negative one), so it is exponential where the label leaves many
@@ -68,7 +69,8 @@ def import_clingo():
     try:
         import clingo
     except Exception as e:  # ImportError, or a broken build
-        raise SkipRun(f"clingo is not usable here ({type(e).__name__}: {e}); install it with: pip install clingo") from None
+        raise SkipRun(f"clingo is not usable here ({type(e).__name__}: {e}); "
+                      "install it with: pip install clingo") from None
     return clingo
 
 
@@ -237,7 +239,8 @@ class NeurASP(Method):
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def observation_models(self, evidence: torch.Tensor, device) -> list[torch.Tensor]:
-        """Each example's models, (M_b, V) chosen classes (uint8 where K <= 256) (enumerated at an observation's first use)."""
+        """Each example's models, (M_b, V) chosen classes (uint8 where K <= 256), enumerated at an
+        observation's first use."""
         ev = evidence.detach().to(torch.int8).cpu().numpy()
         cache, limit = self.models_.cache, self.hp["max_seconds"]
         sets = []
