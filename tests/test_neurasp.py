@@ -210,3 +210,21 @@ def test_errors_and_skips():
     c.asp = "{ a(0); a(1) }.\n"
     with pytest.raises(ValueError, match="not one"):
         prepared(c).loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.zeros(1, 2)))
+
+
+def test_the_budget_clock_stops_a_long_enumeration():
+    """mnist-add N = 15: a sum has up to 10^15 models; the harness's budget clock (SIGALRM) stops
+    clingo's enumeration and raises the timeout the loop records."""
+    from harness.budget import Budget, Clock
+
+    task, c = mnist_add(15)
+    m = prepared(c)
+    ev = task.evidence_for(torch.tensor([10 ** 15 - 1]))
+    clock = Clock(Budget(run_seconds=1.0))
+    try:
+        clock.enter("train")
+        with pytest.raises(BudgetExceeded, match="train budget exceeded"):
+            m.loss({"digit": torch.zeros(1, 30, 10)}, Batch(None, ev))
+    finally:
+        clock.stop()
+    assert m.models_.n_models == 0 and not m.models_.cache
