@@ -231,3 +231,21 @@ def test_the_budget_clock_stops_a_long_enumeration():
     finally:
         clock.stop()
     assert m.models_.n_models == 0 and not m.models_.cache
+
+
+def test_shortest_path_with_removed_edges_keeps_the_gold_shortest_paths():
+    """simple-path encoding: the evidence's removed(e) excludes edges, so the optimal models are the
+    shortest paths of each example's own graph, and confident gold paths have probability about 1
+    (under the paper encoding, a gold path around a removed edge is not optimal: probability 0)."""
+    from harness.checks import gold_outputs
+    from tasks.shortest_path import ShortestPath
+
+    losses = {}
+    for enc in ("simple-path", "paper"):
+        task = ShortestPath(n_examples=40, n_maps=2, encoding=enc)
+        task.setup(0, CPU)
+        batch = next(iter(task.train_batches(32, torch.Generator().manual_seed(0))))
+        lp = prepared(task.constraint()).log_probability(gold_outputs(task, batch), batch.evidence)
+        losses[enc] = -lp
+    assert losses["simple-path"].max() < 1e-6
+    assert (losses["paper"] > 20).any()
