@@ -229,6 +229,11 @@ class Method:
         """Extra parameters of the method itself (none by default)."""
         return []
 
+    def describe(self) -> dict[str, Any]:
+        """Facts about what ``prepare`` built, recorded with each result row as ``method_describe``
+        (e.g. a compiled circuit's size); none by default."""
+        return {}
+
 
 
 class Task:
@@ -246,6 +251,9 @@ class Task:
     main_metric: ClassVar[str] = ""
     #: the task parameter that measures problem size (plots of time per epoch against it), if any
     size_param: ClassVar[str | None] = None
+    #: {parameter: "other_parameter=value"} for parameters that apply only in that setting (reports
+    #: leave them out elsewhere), e.g. Sudoku's RRN sizes only with ``net=rrn``
+    param_applies: ClassVar[dict[str, str]] = {}
     #: task parameters that make a seconds-long instance (conformance checks and tests)
     tiny_params: ClassVar[dict[str, Any]] = {}
 

@@ -71,7 +71,7 @@ def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed
     """The child was killed by the parent: a timeout row after the epochs it finished."""
     _publish_end_row(cfg, results, "timeout",
                      f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
-                     timeout_phase=phase, seconds_reached=elapsed)
+                     timeout_phase=phase, seconds_reached=elapsed, budget_seconds=limit)
 
 
 def _child_limits(memory_gb: float | None):
@@ -176,6 +176,15 @@ class _StderrTail:
         self._thread.join(timeout=5)
 
 
+def _note_command(results: str, argv: list[str]) -> None:
+    """Append this command line to ``<results>/commands.log``: the report's provenance names it."""
+    import shlex
+
+    os.makedirs(results, exist_ok=True)
+    with open(os.path.join(results, "commands.log"), "a") as f:
+        f.write("nesybench " + " ".join(shlex.quote(a) for a in argv) + "\n")
+
+
 def run_suite(args) -> int:
     from .cli import _data_dirs
 
@@ -183,6 +192,7 @@ def run_suite(args) -> int:
     dirs = _data_dirs(args)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
     todo = plan(entries, args, dirs)
+    _note_command(args.results, getattr(args, "argv", None) or sys.argv[1:])
     t_start = time.monotonic()
     failures = skipped = ran = 0
     setup_timeouts: dict[str, dict] = {}  # set-up key -> the timeout row of its first seed
@@ -213,8 +223,8 @@ def run_suite(args) -> int:
             failures += 1
     if skipped:
         print(f"{skipped} of {len(todo)} runs already finished (resumed); {ran} run now", flush=True)
-    out = args.out or os.path.join(args.results, "report.md")
-    write_report(args.results, out, title=f"nesybench report: suite {args.suite}")
+    out = args.out or os.path.join(args.results, "report", "report.md")
+    write_report(args.results, out, title=f"nesybench report: suite {args.suite}", suite=args.suite)
     print(f"report written to {out} ({_fmt_s(time.monotonic() - t_start)})", flush=True)
     return 1 if failures else 0
 

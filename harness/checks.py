@@ -18,8 +18,9 @@ derived atoms computed from the gold symbols and other unknown atoms false), ``d
 (same seed, same data), ``tiny_run_offline`` (a tiny run trains with sockets blocked).
 
 A method declares checks that do not apply to it in ``conformance_exempt`` ({check: reason}, or
-{"check@task": reason} for one task),
-and may set ``conformance_hp`` to isolate its constraint term (CL-STE: w_bound = 0). Exempt and
+{"check@task": reason} for one task), and may set ``conformance_hp`` to isolate its constraint term
+(CL-STE: w_bound = 0); ``nesybench check --hp KEY=VALUE`` checks another setting (semantic-loss:
+``--hp engine=klay``). Exempt and
 over-budget checks are reported as skipped with their reason, never silently dropped.
 """
 from __future__ import annotations
@@ -107,13 +108,13 @@ def gold_outputs(task, batch: Batch, wrong: bool = False) -> dict[str, torch.Ten
 _PREPARED: dict = {}
 
 
-def _method(method_key: str, task):
+def _method(method_key: str, task, hp: dict | None = None):
     """The method prepared on the task's tiny instance, once per process (a skip or an over-budget
     prepare is remembered too, so the other checks of the pair skip at once)."""
-    key = (method_key, task.key)
+    key = (method_key, task.key, tuple(sorted((hp or {}).items())))
     if key not in _PREPARED:
         try:
-            _PREPARED[key] = _prepare(method_key, task)
+            _PREPARED[key] = _prepare(method_key, task, hp)
         except CheckSkipped as e:
             _PREPARED[key] = e
     got = _PREPARED[key]
@@ -122,9 +123,9 @@ def _method(method_key: str, task):
     return got
 
 
-def _prepare(method_key: str, task):
+def _prepare(method_key: str, task, given: dict | None = None):
     cls = get_method(method_key)
-    hp = {**task.method_defaults.get(cls.key, {}), **getattr(cls, "conformance_hp", {})}
+    hp = {**task.method_defaults.get(cls.key, {}), **getattr(cls, "conformance_hp", {}), **(given or {})}
     hp = {k: v for k, v in hp.items() if not k.startswith("_") and k in {**cls.hparams, "w_label": 0}}
     hp["w_label"] = 0.0
     m = cls(**hp)
@@ -140,7 +141,9 @@ def _loss(m, outputs, batch):
     return m.loss(outputs, batch)
 
 
-def run_method_check(check: str, method_key: str, task_key: str) -> CheckResult:
+def run_method_check(check: str, method_key: str, task_key: str, hp: dict | None = None) -> CheckResult:
+    """One check of a method on a task; ``hp``: hyper-parameters over the task's and the method's
+    conformance defaults (e.g. semantic-loss's engine)."""
     cls = get_method(method_key)
     exempt = getattr(cls, "conformance_exempt", {})
     reason = exempt.get(check, exempt.get(f"{check}@{task_key}"))  # "check@task": one task only
@@ -148,7 +151,7 @@ def run_method_check(check: str, method_key: str, task_key: str) -> CheckResult:
         return CheckResult(check, method_key, task_key, "skipped", reason)
     try:
         task, batch = tiny_task(task_key)
-        m = _method(method_key, task)
+        m = _method(method_key, task, hp)
         detail = _METHOD_FNS[check](m, task, batch)
         return CheckResult(check, method_key, task_key, "passed", detail or "")
     except CheckSkipped as e:
@@ -296,13 +299,16 @@ def all_cases(methods: list[str] | None = None, tasks: list[str] | None = None):
     return cases
 
 
-def run_case(check: str, method: str | None, task: str) -> CheckResult:
-    return run_task_check(check, task) if method is None else run_method_check(check, method, task)
+def run_case(check: str, method: str | None, task: str, hp: dict | None = None) -> CheckResult:
+    return run_task_check(check, task) if method is None else run_method_check(check, method, task, hp)
 
 
-def run_checks(methods: list[str] | None = None, tasks: list[str] | None = None, on_result=None) -> list[CheckResult]:
+def run_checks(methods: list[str] | None = None, tasks: list[str] | None = None, on_result=None,
+               hp: dict | None = None) -> list[CheckResult]:
     for m in methods or []:
-        get_method(m)
+        get_method(m)(**(hp or {}))  # unknown methods and hyper-parameters are user errors, before any check
+    if hp and not methods:
+        raise UserError("--hp needs --method: hyper-parameters belong to a method")
     for t in tasks or []:
         get_task(t)
     if methods is not None and tasks is None:
@@ -313,7 +319,7 @@ def run_checks(methods: list[str] | None = None, tasks: list[str] | None = None,
         raise UserError("no checks to run")
     out = []
     for c in cases:
-        out.append(run_case(*c))
+        out.append(run_case(*c, hp))
         if on_result:
             on_result(out[-1])
     return out

@@ -5,7 +5,10 @@
       --lr 0.001 --hp w_cnf=3 --hp w_bound=0.4 --hp ste=bp-iste --tp n_pairs=30000 \
       --mnist-dir DIR --results DIR
   nesybench bench --suite default --results DIR --out FILE.md
-  nesybench report --results DIR --out FILE.md
+  nesybench report --results DIR --out FILE.md [--format md,html,tex] [--suite NAME]
+  nesybench compare RESULTS_A RESULTS_B [--fail-on-regression]
+  nesybench publish --results DIR --suite NAME
+  nesybench check --method semantic-loss --hp engine=klay --task mnist-add
 
 User errors print one line ``nesybench: error: ...`` and exit with status 2.
 """
@@ -80,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tp", action="append", metavar="KEY=VALUE", help="task parameter")
     p.add_argument("--no-resume", action="store_true", help="run again even if an identical run finished")
     p.add_argument("--save-models", default=None, help="directory to keep trained networks in")
+    p.add_argument("--setup-budget", type=float, default=None, metavar="S",
+                   help="seconds for data and symbolic set-up; over it the run is a timeout row")
+    p.add_argument("--run-budget", type=float, default=None, metavar="S",
+                   help="seconds for the whole run; over it the run is a timeout row")
     _add_common(p)
 
     p = sub.add_parser("bench", help="run a suite, each run in its own process under budgets, and write its report")
     p.add_argument("--suite", default="default")
-    p.add_argument("--out", default=None, help="report file (default <results>/report.md)")
+    p.add_argument("--out", default=None, help="report file (default <results>/report/report.md)")
     p.add_argument("--add-method", action="append", metavar="KEY",
                    help="also run this method (e.g. a --plugin one) on every entry of the suite")
     p.add_argument("--memory-gb", type=float, default=16.0, help="address-space cap of each run process")
@@ -98,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="run the conformance checks on methods and tasks")
     p.add_argument("--method", action="append", help="method key (repeatable; default: all)")
     p.add_argument("--task", action="append", help="task key (repeatable; default: all)")
+    p.add_argument("--hp", action="append", metavar="KEY=VALUE", help="method hyper-parameter (with --method)")
     p.add_argument("--plugin", action="append", default=[])
 
     p = sub.add_parser("run-one", help=argparse.SUPPRESS)  # the suite runner's child process
@@ -113,13 +121,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
 
-    p = sub.add_parser("report", help="render a Markdown report from result rows")
+    p = sub.add_parser("report", help="render a report (Markdown, HTML, LaTeX) from result rows")
     p.add_argument("--results", default=DEFAULT_RESULTS)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the Markdown file; the other formats and figures go beside it")
     p.add_argument("--title", default="nesybench report")
+    p.add_argument("--format", default="md,html,tex", help="comma-separated: md, html, tex (default all three)")
+    p.add_argument("--suite", default=None, help="the suite the rows belong to (adds its named views)")
+
+    p = sub.add_parser("compare", help="two result folders side by side per cell, with the ratio (A/B)")
+    p.add_argument("a", metavar="A", help="results directory (or a published report folder's rows/)")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="exit 1 when B is worse than A beyond the seeds' spread in some cell")
+    p.add_argument("--factor", type=float, default=1.1,
+                   help="a time ratio B/A above this (or accuracy beyond the spread) is flagged (default 1.1)")
 
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for provenance
         if args.cmd is None:
             parser.print_help()
             return 2
@@ -159,20 +178,31 @@ def _dispatch(args) -> int:
     if args.cmd == "report":
         from .report import write_report
 
-        write_report(args.results, args.out, args.title)
-        print(f"report written to {args.out}")
+        from .report import parse_formats
+
+        formats = parse_formats(args.format)
+        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite)
+        print(f"report written to {args.out} ({', '.join(formats)})")
         return 0
+    if args.cmd == "compare":
+        from .report.compare import main as compare_main
+
+        return compare_main(args)
     if args.cmd == "run":
+        from .budget import Budget
         from .loop import RunConfig, run
 
         hp, tp = _kv(args.hp, "--hp"), _kv(args.tp, "--tp")
+        if any(b is not None and b <= 0 for b in (args.setup_budget, args.run_budget)):
+            raise UserError("--setup-budget and --run-budget must be > 0 seconds")
+        budget = Budget(args.setup_budget, args.run_budget)
         dirs = _data_dirs(args)
         failures = 0
         for seed in args.seeds:
             cfg = RunConfig(args.task, args.method, seed, args.epochs, args.batch_size, args.lr, hp, tp,
                             args.device, args.threads, dirs, args.save_models)
             try:
-                row = run(cfg, args.results, progress=_say(args), resume=not args.no_resume)
+                row = run(cfg, args.results, progress=_say(args), resume=not args.no_resume, budget=budget)
             except UserError:
                 raise
             except Exception as e:  # a crashed run is recorded (status failed); report it in one line
@@ -191,7 +221,7 @@ def _dispatch(args) -> int:
     if args.cmd == "publish":
         from .report import publish
 
-        print(f"published to {publish(args.results, args.suite, args.dest)}")
+        print(f"published to {publish(args.results, args.suite, args.dest, argv=args.argv)}")
         return 0
     if args.cmd == "check":
         from .checks import run_checks
@@ -200,7 +230,7 @@ def _dispatch(args) -> int:
             who = f"{r.method} on {r.task}" if r.method else f"task {r.task}"
             print(f"{r.status:7s} {r.check:34s} {who}" + (f": {r.detail}" if r.detail else ""), flush=True)
 
-        results = run_checks(args.method, args.task, on_result=show)
+        results = run_checks(args.method, args.task, on_result=show, hp=_kv(args.hp, "--hp"))
         counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
         print(f"{len(results)} checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
         return 1 if counts["failed"] else 0

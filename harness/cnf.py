@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 
 from .errors import UserError
@@ -93,13 +94,13 @@ class CNF:
         idx holds 0-based atom columns (0 in padding slots), sign holds +1/-1 (0 in padding). It
         represents the same matrix as :meth:`matrix` without its m x n zeros.
         """
-        k = max((len(c) for c in self.clauses), default=0)
-        idx = torch.zeros(self.n_clauses, max(k, 1), dtype=torch.long)
-        sign = torch.zeros(self.n_clauses, max(k, 1), dtype=torch.float32)
-        for j, cl in enumerate(self.clauses):
-            lits = list(dict.fromkeys(cl))
-            idx[j, : len(lits)] = torch.tensor([abs(l) - 1 for l in lits], dtype=torch.long)
-            sign[j, : len(lits)] = torch.tensor([1.0 if l > 0 else -1.0 for l in lits])
+        rows = [list(dict.fromkeys(cl)) for cl in self.clauses]  # repeated literals once
+        k = max((len(r) for r in rows), default=0)
+        lit = np.zeros((self.n_clauses, max(k, 1)), dtype=np.int64)  # one array fill, not a tensor per clause
+        for j, r in enumerate(rows):
+            lit[j, : len(r)] = r
+        idx = torch.from_numpy(np.maximum(np.abs(lit) - 1, 0))
+        sign = torch.from_numpy(np.sign(lit).astype(np.float32))
         if device is not None:
             idx, sign = idx.to(device), sign.to(device)
         return idx, sign

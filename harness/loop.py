@@ -224,7 +224,8 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         params = list(net.parameters()) + list(method.trainable())
         opt = make_optimizer(params, train["lr"])
         gen = torch.Generator().manual_seed(cfg.seed)
-        base.update(describe=task.describe(), data_seconds=data_seconds, setup_seconds=setup_seconds,
+        base.update(describe=task.describe(), method_describe=method.describe(),
+                    data_seconds=data_seconds, setup_seconds=setup_seconds,
                     n_parameters=sum(p.numel() for p in net.parameters()))
         w_label = float(method.hp.get("w_label", 0.0))
         row: dict[str, Any] = {}
@@ -267,7 +268,8 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         return row
     except BudgetExceeded as e:
         clock.stop()
-        writer.append(end_row(base, "timeout", str(e), timeout_phase=e.phase, seconds_reached=e.elapsed))
+        writer.append(end_row(base, "timeout", str(e), timeout_phase=e.phase, seconds_reached=e.elapsed,
+                              budget_seconds=e.limit))
         writer.publish()  # a timeout is a result: not retried on resume
         if progress:
             progress(f"{task.key} {method.key} seed {cfg.seed}: timeout ({e})")

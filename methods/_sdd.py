@@ -65,9 +65,11 @@ import torch
 from harness.api import Constraint
 from harness.errors import UserError
 
+from . import _sdd_compile
+
 # PySDD's "left" (left-linear) vtree is left out: on mnist-add it ran for minutes and above 1 GB
 # where the others compile in under a second.
-VTREES = ("split", "balanced", "right", "vertical")
+VTREES = ("auto", "blocks", "split", "balanced", "right", "vertical")
 
 
 class CompileTimeout(Exception):
@@ -101,6 +103,7 @@ class CompiledConstraint:
     derived_cols: np.ndarray
     seconds: float
     size: int
+    vtree: str = ""
 
 
 def _vtree_file(path: str, left_vars: list[int], right_vars: list[int]) -> None:
@@ -134,13 +137,16 @@ def _vtree_file(path: str, left_vars: list[int], right_vars: list[int]) -> None:
         f.write(f"vtree {counter[0]}\n" + "\n".join(lines) + "\n")
 
 
-def compile_constraint(constraint: Constraint, vtree: str = "split", minimize: bool = False,
+def compile_constraint(constraint: Constraint, vtree: str = "auto", minimize: bool = False,
                        max_seconds: float = 0.0) -> CompiledConstraint:
     """Compile F* (module docstring) with PySDD.
 
-    vtree: ``split`` (the root separates the neural variables from the hidden atoms' o, v
-    variables, each side balanced over its order), or PySDD's ``balanced``, ``right`` or
-    ``vertical`` over the order (neural atoms by variable, then o, v, h per hidden atom);
+    vtree: ``blocks`` (along the constraint's ``meta["var_blocks"]``: right-linear over the
+    blocks, balanced within each, the clauses conjoined block by block; ``methods/_sdd_compile.py``),
+    ``split`` (the root separates the neural variables from the hidden atoms' o, v variables, each
+    side balanced over its order), or PySDD's ``balanced``, ``right`` or ``vertical`` over the
+    order (neural atoms by variable, then o, v, h per hidden atom); ``auto``: ``blocks`` when the
+    constraint has blocks, else ``split``;
     minimize: turn on PySDD's automatic garbage collection and dynamic vtree minimisation while
     compiling; max_seconds: raise :class:`CompileTimeout` when compilation takes longer (checked
     between clauses; 0 = no limit).
@@ -213,7 +219,24 @@ def compile_constraint(constraint: Constraint, vtree: str = "split", minimize: b
     if n_vars == 0:
         raise UserError("semantic-loss: the constraint has no atoms")
     order = list(range(1, n_vars + 1))
-    if vtree == "split":
+    hidden_at = {a: i for i, a in enumerate(hidden_cols.tolist())}
+
+    def vars_of_atom(col: int) -> list[int]:
+        if kind_of[col] == 2:
+            return [var_of[c] for c in comps_of[col]]
+        if kind_of[col] == -1:
+            i = hidden_at[col]
+            return [obs_vars[i], val_vars[i]] + ([var_of[col]] if col in var_of else [])
+        return [var_of[col]]
+
+    if vtree == "auto":
+        vtree = "blocks" if constraint.meta.get("var_blocks") else "split"
+    rank = None
+    if vtree == "blocks":  # methods/_sdd_compile.py
+        blocks = _sdd_compile.var_blocks(constraint.meta.get("var_blocks") or [], vars_of_atom, n_vars)
+        vt = _sdd_compile.block_vtree(blocks)
+        rank = _sdd_compile.block_rank(blocks, n_vars)
+    elif vtree == "split":
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "split.vtree")
             _vtree_file(path, order[:n_det], order[n_det:])
@@ -223,18 +246,33 @@ def compile_constraint(constraint: Constraint, vtree: str = "split", minimize: b
     mgr = SddManager.from_vtree(vt)
     if minimize:
         mgr.auto_gc_and_minimize_on()
-    hidden_at = {a: i for i, a in enumerate(hidden_cols.tolist())}
 
     def check_time():
         if max_seconds and time.perf_counter() - t0 > max_seconds:
             raise CompileTimeout(f"SDD compilation exceeded {max_seconds:g} s")
+
+    row_of = {a: row for row in cat_rows for a in row}
+    one_hot_cache: dict[int, object] = {}
+
+    def one_hot(a: int):
+        """A categorical atom as its value's full term (a AND no other value of its variable): the
+        same function under exactly-one, and a much smaller SDD to conjoin than the bare literals
+        when a clause is a disjunction of such conjunctions."""
+        if a not in one_hot_cache:
+            node = mgr.literal(var_of[a])
+            for b in row_of[a]:
+                if b != a:
+                    node = node & mgr.literal(-var_of[b])
+            node.ref()  # kept: PySDD's automatic garbage collection (minimize) must not free it
+            one_hot_cache[a] = node
+        return one_hot_cache[a]
 
     def lit_sdd(lit: int):
         col = abs(lit) - 1
         if kind_of[col] == 2:
             node = mgr.true()
             for c in comps_of[col]:
-                node = node & mgr.literal(var_of[c])
+                node = node & (one_hot(c) if rank is not None and c in row_of else mgr.literal(var_of[c]))
             return node if lit > 0 else ~node
         if kind_of[col] == -1 and col not in var_of:  # pure hidden atom: substituted
             i = hidden_at[col]
@@ -253,7 +291,7 @@ def compile_constraint(constraint: Constraint, vtree: str = "split", minimize: b
         f.deref()
         f = new
 
-    for row in cat_rows:  # exactly one value per categorical variable
+    def exactly_one(row):  # exactly one value of a categorical variable
         vs = [var_of[a] for a in row]
         one = mgr.false()
         for i, v in enumerate(vs):
@@ -262,17 +300,39 @@ def compile_constraint(constraint: Constraint, vtree: str = "split", minimize: b
                 if j != i:
                     term = term & mgr.literal(-u)
             one = one | term
-        conj(one)
-    for i, a in enumerate(hidden_cols.tolist()):  # o -> (h <-> v) for the quantified atoms
-        if a in var_of:
-            o, v, hl = mgr.literal(obs_vars[i]), mgr.literal(val_vars[i]), mgr.literal(var_of[a])
-            conj(~o | ((hl & v) | (~hl & ~v)))
-    for cl in clauses:
+        return one
+
+    def link(i):  # o -> (h <-> v) for a quantified atom
+        o, v, hl = mgr.literal(obs_vars[i]), mgr.literal(val_vars[i]), mgr.literal(var_of[hidden_cols[i]])
+        return ~o | ((hl & v) | (~hl & ~v))
+
+    def clause(cl):
         node = mgr.false()
         for lit in cl:
             node = node | lit_sdd(lit)
-        conj(node)
-        check_time()
+        return node
+
+    items = [(exactly_one, row, [a for a in row]) for row in cat_rows]
+    items += [(link, i, [a]) for i, a in enumerate(hidden_cols.tolist()) if a in var_of]
+    items += [(clause, cl, [abs(lit) - 1 for lit in cl]) for cl in clauses]
+    if rank is None:
+        for build, arg, _ in items:
+            conj(build(arg))
+            check_time()
+    else:  # block by block: each block's items conjoined apart, then onto f (methods/_sdd_compile.py)
+        for group in _sdd_compile.conjoin_groups([[v for a in cols for v in vars_of_atom(a)]
+                                                  for _, _, cols in items], rank):
+            g = mgr.true()
+            g.ref()
+            for i in group:
+                build, arg, _ = items[i]
+                new = g & build(arg)
+                new.ref()
+                g.deref()
+                g = new
+            conj(g)
+            g.deref()
+            check_time()
     if quant_vars:
         emap = np.zeros(n_vars + 1, dtype=np.int32)
         emap[quant_vars] = 1
@@ -289,7 +349,7 @@ def compile_constraint(constraint: Constraint, vtree: str = "split", minimize: b
         neural_kind=np.asarray(neural_kind, dtype=np.int64), hidden_cols=hidden_cols.astype(np.int64),
         obs_vars=np.asarray(obs_vars, dtype=np.int64), val_vars=np.asarray(val_vars, dtype=np.int64),
         quant_vars=np.asarray(quant_vars, dtype=np.int64), derived_cols=np.asarray(sorted(comps_of), dtype=np.int64),
-        seconds=time.perf_counter() - t0, size=int(f.size()))
+        seconds=time.perf_counter() - t0, size=int(f.size()), vtree=vtree)
 
 
 def literal_log_weights(cc: CompiledConstraint, outputs: dict[str, torch.Tensor], constraint: Constraint,

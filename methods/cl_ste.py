@@ -33,7 +33,9 @@ Version history: v1, first release; derived atoms may come in further "and"/"or"
 constraint's loss unchanged; ``cnf_step``, ``cnf_norm`` and ``w_cont`` added, whose defaults leave
 the loss unchanged; L_cnf of the training step computed in one autograd node (:class:`_FusedCnf`,
 same value and gradient, fewer tensor operations; in the training step, where every value is 0
-or 1, a leaner binary path, bit-identical on the tested tasks).
+or 1, a leaner binary path, bit-identical on the tested tasks); constraints whose clauses are
+generated per example (``harness.combinations``, :mod:`methods.cl_ste_sparse`), where the CNF
+could not be listed before.
 """
 from __future__ import annotations
 
@@ -565,6 +567,12 @@ class CLSTE(Method):
             raise UserError("method cl-ste: w_cont > 0 needs a task whose constraint declares exactly-one sets "
                             "(sudoku); set w_cont=0")
         add_uec = self.hp["uec"] == "yes" or (self.hp["uec"] == "auto" and self.hp["ste"] != "bp-iste")
+        self.generated_ = None
+        if getattr(constraint, "combination", None) is not None:  # clauses generated per example
+            from .cl_ste_sparse import CombinationCnfLoss
+
+            self.generated_ = CombinationCnfLoss(constraint, self.hp, add_uec, device)
+            return
         cnf = constraint.cnf
         keep = constraint.always_keep.clone()
         if add_uec:
@@ -608,6 +616,9 @@ class CLSTE(Method):
         k = self.hp["cnf_step"]
         if not -len(steps) <= k < len(steps):
             raise UserError(f"method cl-ste: cnf_step={k} but the network has {len(steps)} step(s)")
+        if self.generated_ is not None:  # methods/cl_ste_sparse.py: only the kept clauses are built
+            return (self.generated_.loss(steps[k], batch.evidence, self.hp["w_cnf"])
+                    + self.hp["w_bound"] * _step_mean(steps, bound_loss))
         g = _cols(batch.evidence.to(torch.float32), self.layout_.order)  # (B, n) in layout order
         v_nn = self.layout_.values(steps[k], self.hp["ste"], pad=False)  # the atoms the network sets
         norm, w_cnf = self.hp["cnf_norm"], self.hp["w_cnf"]

@@ -1,22 +1,24 @@
-"""Fuzzy-logic loss on the task's CNF: product, Goedel or Lukasiewicz t-norms.
+"""Fuzzy-logic loss on the task's CNF: the log-product loss of the product t-norm.
 
-The relaxation used by Logic Tensor Networks (Badreddine et al., AIJ 2022) and pylon (Ahmed et al.,
-2022, its t-norm solvers): each atom gets a truth degree in [0, 1] and the CNF's satisfaction is
-computed with a t-norm (and) and its t-conorm (or); the loss is how far it is from true.
+The relaxation of Logic Tensor Networks' product real logic (Badreddine et al., AIJ 2022) and
+pylon's product t-norm solver (Ahmed et al., 2022) with the log-product aggregation that van
+Krieken, Acar, van Harmelen ("Analyzing differentiable fuzzy logic operators", AIJ 2022)
+recommend: each atom gets a truth degree in [0, 1], a clause's is the product t-conorm of its
+literals (¬a = 1 - a), t_j = 1 - prod(1 - l), and the loss is -log of the product t-norm over the
+clauses, -sum_j log t_j, per example; the batch loss is the mean over examples, times ``w_fuzzy``.
 
 Truth degrees: neural atoms take their softmax (categorical) or sigmoid (bernoulli) probability;
 derived conjunction atoms (``Constraint.derived``, stages of ``derived_ops``) the t-norm of their
 components ("or" stages: the t-conorm); atoms fixed by the evidence 1 or 0; every other atom 0 (the
 convention of CL-STE's v, under which the clauses of unobserved labels are trivially true).
 
-Per clause, the t-conorm of its literals (¬a = 1 - a); per example, the t-norm over its clauses:
-- ``product``: P = prod_j t_j, loss -log P = -sum_j log t_j (log-product, as LTN's aggregation);
-- ``godel``:   min_j t_j with t_j = max over literals, loss 1 - min_j t_j;
-- ``lukasiewicz``: max(0, sum_j t_j - (m - 1)) with t_j = min(1, sum of literals), loss
-  1 - that = min(1, sum_j (1 - t_j)).
-The batch loss is the mean over examples, times ``w_fuzzy``.
+The Goedel and Lukasiewicz variants are the ``ltn`` method's, on LTNtorch (``tnorm=godel`` or
+``lukasiewicz``, ``clauses=and``, ``p=1``, ``stable=false``: 1 - min_j t_j and min(1, sum_j (1 - t_j)) per example,
+the same values; tests/test_ltn.py). LTN has no log-product aggregator, so this loss stays here.
+:func:`truth_degrees` still serves all three t-norms (a helper for plug-ins).
 
-Version history: v1, first release.
+Version history: v1, first release; the Goedel and Lukasiewicz variants moved to ``ltn`` (the
+product loss unchanged).
 """
 from __future__ import annotations
 
@@ -64,34 +66,35 @@ def truth_degrees(constraint: Constraint, outputs: dict[str, torch.Tensor], evid
 
 @register_method
 class Fuzzy(Method):
-    """Fuzzy relaxation of the CNF (LTN / pylon t-norms); loss = w_fuzzy * (1 - truth) per example."""
+    """Product t-norm relaxation of the CNF; loss = w_fuzzy * mean over examples of -sum_j log t_j."""
 
     key = "fuzzy"
     version = 1
     hparams = {
-        "tnorm": "product",  # product (log-product loss), godel or lukasiewicz
+        "tnorm": "product",  # product (log-product loss); godel and lukasiewicz are the ltn method's
         "w_fuzzy": 1.0,  # weight of the fuzzy loss
     }
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         super().prepare(constraint, device)
-        if self.hp["tnorm"] not in TNORMS:
-            raise UserError(f"method fuzzy: tnorm={self.hp['tnorm']!r} unknown; choose one of {', '.join(TNORMS)}")
+        tn = self.hp["tnorm"]
+        if tn in ("godel", "lukasiewicz"):
+            raise UserError(f"method fuzzy: tnorm={tn} is the ltn method's (the same loss: --method ltn "
+                            f"--hp tnorm={tn} --hp clauses=and --hp p=1 --hp stable=false)")
+        if tn != "product":
+            raise UserError(f"method fuzzy: tnorm={tn!r} unknown; fuzzy has product (ltn has {', '.join(TNORMS)})")
         self.layout_ = ValueLayout(constraint, constraint.cnf.n_atoms, device)
         idx, self.sign_ = constraint.cnf.padded(device)  # (m, k)
         self.idx_ = self.layout_.pos[idx]  # clause atoms as positions in the layout order
 
-    def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
-        tn = self.hp["tnorm"]
-        g = batch.evidence.to(torch.float32)[:, self.layout_.order]
-        t = _layout_truth(self.layout_, outputs, g, tn)  # (B, n), layout order
+    def clause_truths(self, outputs: dict[str, torch.Tensor], evidence: torch.Tensor) -> torch.Tensor:
+        """(B, m): each clause's product t-conorm of its literals, per example."""
+        g = evidence.to(torch.float32)[:, self.layout_.order]
+        t = _layout_truth(self.layout_, outputs, g, "product")  # (B, n), layout order
         tv = t[:, self.idx_]  # (B, m, k)
         lit = torch.where(self.sign_ > 0, tv, torch.where(self.sign_ < 0, 1 - tv, torch.zeros_like(tv)))
-        clause = _or(lit, tn)  # (B, m)
-        if tn == "product":
-            per_example = -torch.log(clause.clamp(min=EPS)).sum(-1)
-        elif tn == "godel":
-            per_example = 1 - clause.min(-1).values
-        else:
-            per_example = (1 - clause).sum(-1).clamp(max=1.0)
+        return _or(lit, "product")
+
+    def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+        per_example = -torch.log(self.clause_truths(outputs, batch.evidence).clamp(min=EPS)).sum(-1)
         return self.hp["w_fuzzy"] * per_example.mean()

@@ -8,18 +8,28 @@ digit label unless the method is the supervised ceiling.
 Encoding ``paper`` (PAPER.md section 2, ``mnistAdd*.cnf``): atoms ``digit(i,k)`` for the network's
 outputs, one derived conjunction atom ``aux(d_0..d_2N-1)`` per combination of digit values (the
 reference's ``aux``/``predict``), and ``sum(r)``; for each r one clause
-``-sum(r) | OR of aux(combination) whose numbers add up to r``. It has 10^(2N) atoms, so it is
-refused for N > 2.
+``-sum(r) | OR of aux(combination) whose numbers add up to r``. It has 10^(2N) atoms: it is listed
+for N <= 2; for N = 3 and 4 its clauses are generated per example (:mod:`tasks.mnist_add_paper`:
+an example's own sum's clause holds at most 10^N combinations); N > 4 is refused.
 
 Encoding ``compact`` (:func:`compact_encoding`): column addition with carry atoms, linear in N
 (134 atoms / 60 clauses at N = 1, 2,010 / 1,222 at N = 15); the evidence is the sum's N+1
 decimal digits. ``auto`` (default) takes ``paper`` for N <= 2, to reproduce the paper, and
 ``compact`` above.
 
+Encoding ``column`` (:mod:`tasks.mnist_add_encodings`): also linear in N, one clause per column that
+fixes the column's total through derived "carry-in AND digit pair" atoms, and no clause on a carry
+alone; the one CL-STE learns from at every N (docs/mnist-add-scaling.md says why).
+
+``holdout=K`` keeps K training digits (one fixed draw) out of training and scores on them instead of
+the test set: the validation split for tuning.
+
 Data: training examples are drawn per seed as a random permutation of the training digits cut into
 consecutive groups of 2N (each digit used once; 30,000 pairs on full MNIST at N = 1, as in the
 paper), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N sum`` indexing
-the full MNIST training set, e.g. ``mnistAdd_train.txt``). Test examples: the test digits in a
+the full MNIST training set, e.g. ``mnistAdd_train.txt``; ``pairs_file=paper`` reads
+``mnistAdd_train.txt``, ``mnistAdd2_train.txt`` or ``mnistAdd3_train.txt`` from ``--data-dir
+clste``). Test examples: the test digits in a
 fixed permutation (seed 12345) cut into groups of 2N, the same for every run.
 
 Metrics: ``digit_acc`` on every test digit, ``sum_acc`` on the test examples (the sum of the
@@ -27,11 +37,13 @@ numbers read from the predicted digits equals the true sum).
 
 Version history: v1, first release (paper encoding, N <= 2); then the compact encoding and
 ``encoding=auto`` (default; the paper encoding wherever it was possible before, so earlier
-configurations give the same runs).
+configurations give the same runs); the paper encoding generated per example for N = 3, 4 (where
+it was refused) and ``pairs_file=paper``.
 """
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 import torch
@@ -43,10 +55,12 @@ from harness.registry import register_task
 
 from ._files import read_rows
 from .asp_programs import mnist_add_asp
+from .mnist_add_encodings import column_encoding, column_targets
+from .mnist_add_paper import check_size, sparse_paper_constraint
 from .mnist_data import load_mnist
 from .nets import LeNet, PerImage
 
-MAX_PAPER_DIGITS = 2
+MAX_PAPER_DIGITS = 2  # the paper encoding is listed up to here, generated per example beyond
 
 
 def number_weights(n_digits: int) -> np.ndarray:
@@ -161,23 +175,42 @@ def compact_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, li
     return b.build(), digit_atoms, torch.tensor(pair_rows), ops, sum_cols
 
 
+def compact_blocks(cnf: CNF, n_digits: int) -> list[list[int]]:
+    """The compact encoding's columns, least significant first, as atom columns: per position j
+    its two digits, big, nine, t, the carry out of it and its sum digit; then the last sum digit.
+    A compiler can follow the carry chain with it (``Constraint.meta["var_blocks"]``)."""
+    N, names = n_digits, set(cnf.names)
+    blocks = []
+    for j in range(N + 1):
+        want = [f"digit({img},{k})" for img in ((N - 1 - j, 2 * N - 1 - j) if j < N else ()) for k in range(10)]
+        want += [f"big({j})", f"nine({j})", f"t({j})", f"carry({j + 1})"] + [f"sdig({j},{s})" for s in range(10)]
+        blocks.append([cnf.index(a) - 1 for a in want if a in names])
+    return blocks
+
+
 def sum_digits(sums: torch.Tensor, n_digits: int) -> torch.Tensor:
     """(B,) sums -> (B, N+1) decimal digits, least significant first."""
     p = 10 ** torch.arange(n_digits + 1, device=sums.device)
     return torch.div(sums.unsqueeze(1), p, rounding_mode="floor") % 10
 
 
-def problog_program(n_digits: int) -> str:
-    """The standard DeepProbLog program for N-digit addition (neural predicate digit/2)."""
+def problog_program(n_digits: int, n_values: int = 10) -> str:
+    """The DeepProbLog program for N-digit addition, in the style of DeepProbLog's own MNIST examples:
+    a number is a list of digit images read most significant first (``number/3`` accumulates
+    10 * Acc + digit), ``multi_addition(X, Y, Z)`` adds two such lists; the query's entry point
+    ``addition(X_0, ..., X_2N-1, Z)`` passes the first N images and the last N as the two lists.
+    Neural predicate digit/2 with the values 0 .. n_values - 1 (10; fewer make small test cases)."""
     n_img = 2 * n_digits
-    lines = ["nn(mnist_net,[X],Y,[0,1,2,3,4,5,6,7,8,9]) :: digit(X,Y).", "",
-             "number([],Result,Result).",
-             "number([H|T],Acc,Result) :- digit(H,Nr), Acc2 is Nr+10*Acc, number(T,Acc2,Result).",
-             "number(X,Y) :- number(X,0,Y).", ""]
     args = ", ".join(f"X{i}" for i in range(n_img))
     a = ",".join(f"X{i}" for i in range(n_digits))
     b = ",".join(f"X{i}" for i in range(n_digits, n_img))
-    lines.append(f"addition({args},Z) :- number([{a}],N1), number([{b}],N2), Z is N1+N2.")
+    values = ",".join(map(str, range(n_values)))
+    lines = [f"nn(mnist_net,[X],Y,[{values}]) :: digit(X,Y).", "",
+             "number([],Result,Result).",
+             "number([H|T],Acc,Result) :- digit(H,Nr), Acc2 is Nr+10*Acc, number(T,Acc2,Result).",
+             "number(X,Y) :- number(X,0,Y).", "",
+             "multi_addition(X,Y,Z) :- number(X,X2), number(Y,Y2), Z is X2+Y2.",
+             f"addition({args},Z) :- multi_addition([{a}],[{b}],Z)."]
     return "\n".join(lines) + "\n"
 
 
@@ -188,8 +221,9 @@ class MnistAdd(Task):
     params = {
         "digits": 1,  # N: digits per number
         "n_pairs": 0,  # training examples; 0 = all (train digits // 2N: 30,000 on full MNIST at N=1)
-        "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), read instead of drawing pairs
-        "encoding": "auto",  # paper (10^(2N) atoms, N <= 2), compact (linear in N), auto: paper if N <= 2
+        "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), or "paper" (--data-dir clste), read instead of drawing pairs
+        "holdout": 0,  # > 0: hold out this many training digits (fixed draw) and score on them, not on the test set
+        "encoding": "auto",  # paper (10^(2N) atoms, N <= 4), compact or column (linear in N), auto: paper if N <= 2
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
     # The reference README's batch-16 setting and testBenchmark.sh's weights (PAPER.md 4.1).
@@ -204,11 +238,12 @@ class MnistAdd(Task):
         if n < 1:
             raise UserError(f"mnist-add: digits must be >= 1, got {n}")
         enc = self.tp["encoding"]
-        if enc not in ("auto", "paper", "compact"):
-            raise UserError(f"mnist-add: unknown encoding {enc!r}; available: auto, paper, compact")
-        if enc == "paper" and n > MAX_PAPER_DIGITS:
-            raise UserError(f"mnist-add: the paper encoding has 10^(2N) atoms ({10 ** (2 * n):,} at N={n}); "
-                            f"it is limited to N <= {MAX_PAPER_DIGITS}: use encoding=compact (or auto)")
+        if enc not in ("auto", "paper", "compact", "column"):
+            raise UserError(f"mnist-add: unknown encoding {enc!r}; available: auto, paper, compact, column")
+        if enc == "paper":
+            check_size(n)
+        if self.tp["pairs_file"] == "paper":
+            self._pairs_path()  # a missing --data-dir clste is reported before any run starts
         self.encoding = enc if enc != "auto" else ("paper" if n <= MAX_PAPER_DIGITS else "compact")
         if self.tp["n_pairs"] < 0:
             raise UserError(f"mnist-add: n_pairs must be >= 0, got {self.tp['n_pairs']}")
@@ -220,17 +255,23 @@ class MnistAdd(Task):
         if self._constraint is None:
             n = self.tp["digits"]
             ops = []
+            meta = {"encoding": self.encoding, "problog_query": "addition",  # addition(images..., sum)
+                    "problog_targets": range(2 * (10 ** n - 1) + 1)}
+            if self.encoding == "paper" and n > MAX_PAPER_DIGITS:  # clauses generated per example
+                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, problog=problog_program(n), meta=meta)
+                return self._constraint
             if self.encoding == "paper":
                 cnf, digit_atoms, derived, sum_cols = paper_encoding(n)
+            elif self.encoding == "column":
+                cnf, digit_atoms, derived, ops, sum_cols = column_encoding(n)
             else:
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(n), asp=mnist_add_asp(n, self.encoding),
-                                          # the ProbLog query of an example: addition(images..., sum)
-                                          meta={"encoding": self.encoding, "problog_query": "addition",
-                                                "problog_targets": range(2 * (10 ** n - 1) + 1)},
-                                          derived_ops=ops)
+                                          problog=problog_program(n), meta=meta, derived_ops=ops,
+                                          asp=mnist_add_asp(n, self.encoding) if self.encoding != "column" else None)
+            if self.encoding == "compact":
+                self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
 
     def evidence_for(self, sums: torch.Tensor) -> torch.Tensor:
@@ -242,6 +283,10 @@ class MnistAdd(Task):
         rows = torch.arange(len(sums), device=sums.device)
         if self.encoding == "paper":
             ev[rows, cols[sums]] = 1.0
+        elif self.encoding == "column":  # sdig(j, s_j) for j < N-1, top(s_N-1 + 10 s_N)
+            targets = column_targets(sums, self.tp["digits"])  # (B, N)
+            for j in range(targets.shape[1]):
+                ev[rows, cols[j][targets[:, j]]] = 1.0
         else:
             digits = sum_digits(sums, self.tp["digits"])  # (B, N+1)
             for j in range(digits.shape[1]):
@@ -265,12 +310,34 @@ class MnistAdd(Task):
             raise UserError(f"{path}, row {bad[0] + 1}: sum {sums[bad[0]]} disagrees with the digits' labels")
         return idx
 
+    def _pairs_path(self) -> str:
+        """``pairs_file``: a path, or ``paper`` for the paper's file of this N in ``--data-dir clste``."""
+        if self.tp["pairs_file"] != "paper":
+            return self.tp["pairs_file"]
+        n = self.tp["digits"]
+        if n > 3 or "clste" not in self.data_dirs:
+            raise UserError(f"mnist-add: pairs_file=paper reads mnistAdd{n if n > 1 else ''}_train.txt from "
+                            "--data-dir clste=DIR" + (" (the paper has files for N <= 3 only)" if n > 3 else ""))
+        return os.path.join(self.data_dirs["clste"], f"mnistAdd{n if n > 1 else ''}_train.txt")
+
     def setup(self, seed: int, device: torch.device) -> None:
         data = load_mnist(self.data_dirs.get("mnist"))
         self.source_ = data.source
         n_train = len(data.train_y)
+        test_x, test_y = data.test_x, data.test_y
+        held = self.tp["holdout"]
+        if held:  # a validation split for tuning: digits drawn once (seed 54321), never trained on
+            if self.tp["pairs_file"] or not 0 < held < n_train // 2:
+                raise UserError(f"mnist-add: holdout={held} needs 0 < holdout < {n_train // 2} and no pairs_file")
+            perm = np.random.default_rng(54321).permutation(n_train)
+            keep, val = np.sort(perm[held:]), np.sort(perm[:held])
+            test_x, test_y = data.train_x[val], data.train_y[val]
+            train_x, train_y = data.train_x[keep], data.train_y[keep]
+            n_train = len(keep)
+        else:
+            train_x, train_y = data.train_x, data.train_y
         if self.tp["pairs_file"]:
-            pairs = self._read_pairs_file(self.tp["pairs_file"], n_train, data.train_y)
+            pairs = self._read_pairs_file(self._pairs_path(), n_train, data.train_y)
         else:
             rng = np.random.default_rng(seed)
             avail = n_train // self.n_img
@@ -281,20 +348,21 @@ class MnistAdd(Task):
                                 f"available from {data.source} MNIST; lower n_pairs or use --mnist-dir")
             pairs = pairs[: self.tp["n_pairs"]]
         weights = torch.as_tensor(number_weights(self.tp["digits"]))
-        self.train_images_ = _to_float(data.train_x).to(device)  # (N, 1, 28, 28)
-        self.train_labels_ = torch.as_tensor(data.train_y).to(device)
+        self.train_images_ = _to_float(train_x).to(device)  # (N, 1, 28, 28)
+        self.train_labels_ = torch.as_tensor(train_y).to(device)
         self.pairs_ = torch.as_tensor(pairs, dtype=torch.long).to(device)  # (P, 2N)
         self.pair_sums_ = (self.train_labels_[self.pairs_] * weights.to(device)).sum(1)
-        self.test_images_ = _to_float(data.test_x).to(device)
-        self.test_labels_ = torch.as_tensor(data.test_y).to(device)
-        n_test = len(data.test_y) // self.n_img
-        test_perm = np.random.default_rng(12345).permutation(len(data.test_y))[: n_test * self.n_img]
+        self.test_images_ = _to_float(test_x).to(device)
+        self.test_labels_ = torch.as_tensor(test_y).to(device)
+        n_test = len(test_y) // self.n_img
+        test_perm = np.random.default_rng(12345).permutation(len(test_y))[: n_test * self.n_img]
         self.test_pairs_ = torch.as_tensor(test_perm.reshape(n_test, self.n_img)).to(device)
         self.weights_ = weights.to(device)
         self.constraint()
 
     def describe(self) -> dict:
         return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.pairs_)),
+                "scored_on": f"{self.tp['holdout']} held-out training digits" if self.tp["holdout"] else "test",
                 "n_test_examples": int(len(self.test_pairs_))}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):

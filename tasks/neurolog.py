@@ -269,6 +269,7 @@ class Member(_NeuroLogTask):
                        "cl-ste|ste=b-sste|n=3": {"w_cnf": 0.1, "w_bound": 0.1},
                        "cl-ste|ste=b-iste|n=5": {"w_cnf": 1.0, "w_bound": 0.4, "_train": {"epochs": 10}},
                        "cl-ste|ste=b-sste|n=5": {"w_cnf": 1.0, "w_bound": 0.4, "_train": {"epochs": 10}}}
+    size_param = "n"
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)

@@ -296,6 +296,9 @@ class Sudoku(Task):
         "supervised|net=rrn": {"_train": {"epochs": 100, "batch_size": 16, "lr": 1e-4}},
     }
     main_metric = "board_acc_trick"
+    # parameters one network reads and the other ignores (reports list them only where they apply)
+    param_applies = {**{k: "net=cnn" for k in ("width", "depth", "bn", "input")},
+                     **{k: "net=rrn" for k in ("steps", "hidden", "embed", "edge_drop", "mlp_layers")}}
     has_labels = True
     # the conformance checks' instance: a few puzzles, a small CNN
     tiny_params = {"n_train": 16, "n_test": 4, "width": 8, "depth": 2, "givens": 40}

@@ -26,6 +26,8 @@ def cli(*args, cwd=None):
     (["run", "--task", "mnist-add"], "the following arguments are required: --method"),
     (["report", "--results", "/nonexistent/results", "--out", "x.md"], "results directory not found"),
     (["bench", "--suite", "nope"], "unknown suite 'nope'"),
+    (["report", "--results", "/nonexistent/results", "--out", "x.md", "--format", "md,docx"], "unknown format 'docx'"),
+    (["compare", "/nonexistent/a", "/nonexistent/b"], "results directory not found"),
 ])
 def test_user_errors_are_one_line(tmp_path, args, fragment):
     if "--results" not in args and args[0] == "run":
@@ -54,6 +56,7 @@ def test_list_and_tiny_run_and_report(tmp_path):
                          "--results", str(tmp_path))
     assert code == 0, err
     assert out.count("epoch 1/1") == 2
-    code, out, err = cli("report", "--results", str(tmp_path), "--out", str(tmp_path / "r.md"))
+    code, out, err = cli("report", "--results", str(tmp_path), "--out", str(tmp_path / "r.md"), "--format", "md,tex")
     assert code == 0, err
-    assert "cl-ste-v1" in (tmp_path / "r.md").read_text()
+    assert "| cl-ste " in (tmp_path / "r.md").read_text() and "\\toprule" in (tmp_path / "r.tex").read_text()
+    assert not (tmp_path / "r.html").exists()

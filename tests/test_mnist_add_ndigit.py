@@ -71,12 +71,12 @@ def test_compact_latent_atoms_are_functions_of_the_digits():
             assert not c.cnf.satisfied_by(a), names[i]
 
 
-def test_compact_size_is_linear_and_paper_is_refused_beyond_two():
+def test_compact_size_is_linear_and_paper_is_refused_beyond_four():
     sizes = {n: compact_encoding(n)[0] for n in (1, 4, 15)}
     assert {n: c.n_atoms for n, c in sizes.items()} == {1: 134, 4: 536, 15: 2010}
     assert sizes[15].n_clauses < 100 * 15
     with pytest.raises(UserError, match="use encoding=compact"):
-        MnistAdd(digits=3, encoding="paper")
+        MnistAdd(digits=5, encoding="paper")
     with pytest.raises(UserError, match="unknown encoding"):
         MnistAdd(encoding="tiny")
     assert MnistAdd(digits=2).encoding == "paper" and MnistAdd(digits=3).encoding == "compact"

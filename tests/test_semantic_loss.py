@@ -111,6 +111,26 @@ def test_batched_wmc_equals_brute_force_and_pysdd(linear_pass):
     assert len(cc.quant_vars) == 1  # only atom 8 occurs with both polarities
 
 
+def test_block_vtree_equals_brute_force_and_pysdd():
+    # blocks (methods/_sdd_compile.py) given as atom columns: a derived atom stands for its
+    # components, a hidden atom for its o, v (and h) variables, the uncovered variables come last
+    c = mixed_constraint()
+    c.meta["var_blocks"] = [[3, 4, 5, 8], [7, 9]]
+    torch.manual_seed(4)
+    B = 30
+    outputs = {"cat": torch.randn(B, 2, 3, dtype=torch.float64), "ber": torch.randn(B, 1, 1, dtype=torch.float64)}
+    ev = torch.zeros(B, 10, dtype=torch.float64)
+    ev[:, 8] = torch.randint(-1, 2, (B,))
+    ev[:, 9] = torch.randint(-1, 2, (B,))
+    ev[:10, 6] = torch.randint(-1, 2, (10,))
+    cc = compile_constraint(c)
+    assert cc.vtree == "blocks"
+    pos, neg = literal_log_weights(cc, outputs, c, ev)
+    got = FlatCircuit(cc.manager, cc.root, cc.n_vars).log_wmc(pos, neg).exp().numpy()
+    np.testing.assert_allclose(got, brute_force(c, outputs, ev), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got, pysdd_wmc(cc, pos, neg), rtol=1e-10, atol=1e-12)
+
+
 def test_categorical_group_is_one_softmax_not_independent_bernoullis():
     # x0 OR x1 over one categorical variable of 3 values: P = p0 + p1 (exactly one value), where
     # independent Bernoullis would give 1 - (1 - p0)(1 - p1)
@@ -213,6 +233,9 @@ def test_tiny_run_learns_from_sums(tmp_path):
     row = run(RunConfig("mnist-add", "semantic-loss", seed=0, epochs=1, batch_size=16,
                         tp={"n_pairs": 300}), str(tmp_path))
     assert row["status"] == "ok" and row["setup_seconds"] > 0
+    facts = row["method_describe"]  # the compiled circuit, recorded in the row
+    assert facts["sdd_size"] > 0 and facts["sdd_nodes"] > 0 and facts["vtree"] == "split"
+    assert 0 < facts["compile_seconds"] <= row["setup_seconds"]
     assert 0 <= row["metrics"]["digit_acc"] <= 100
 
 

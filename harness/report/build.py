@@ -1,0 +1,74 @@
+"""Everything a report shows, computed once from the result rows; the renderers only format it."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from . import cells as cells_mod
+from . import details, literature, summary
+from .summary import Grid
+
+COMMANDS_FILE = "commands.log"  # one line per suite command that wrote into a results directory
+
+
+@dataclass
+class Report:
+    title: str
+    df: pd.DataFrame
+    cells: list[dict]
+    tables: list[tuple[Grid, "literature.Published | None"]]  # (summary or view, its published numbers)
+    details: list[details.Detail]
+    provenance: list[tuple[str, str]]
+    figures: dict[str, list[str]] = field(default_factory=dict)
+    configs_file: str = ""
+
+
+def commands(results_dir: str) -> list[str]:
+    path = os.path.join(results_dir, COMMANDS_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return list(dict.fromkeys(line.strip() for line in f if line.strip()))
+
+
+def provenance(df: pd.DataFrame, results_dir: str | None) -> list[tuple[str, str]]:
+    first = df.iloc[-1]
+    versions = first.get("versions") if isinstance(first.get("versions"), dict) else {}
+    dev = df.get("device", pd.Series(["cpu"] * len(df)))
+    names = df.get("device_name", pd.Series([""] * len(df)))
+    devices = sorted({cells_mod.device_label(d, n) for d, n in zip(dev, names)})
+    cpus = sorted({f"{p} ({int(n)} cores)" if n == n else str(p)
+                   for p, n in zip(df.get("platform", pd.Series(["?"] * len(df))),
+                                   df.get("cpu_count", pd.Series([float("nan")] * len(df))))})
+    commits = sorted({(str(c)[:10] if c else "unknown") + ("+dirty" if d is True else "")
+                      for c, d in zip(df.get("git_commit", [None] * len(df)), df.get("git_dirty", [None] * len(df)))})
+    threads = sorted({int(t) for t in df.get("threads", pd.Series([], dtype=float)).dropna()})
+    out = [("generated", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+           ("commits", ", ".join(commits)),
+           ("devices", ", ".join(devices) + (" (compare times only between cells of one device)" if len(devices) > 1
+                                             else "")),
+           ("machines", "; ".join(cpus)),
+           ("torch threads", ", ".join(map(str, threads))),
+           ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)),
+           ("runs", f"{df['run_id'].nunique()} runs, {len(df)} rows")]
+    cmds = commands(results_dir) if results_dir else []
+    if cmds:
+        out.append(("made by", "; ".join(f"`{c}`" for c in cmds)))
+    return out
+
+
+def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None) -> Report:
+    from ..suites import VIEWS
+
+    cs = cells_mod.cells(df)
+    entries = literature.load()
+    main = summary.build(cs, "Summary")
+    tables = [(main, literature.grid_for(main, entries))]
+    for view in VIEWS.get(suite or "", []):
+        g = summary.build(cs, view.title, view)
+        if g.rows:
+            tables.append((g, literature.grid_for(g, entries)))
+    return Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir))

@@ -1,0 +1,150 @@
+"""The HTML report: one self-contained page (inline style and script, figures embedded as data
+URIs, no external asset), so it opens offline and can be mailed or attached as a single file.
+
+Every table's columns sort on a click of their header (numbers by value, then text; ``—`` last).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import os
+
+from .markdown import PUBLISHED_LEGEND
+from .summary import Grid, cell_parts, legend
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;
+padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.6em}h2{font-size:1.3em;margin-top:1.8em;border-bottom:1px solid #ddd}h3{font-size:1.1em}
+table{border-collapse:collapse;margin:.6em 0 1em;font-size:.9em}
+th,td{border-bottom:1px solid #e3e3e3;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f4f4f4;cursor:pointer;user-select:none;white-space:nowrap}
+th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
+td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+td.best{font-weight:bold;background:#eef7ee}table.summary td:first-child{white-space:nowrap}
+table.published th{background:#fff4e0}caption{caption-side:top;text-align:left;color:#555;padding-bottom:.3em}
+.notes{font-size:.85em;color:#444}.legend{font-size:.9em;color:#555}
+dl.prov{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;font-size:.9em}
+dl.prov dt{font-weight:600}dl.prov dd{margin:0}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+sup{color:#a33}
+"""
+
+_SCRIPT = """
+(function(){
+  function key(text){
+    var t=text.trim(); var m=t.match(/^-?[0-9]+(\\.[0-9]+)?/);
+    if(m){return [0, parseFloat(m[0]), t];}
+    if(t==="" || t==="\\u2014"){return [2, 0, t];}
+    return [1, 0, t.toLowerCase()];
+  }
+  function cmp(a,b){
+    if(a[0]!==b[0]){return a[0]-b[0];}
+    if(a[0]===0 && a[1]!==b[1]){return a[1]-b[1];}
+    return a[2]<b[2]?-1:a[2]>b[2]?1:0;
+  }
+  document.querySelectorAll("table.sortable").forEach(function(table){
+    table.querySelectorAll("thead th").forEach(function(th, col){
+      th.addEventListener("click", function(){
+        var dir = th.getAttribute("data-dir")==="asc" ? "desc" : "asc";
+        table.querySelectorAll("thead th").forEach(function(h){h.removeAttribute("data-dir");});
+        th.setAttribute("data-dir", dir);
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function(r1, r2){
+          var c = cmp(key(r1.cells[col].textContent), key(r2.cells[col].textContent));
+          return dir==="asc" ? c : -c;
+        });
+        rows.forEach(function(r){body.appendChild(r);});
+      });
+    });
+  });
+})();
+"""
+
+
+def _e(s) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _table(headers: list[str], rows: list[list[tuple[str, str]]], cls: str = "", caption: str = "") -> str:
+    """rows: [(cell html, css class)]."""
+    out = [f'<table class="sortable {cls}">']
+    if caption:
+        out.append(f"<caption>{_e(caption)}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+    for r in rows:
+        out.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for v, c in r) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _notes(footnotes: list[str]) -> str:
+    if not footnotes:
+        return ""
+    items = "".join(f'<li value="{i}">{_e(t)}</li>' for i, t in enumerate(footnotes, start=1))
+    return f'<ol class="notes">{items}</ol>'
+
+
+def grid_html(grid: Grid, table_id: str) -> str:
+    headers = ["task", "metric"] + grid.columns + ["setting"]
+    rows = []
+    for row in grid.rows:
+        r = [(_e(row), ""), (_e(grid.metric[row]), "")]
+        for col in grid.columns:
+            value, detail, ref = cell_parts(grid, (row, col))
+            text = _e(" ".join(p for p in (value, detail) if p)) + (f"<sup>{_e(ref)}</sup>" if ref else "")
+            r.append((text, "num best" if (row, col) in grid.best else "num"))
+        r.append((_e(grid.setting[row]), ""))
+        rows.append(r)
+    return (f'<h2 id="{table_id}">{_e(grid.title)}</h2><p class="legend">{_e(legend(grid).replace("**", ""))}</p>'
+            + _table(headers, rows, "summary") + _notes(grid.footnotes))
+
+
+def _published_html(lit) -> str:
+    rows = [[(_e(ln["task"]), ""), (_e(ln["metric"]), ""), (_e(ln["system"]), ""), (_e(ln["published"]), "num"),
+             (f"<sup>[{ln['source']}]</sup>", "")] for ln in lit.lines]
+    return (f"<h3>{_e(lit.title)}</h3><p class=\"legend\">{_e(PUBLISHED_LEGEND)}</p>"
+            + _table(["task", "metric", "system", "published", "source"], rows, "published",
+                     "published, not run here") + _notes(lit.footnotes))
+
+
+def _figure(path: str, name: str, task: str) -> str:
+    with open(path, "rb") as f:
+        data = base64.b64encode(f.read()).decode()
+    return (f'<figure><img alt="{_e(task)}: {_e(name)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_e(task)} ({_e(name)})</figcaption></figure>")
+
+
+def render(report, out_dir: str) -> str:
+    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             '<link rel="icon" href="data:,">',
+             f"<title>{_e(report.title)}</title><style>{_STYLE}</style></head><body>",
+             f"<h1>{_e(report.title)}</h1>", '<dl class="prov">']
+    parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in report.provenance]
+    parts.append("</dl>")
+    for i, (grid, lit) in enumerate(report.tables):
+        parts.append(grid_html(grid, "summary" if i == 0 else f"view-{i}"))
+        if lit is not None:
+            parts.append(_published_html(lit))
+    parts.append('<h2 id="details">Details per task</h2><p class="legend">Parameters are listed only where they '
+                 "differ from the defaults; the full configuration of each row is in "
+                 f'<a href="{_e(report.configs_file)}">{_e(report.configs_file)}</a> (beside this page) under its '
+                 "config id.</p>")
+    for d in report.details:
+        headers = list(d.frame.columns)
+        rows = [[(_e(v), "num" if h not in ("method", "hp (not default)", "task params (not default)", "device",
+                                             "runs", "config") else "") for h, v in zip(headers, rec)]
+                for rec in d.frame.astype(str).itertuples(index=False)]
+        parts.append(f"<h3>{_e(d.task)}</h3>" + _table(headers, rows, "details"))
+        if d.notes:
+            parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in d.notes) + "</ul>")
+    if report.figures:
+        parts.append('<h2 id="figures">Figures</h2>')
+        for task, files in report.figures.items():
+            for f in files:
+                if f.endswith(".png") and os.path.isfile(os.path.join(out_dir, f)):
+                    parts.append(_figure(os.path.join(out_dir, f), f, task))
+    parts.append(f"<script>{_SCRIPT}</script></body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,65 @@
+"""The Markdown report: provenance, the summary table (and the suite's views) with the published
+numbers beside them, detail tables per task, and the figures."""
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from .summary import Grid, cell_parts, legend
+
+
+PUBLISHED_LEGEND = ("Numbers the cited papers or their repositories state, on the same task, setting and "
+                    "headline metric as a row above: mean ± std (runs) under each source's own protocol (in the "
+                    "notes). They were not run here and are never pooled with the measured cells.")
+
+
+def grid_rows(grid: Grid, bold=lambda s: f"**{s}**", sup=lambda s: s) -> list[dict]:
+    """The grid as rows of strings: task, metric, one column per method configuration, setting."""
+    out = []
+    for row in grid.rows:
+        rec = {"task": row, "metric": grid.metric[row]}
+        for col in grid.columns:
+            value, detail, ref = cell_parts(grid, (row, col))
+            if (row, col) in grid.best:
+                value = bold(value)
+            rec[col] = " ".join(p for p in (value, detail) if p) + (sup(ref) if ref else "")
+        rec["setting"] = grid.setting[row]
+        out.append(rec)
+    return out
+
+
+def _table(rows: list[dict]) -> str:
+    return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
+
+
+def grid_md(grid: Grid, level: str = "##") -> list[str]:
+    lines = [f"{level} {grid.title}", "", legend(grid), "", _table(grid_rows(grid)), ""]
+    lines += [f"[{i}] {t}  " for i, t in enumerate(grid.footnotes, start=1)]
+    return lines + [""]
+
+
+def render(report) -> str:
+    lines = [f"# {report.title}", ""]
+    lines += [f"- {k}: {v}" for k, v in report.provenance] + [""]
+    for grid, lit in report.tables:
+        lines += grid_md(grid)
+        if lit is not None:
+            lines += [f"### {lit.title}", "", PUBLISHED_LEGEND, "",
+                      _table([{**ln, "source": f"[{ln['source']}]"} for ln in lit.lines]), ""]
+            lines += [f"[{i}] {t}  " for i, t in enumerate(lit.footnotes, start=1)] + [""]
+    lines += ["## Details per task", "",
+              "Hyper-parameters and task parameters are listed only where they differ from the defaults; "
+              f"each row's full configuration is in [{report.configs_file}]({report.configs_file}) under its "
+              "`config` id. s/epoch: median training seconds per epoch (after the first epoch when runs have "
+              "several); x ref: s/epoch over the `supervised` method's on the same task setting, batch size and "
+              "device; setup s: data and symbolic set-up.", ""]
+    for d in report.details:
+        lines += [f"### {d.task}", "", tabulate(d.frame.to_dict("records"), headers="keys", tablefmt="github",
+                                                disable_numparse=True), ""]
+        lines += [f"- {n}" for n in d.notes] + ([""] if d.notes else [])
+    if report.figures:
+        lines += ["## Figures", ""]
+        for task, files in report.figures.items():
+            for png in (f for f in files if f.endswith(".png")):
+                svg = png[:-4] + ".svg"
+                lines += [f"![{task}]({png})", "", f"({task}; vector: [{svg}]({svg}))", ""]
+    return "\n".join(lines)

@@ -1,0 +1,235 @@
+"""The summary table: tasks (with their size parameter) down, method configurations across.
+
+Each cell is the task's headline metric as mean ± std (n seeds) and the median seconds per
+training epoch, or the outcome of runs that did not finish (``T/O (budget)``, ``OOM``, ``failed``,
+``n/a``) with its reason in a footnote. The best cell of each row (two or more measured cells) is
+marked bold.
+
+Rows: a task's size parameter always splits rows; another task parameter does too where one column
+ran it with two values (shortest path's two encodings). A cell whose setting (task parameters,
+epochs, batch, lr) differs from its row's usual one keeps its row and gets a footnote saying how
+(DeepProbLog on 500 pairs for 1 epoch beside 10-epoch runs on every pair). Columns: the method and
+the hyper-parameters that differ from its defaults on the task; a column that would hold two cells
+of one row is split by what tells them apart (batch size, device, source version).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .cells import compact
+
+_TRAIN = ("epochs", "batch_size", "lr")
+
+
+@dataclass
+class Grid:
+    title: str
+    rows: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    metric: dict[str, str] = field(default_factory=dict)  # row -> headline metric
+    setting: dict[str, str] = field(default_factory=dict)  # row -> the row's usual setting
+    cells: dict[tuple[str, str], dict] = field(default_factory=dict)
+    notes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    footnotes: list[str] = field(default_factory=list)
+    best: set[tuple[str, str]] = field(default_factory=set)
+
+    def note(self, key: tuple[str, str], text: str) -> None:
+        if text not in self.footnotes:
+            self.footnotes.append(text)
+        n = self.footnotes.index(text) + 1
+        self.notes.setdefault(key, [])
+        if n not in self.notes[key]:
+            self.notes[key].append(n)
+
+
+def _setting(c: dict, row_keys: list[str]) -> tuple:
+    tp = tuple(sorted((k, str(v)) for k, v in c["tp_diff"].items() if k not in row_keys))
+    return tp + tuple((k, str(c[k])) for k in _TRAIN)
+
+
+def _setting_text(s: tuple) -> str:
+    d = dict(s)
+    tp = [f"{k}={v}" for k, v in s if k not in _TRAIN]
+    ep = int(float(d["epochs"])) if d.get("epochs") not in (None, "None", "nan") else "?"
+    train = f"{ep} epoch{'s' if ep != 1 else ''}, batch {d.get('batch_size')}, lr {float(d.get('lr') or 0):g}"
+    return ", ".join(tp + [train])
+
+
+def _size_sort(v) -> tuple:
+    try:
+        return (0, float(v), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(v))
+
+
+def _row_keys(task_cells: list[dict]) -> list[str]:
+    """The size parameter, then every task parameter that one column ran with two values."""
+    sp = next((c["size_param"] for c in task_cells if c["size_param"]), None)
+    keys = [sp] if sp else []
+    candidates = sorted({k for c in task_cells for k in c["tp"]} - set(keys))
+    changed = True
+    while changed:
+        changed = False
+        for k in candidates:
+            if k in keys:
+                continue
+            seen: dict = {}
+            for c in task_cells:
+                g = (c["col"], tuple(str(c["tp"].get(r)) for r in keys))
+                seen.setdefault(g, set()).add(str(c["tp"].get(k)))
+            if any(len(v) > 1 for v in seen.values()):
+                keys.append(k)
+                changed = True
+    return keys
+
+
+def _row_label(task: str, c: dict, keys: list[str], varying: set[str], sp: str | None) -> str:
+    parts = [f"{k}={c['tp'].get(k)}" for k in keys if k == sp or k in varying]
+    return " ".join([task] + parts)
+
+
+def _split_columns(cs: list[dict]) -> None:
+    """Give cells that share a (row, column) their own columns, by what differs between them."""
+    extra = [("batch_size", lambda c: f"batch {c['batch_size']}"), ("epochs", lambda c: f"{c['epochs']} ep"),
+             ("lr", lambda c: f"lr {float(c['lr']):g}"), ("device", lambda c: f"[{c['device']}]"),
+             ("method_hash", lambda c: f"@{str(c['method_hash'])[:7]}"),
+             ("tp_s", lambda c: compact({k: v for k, v in c['tp_diff'].items()}) or "defaults")]
+    for key, fmt in extra:
+        groups: dict = {}
+        for c in cs:
+            groups.setdefault((c["row"], c["col"]), []).append(c)
+        if all(len(g) == 1 for g in groups.values()):
+            return
+        clashing = {col for (_, col), g in groups.items() if len(g) > 1 and len({str(c[key]) for c in g}) > 1}
+        for c in cs:
+            if c["col"] in clashing:
+                c["col"] = f"{c['col']} {fmt(c)}"
+
+
+def _view_column(c: dict, view) -> tuple[str, dict] | None:
+    """The view's column of a cell and the cell's other non-default hyper-parameters (noted)."""
+    for label, method, hp in view.columns:
+        if c["method"] == method and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items()):
+            return label, {k: v for k, v in c["hp_diff"].items() if k not in hp}
+    return None
+
+
+def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
+    """The summary grid of ``cells`` (all of them, or those a suite's view selects)."""
+    cs = []
+    for c in sorted(cells, key=lambda c: c["order"]):
+        if view is not None:
+            if view.tasks is not None and c["task"] not in view.tasks:
+                continue
+            found = _view_column(c, view)
+            if found is None:
+                continue
+            col, extra = found
+        else:
+            col, extra = c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else ""), {}
+        cs.append({**c, "col": col, "hp_extra": extra})
+    grid = Grid(title)
+    by_task: dict[str, list[dict]] = {}
+    for c in cs:
+        by_task.setdefault(c["task"], []).append(c)
+    order = []
+    for task in sorted(by_task):
+        tc = by_task[task]
+        keys = _row_keys(tc)
+        sp = next((c["size_param"] for c in tc if c["size_param"]), None)
+        varying = {k for k in keys if len({str(c["tp"].get(k)) for c in tc}) > 1}
+        for c in tc:
+            c["row"] = _row_label(task, c, keys, varying, sp)
+            c["row_keys"] = keys
+            c["row_sort"] = (task, tuple(_size_sort(c["tp"].get(k)) for k in keys))
+        order += tc
+    _split_columns(cs)
+    grid.rows = list(dict.fromkeys(c["row"] for c in sorted(order, key=lambda c: c["row_sort"])))
+    if view is not None:
+        labels = [lab for lab, _, _ in view.columns]
+        grid.columns = [col for lab in labels for col in dict.fromkeys(c["col"] for c in cs) if col.startswith(lab)
+                        and (col == lab or col[len(lab)] == " ")]
+    else:
+        grid.columns = list(dict.fromkeys(c["col"] for c in cs))
+    for row in grid.rows:
+        rc = [c for c in cs if c["row"] == row]
+        metrics = Counter(c["main_metric"] for c in rc if c["main_metric"])
+        metric = metrics.most_common(1)[0][0] if metrics else ""
+        grid.metric[row] = metric
+        measured = [c for c in rc if c["n_ok"]] or rc  # runs that finished define the row's setting
+        usual = Counter(_setting(c, c["row_keys"]) for c in measured).most_common(1)[0][0]
+        grid.setting[row] = _setting_text(usual)
+        for c in rc:
+            key = (row, c["col"])
+            grid.cells[key] = c
+            s = _setting(c, c["row_keys"])
+            if s != usual and c["n_ok"]:  # how a measured cell's setting differs from its row's
+                diff = [(k, v) for k, v in s if (k, v) not in usual]
+                grid.note(key, "run with " + ", ".join(_diff_text(k, v) for k, v in diff))
+            if c["hp_extra"]:
+                grid.note(key, "with " + compact(c["hp_extra"]))
+            _status_notes(grid, key, c, metric)
+        scored = [(round(c["metrics"][metric][0], 2), key) for key, c in
+                  ((k, grid.cells[k]) for k in grid.cells if k[0] == row) if metric in c["metrics"]]
+        if len(scored) > 1 and len({v for v, _ in scored}) > 1:  # a row of ties has no best cell
+            top = max(v for v, _ in scored)
+            grid.best |= {k for v, k in scored if v == top}
+    return grid
+
+
+def _diff_text(k: str, v: str) -> str:
+    if k == "epochs":
+        return f"{int(float(v))} epoch{'s' if float(v) != 1 else ''}"
+    if k == "batch_size":
+        return f"batch {v}"
+    if k == "lr":
+        return f"lr {float(v):g}"
+    return f"{k}={v}"
+
+
+def _status_notes(grid: Grid, key: tuple[str, str], c: dict, metric: str) -> None:
+    n_runs = len(c["outcomes"])
+    for kind, reason in dict.fromkeys(c["reasons"]):
+        k = sum(1 for s in c["outcomes"].values() if s == kind)
+        who = f"{k} of {n_runs} seeds: " if c["n_ok"] else (f"{n_runs} seeds: " if n_runs > 1 else "")
+        grid.note(key, f"{who}{kind}: {reason}")
+    if c["n_ok"] and metric and metric not in c["metrics"]:
+        grid.note(key, f"no {metric} in these runs' rows")
+
+
+def fmt_seconds(x: float) -> str:
+    if x != x:
+        return "—"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    if x >= 0.01:
+        return f"{x:.2f}"
+    return "<0.01"
+
+
+def cell_parts(grid: Grid, key: tuple[str, str]) -> tuple[str, str, str]:
+    """(value, detail, notes) of a cell: ``93.67 ± 0.23``, ``(3), 1.16 s``, ``[1, 2]``; the
+    renderers add their own markup (bold, superscripts)."""
+    c = grid.cells.get(key)
+    notes = grid.notes.get(key, [])
+    ref = ("[" + ", ".join(map(str, notes)) + "]") if notes else ""
+    if c is None:
+        return "—", "", ""
+    metric = grid.metric[key[0]]
+    if c["n_ok"] and metric in c["metrics"]:
+        mean, std, n = c["metrics"][metric]
+        value = f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+        return value, f"({n}), {fmt_seconds(c['s_per_epoch'])} s", ref
+    if c["status"] == "T/O":
+        budgets = {b for b in c["budgets"] if b is not None}
+        return "T/O" + (f" ({', '.join(f'{b:g} s' for b in sorted(budgets))})" if budgets else ""), "", ref
+    return c["status"], "", ref
+
+
+def legend(grid: Grid) -> str:
+    return ("Cells: the headline metric's mean ± sample std over seeds (n seeds), then the median training "
+            "seconds per epoch; **bold**: the best of the row. T/O (budget): timed out; OOM: out of memory; "
+            "n/a: the method does not apply; —: not run. Setting: the row's usual task parameters and training.")

@@ -1,0 +1,62 @@
+"""Run a suite's runs in J parallel child processes (``nesybench bench`` runs them one at a time).
+
+Each run is the same isolated child process as ``nesybench bench`` starts (budgets, timeouts and
+resume alike: finished runs are skipped), so the rows are the same; only the order and overlap
+differ. Runs that share the CPU measure longer epochs: compare times within one invocation.
+Afterwards the suite's report is written, and for mnist-add suites the scaling table.
+
+    PYTHONPATH=. python scripts/bench_parallel.py --suite scaling --jobs 3 --results results/runs/scaling \
+        --mnist-dir DIR --data-dir clste=DIR
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from harness import bench, scaling_table
+from harness.cli import _data_dirs
+from harness.report import write_report
+from harness.suites import get_suite
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", required=True)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--mnist-dir", default=None)
+    ap.add_argument("--data-dir", action="append")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--memory-gb", type=float, default=16.0)
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args()
+    args.add_method, args.plugin = [], []
+    todo = [(e, c) for e, c in bench.plan(get_suite(args.suite), args, _data_dirs(args))
+            if bench._final_row(c, args.results) is None]
+    lock = threading.Lock()
+
+    def say(msg):
+        with lock:
+            print(msg, flush=True)
+
+    def one(item):
+        entry, cfg = item
+        say(f"start {cfg.task} {cfg.method} {cfg.tp} seed {cfg.seed}")
+        outcome = bench.run_isolated(entry, cfg, args, say)
+        say(f"end {cfg.task} {cfg.method} {cfg.tp} seed {cfg.seed}: {outcome}")
+        return outcome
+
+    print(f"{len(todo)} runs to do with {args.jobs} jobs", flush=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        outcomes = list(pool.map(one, todo))
+    write_report(args.results, os.path.join(args.results, "report.md"), title=f"nesybench report: suite {args.suite}")
+    scaling_table.main([args.results, "--out", os.path.join(args.results, "scaling.md")])
+    return 1 if any(o in ("failed", "user-error") for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Reports: the summary table, published numbers, detail tables, formats and publishing.
+
+Most tests build result rows by hand (the fields a run writes), so every expected cell is worked
+out here; the compare and publish tests use rows of real tiny runs."""
+import json
+import os
+import re
+
+import pandas as pd
+import pytest
+
+from harness.errors import UserError
+from harness.report import cells as cells_mod
+from harness.report import details, literature, summary
+
+BASE = {"schema_version": 1, "task_version": 1, "method_version": 1, "method_hash": "aaaa", "task_hash": "bbbb",
+        "device": "cpu", "device_name": "x86_64", "threads": 1, "git_commit": "0123456789abcdef", "git_dirty": False,
+        "versions": {"python": "3.11", "torch": "2.13.0+cpu"}, "platform": "Linux-x86_64", "cpu_count": 2,
+        "setup_seconds": 0.5, "eval_seconds": 0.1, "file_state": "done", "error": None}
+
+
+_clock = iter(range(10**6))
+
+
+def _t() -> str:
+    """Start times in the order rows are made (the report orders columns by first run)."""
+    n = next(_clock)
+    return f"2026-01-01T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}"
+
+
+def runs(task, method, tp, hp, seeds, values, metric, secs=(1.0,), epochs=1, batch=16, lr=1e-3, **extra):
+    """Rows of finished runs: one row per epoch, the final epoch's metric from ``values`` (one per seed)."""
+    out = []
+    for seed, v in zip(seeds, values):
+        rid = f"{task}-{method}-{json.dumps(tp, sort_keys=True)}-{json.dumps(hp, sort_keys=True)}-{seed}-{epochs}"
+        start = _t()
+        for e in range(1, epochs + 1):
+            out.append({**BASE, "run_id": rid, "task": task, "task_key": f"{task}-v1", "method": method,
+                        "method_key": f"{method}-v1", "tp": tp, "hp": hp, "seed": seed, "epochs": epochs,
+                        "batch_size": batch, "lr": lr, "epoch": e, "status": "ok", "metrics": {metric: v},
+                        "train_seconds": secs[(e - 1) % len(secs)], "started_at": start,
+                        "final": e == epochs, **extra})
+    return out
+
+
+def ended(task, method, tp, hp, seed, status, error, epochs=1, **extra):
+    rid = f"{task}-{method}-{json.dumps(tp, sort_keys=True)}-{json.dumps(hp, sort_keys=True)}-{seed}-{epochs}"
+    return [{**BASE, "run_id": rid, "task": task, "task_key": f"{task}-v1", "method": method,
+             "method_key": f"{method}-v1", "tp": tp, "hp": hp, "seed": seed, "epochs": epochs, "batch_size": 16,
+             "lr": 1e-3, "epoch": None, "status": status, "metrics": {}, "error": error, "final": True,
+             "started_at": _t(), **extra}]
+
+
+MA = {"n_pairs": 0, "pairs_file": "", "encoding": "auto"}
+SL = {"w_label": 0.0, "w_sl": 1.0, "vtree": "split", "minimize": False, "max_compile_seconds": 0.0}
+CL = {"w_label": 0.0, "w_cnf": 3.0, "w_bound": 0.4, "ste": "bp-iste", "filter_clauses": True, "uec": "auto"}
+
+
+def default_like_rows():
+    rows = []
+    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1}, CL, [0, 1, 2], [90.0, 92.0, 94.0], "sum_acc",
+                 secs=(3.0, 1.0, 2.0), epochs=3)
+    rows += runs("mnist-add", "supervised", {**MA, "digits": 1}, {"w_label": 0.0}, [0, 1, 2], [95.0, 95.0, 95.0],
+                 "sum_acc", secs=(2.0, 0.5), epochs=3)
+    rows += runs("mnist-add", "deepproblog", {**MA, "digits": 1, "n_pairs": 500}, {"w_label": 0.0, "max_seconds": 0.0},
+                 [0], [15.2], "sum_acc", secs=(18.0,))
+    rows += ended("mnist-add", "semantic-loss", {**MA, "digits": 2}, SL, 0, "timeout",
+                  "setup budget exceeded: 15.4 s reached, limit 15 s", timeout_phase="setup")
+    rows += ended("mnist-add", "deepproblog", {**MA, "digits": 2}, {"w_label": 0.0}, 0, "failed",
+                  "MemoryError: std::bad_alloc in the SDD manager")
+    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 3}, CL, [0], [70.0], "sum_acc", epochs=3)
+    rows += ended("apply2x2", "deepproblog", {"n_train": 300, "data_file": ""}, {"w_label": 0.0}, 0, "skipped",
+                  "apply2x2 has no ProbLog program")
+    rows += runs("apply2x2", "supervised", {"n_train": 300, "data_file": ""}, {"w_label": 0.0}, [0], [98.7], "op_acc",
+                 batch=1, lr=5e-4)
+    return pd.DataFrame(rows)
+
+
+def test_summary_table_tasks_by_size_down_methods_across():
+    grid = summary.build(cells_mod.cells(default_like_rows()))
+    assert grid.rows == ["apply2x2", "mnist-add digits=1", "mnist-add digits=2", "mnist-add digits=3"]
+    assert grid.columns[:2] == ["cl-ste", "supervised"]  # runs' order; cl-ste's task defaults are not listed
+    # cl-ste at N=1: mean of 90, 92, 94 and sample std 2; s/epoch the median of the epochs after the first
+    assert summary.cell_parts(grid, ("mnist-add digits=1", "cl-ste")) == ("92.00 ± 2.00", "(3), 1.50 s", "")
+    assert ("mnist-add digits=1", "supervised") in grid.best and len(grid.best & {k for k in grid.cells
+                                                                                   if k[0] == "mnist-add digits=1"}) == 1
+    # DeepProbLog on 500 pairs for 1 epoch keeps its place in the N=1 row, with a note saying how it differs
+    value, detail, ref = summary.cell_parts(grid, ("mnist-add digits=1", "deepproblog"))
+    assert value == "15.20" and ref
+    assert "n_pairs=500" in grid.footnotes[int(ref.strip("[]")) - 1]
+    assert "1 epoch" in grid.footnotes[int(ref.strip("[]")) - 1]
+    # outcomes: T/O with the budget, OOM, n/a, each with its reason in a note
+    to = summary.cell_parts(grid, ("mnist-add digits=2", "semantic-loss"))
+    assert to[0] == "T/O (15 s)" and "setup budget exceeded" in grid.footnotes[int(to[2].strip("[]")) - 1]
+    assert summary.cell_parts(grid, ("mnist-add digits=2", "deepproblog"))[0] == "OOM"
+    na = summary.cell_parts(grid, ("apply2x2", "deepproblog"))
+    assert na[0] == "n/a" and "no ProbLog program" in grid.footnotes[int(na[2].strip("[]")) - 1]
+    assert summary.cell_parts(grid, ("apply2x2", "cl-ste"))[0] == "—"
+    assert grid.metric["apply2x2"] == "op_acc" and grid.metric["mnist-add digits=2"] == "sum_acc"
+    assert grid.setting["mnist-add digits=1"] == "3 epochs, batch 16, lr 0.001"
+
+
+def test_scaling_rows_are_the_size_parameter_in_numeric_order():
+    rows = []
+    for n in (15, 2, 1, 4, 3):
+        rows += runs("mnist-add", "cl-ste", {**MA, "digits": n, "encoding": "compact"}, CL, [0, 1], [90.0 - n, 91.0 - n],
+                     "sum_acc")
+        rows += ended("mnist-add", "deepproblog", {**MA, "digits": n, "encoding": "compact"}, {"w_label": 0.0}, 0,
+                      "timeout", "run budget exceeded: 300.2 s reached, limit 300 s")
+    grid = summary.build(cells_mod.cells(pd.DataFrame(rows)))
+    assert grid.rows == [f"mnist-add digits={n}" for n in (1, 2, 3, 4, 15)]
+    assert all(summary.cell_parts(grid, (r, "deepproblog"))[0] == "T/O (300 s)" for r in grid.rows)
+    assert summary.cell_parts(grid, ("mnist-add digits=15", "cl-ste"))[0] == "75.50 ± 0.71"
+
+
+def test_a_parameter_one_column_ran_twice_splits_rows_and_ties_have_no_bold():
+    tp = {"grid": 4, "encoding": "paper", "data_file": "", "n_examples": 1610, "n_maps": 50, "data_seed": 0,
+          "hidden": 50, "layers": 5, "init": "xavier"}
+    cl = {"w_label": 1.0, "w_cnf": 0.2, "w_bound": 1.0, "ste": "bp-iste", "filter_clauses": False, "uec": "auto"}
+    rows = runs("shortest-path", "cl-ste", tp, cl, [0], [30.0], "exact_match", batch=32, lr=2e-3)
+    rows += runs("shortest-path", "cl-ste", {**tp, "encoding": "simple-path"}, cl, [0], [0.0], "exact_match", batch=32,
+                 lr=2e-3)
+    rows += runs("shortest-path", "supervised", {**tp, "encoding": "simple-path"}, {"w_label": 0.0}, [0], [0.0],
+                 "exact_match", batch=32, lr=5e-4)
+    grid = summary.build(cells_mod.cells(pd.DataFrame(rows)))
+    assert grid.rows == ["shortest-path grid=4 encoding=paper", "shortest-path grid=4 encoding=simple-path"]
+    assert not any(k[0].endswith("simple-path") for k in grid.best)  # 0.00 and 0.00: no best cell
+
+
+def test_hp_shown_are_only_those_differing_from_the_defaults_on_the_task():
+    bp = {"w_label": 0.0, "w_cnf": 1.0, "w_bound": 0.1, "ste": "bp-iste", "filter_clauses": True, "uec": "auto"}
+    tp = {"n_train": 1000, "data_file": ""}
+    assert cells_mod.hp_differing("add2x2", "cl-ste", tp, bp) == {}
+    # b + iSTE brings w_bound 5 on add2x2 by itself (a variant default): only ste is shown
+    assert cells_mod.hp_differing("add2x2", "cl-ste", tp, {**bp, "ste": "b-iste", "w_bound": 5.0}) == {"ste": "b-iste"}
+    assert cells_mod.hp_differing("add2x2", "cl-ste", tp, {**bp, "ste": "b-iste", "w_bound": 2.0}) == \
+        {"ste": "b-iste", "w_bound": 2.0}
+    assert cells_mod.hp_differing("mnist-add", "supervised", {}, {"w_label": 0.0}) == {}
+    assert cells_mod.hp_differing("mnist-add", "cl-ste", {}, CL) == {}  # the task's own defaults (3, 0.4)
+    assert cells_mod.hp_differing("mnist-add", "cl-ste", {}, {**CL, "w_cnf": 1.0}) == {"w_cnf": 1.0}
+
+
+def test_parameters_that_do_not_apply_are_not_listed_and_devices_read_cpu_or_gpu():
+    from tasks.sudoku import Sudoku
+
+    cnn = {**Sudoku.params, "width": 64, "steps": 8}
+    assert cells_mod.tp_shown("sudoku", cnn) == {"width": 64}  # steps is an RRN size: not this run's
+    rrn = {**Sudoku.params, "net": "rrn", "width": 64, "steps": 8}
+    assert cells_mod.tp_shown("sudoku", rrn) == {"net": "rrn", "steps": 8}
+    assert cells_mod.device_label("cpu", "x86_64") == "cpu"
+    assert cells_mod.device_label("cuda", "NVIDIA H200") == "NVIDIA H200"
+
+
+def test_detail_tables_drop_a_metric_equal_to_another_and_default_hp():
+    tp = {"grid": 4, "encoding": "paper"}
+    rows = []
+    for m, v in (("cl-ste", 30.0), ("supervised", 20.0)):
+        for r in runs("shortest-path", m, tp, {"w_label": 0.0}, [0, 1], [v, v + 2], "exact_match", batch=32):
+            r["metrics"] = {"exact_match": r["metrics"]["exact_match"], "valid_path": 50.0, "shortest": 50.0}
+            rows.append(r)
+    [d] = details.tables(cells_mod.cells(pd.DataFrame(rows)))
+    assert "shortest" in d.frame and "valid_path" not in d.frame
+    assert any("valid_path equals shortest" in n for n in d.notes)
+    # cl-ste's w_label=0 differs from its default 1 on shortest path; supervised's is its default
+    assert list(d.frame["hp (not default)"]) == ["w_label=0", ""]
+    assert list(d.frame["device"]) == ["cpu", "cpu"]
+
+
+def test_literature_file_every_number_has_a_source_and_is_never_pooled():
+    entries = literature.load()
+    assert entries and all(e["source"].strip() and e["status"] in ("confirmed", "derived", "log") for e in entries)
+    assert {e["task"] for e in entries} <= {"mnist-add", "add2x2", "apply2x2", "member", "shortest-path", "sudoku"}
+    grid = summary.build(cells_mod.cells(default_like_rows()))
+    before = dict(grid.cells), set(grid.best)
+    lit = literature.grid_for(grid, entries)
+    assert (dict(grid.cells), set(grid.best)) == before  # published numbers change no measured cell
+    n1 = [ln for ln in lit.lines if ln["task"] == "mnist-add digits=1"]
+    assert {"DeepStochLog", "DeepProbLog"} <= {ln["system"] for ln in n1}
+    assert next(ln for ln in n1 if ln["system"] == "DeepStochLog")["published"] == "97.90 ± 0.10"
+    assert all(ln["task"] in grid.rows for ln in lit.lines)
+    assert "Winters" in lit.footnotes[n1[0]["source"] - 1]
+
+
+def test_literature_file_is_validated(tmp_path):
+    bad = tmp_path / "lit.csv"
+    bad.write_text(",".join(literature.FIELDS) + "\nX,mnist-add,digits=1,sum_acc,97,,,p,,log\n")
+    with pytest.raises(ValueError, match="needs its source"):
+        literature.load(str(bad))
+
+
+def test_suite_views_select_and_label_columns():
+    from harness.suites import VIEWS
+
+    [view] = VIEWS["paper"]
+    bp = {"w_label": 0.0, "w_cnf": 1.0, "w_bound": 0.1, "ste": "bp-iste", "filter_clauses": True, "uec": "auto"}
+    tp = {"n": 3, "n_train": 3000, "data_file": "paper", "p_positive": 0.75}
+    rows = runs("member", "cl-ste", tp, bp, [0, 1], [95.0, 96.0], "digit_acc", batch=1, lr=5e-4, epochs=1)
+    rows += runs("member", "cl-ste", tp, {**bp, "ste": "b-sste", "w_cnf": 0.1}, [0, 1], [80.0, 84.0], "digit_acc",
+                 batch=1, lr=5e-4, epochs=1)
+    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1}, CL, [0], [90.0], "sum_acc")
+    grid = summary.build(cells_mod.cells(pd.DataFrame(rows)), view.title, view)
+    assert grid.rows == ["member n=3"] and grid.columns == ["b_p + iSTE", "b + sSTE"]
+    assert summary.cell_parts(grid, ("member n=3", "b + sSTE"))[0] == "82.00 ± 2.83"
+
+
+def test_markdown_html_and_latex(tmp_path):
+    from harness.report import build, html, markdown, tex
+
+    rep = build.build(default_like_rows(), "t", "default")
+    rep.configs_file = "r-configs.json"
+    md = markdown.render(rep)
+    assert md.index("## Summary") < md.index("## Details per task")
+    assert "| mnist-add digits=1 " in md and "**95.00 ± 0.00** (3), 1.25 s" in md
+    assert "published, not run here" in md and max(len(line) for line in md.splitlines()
+                                                   if line.startswith("| mnist-add digits=1")) < 200
+    page = html.render(rep, str(tmp_path))
+    assert '<table class="sortable summary">' in page and "<script>" in page
+    assert not re.search(r"""(src|href)=["'](https?:)?//""", page)  # no external asset
+    latex = tex.render(rep)
+    assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex
+    assert "\\bfseries 95.00 $\\pm$ 0.00 (3), 1.25 s" in latex and "digit\\_acc" not in latex.split("tabular")[0]
+
+
+def test_unknown_format_is_a_user_error():
+    from harness.report import parse_formats
+
+    assert parse_formats("md, tex") == ("md", "tex")
+    with pytest.raises(UserError, match="unknown format 'pdf'"):
+        parse_formats("md,pdf")
+
+
+def test_scaling_view_notes_the_hyper_parameters_its_column_does_not_name():
+    from harness.suites import VIEWS
+
+    [view] = VIEWS["scaling"]
+    rows = []
+    for n, wb in ((2, 0.01), (3, 0.001)):
+        tp = {**MA, "digits": n, "encoding": "compact"}
+        rows += runs("mnist-add", "cl-ste", tp, CL, [0], [50.0 + n], "sum_acc")
+        rows += runs("mnist-add", "cl-ste", tp, {**CL, "w_cnf": 1.0, "w_bound": wb}, [0], [80.0 + n], "sum_acc",
+                     batch=1)
+    grid = summary.build(cells_mod.cells(pd.DataFrame(rows)), view.title, view)
+    assert grid.columns == ["CL-STE, batch 16", "CL-STE, batch 1"]
+    value, _, ref = summary.cell_parts(grid, ("mnist-add digits=3", "CL-STE, batch 1"))
+    assert value == "83.00" and ("mnist-add digits=3", "CL-STE, batch 1") in grid.best
+    notes = [grid.footnotes[int(n) - 1] for n in ref.strip("[]").split(", ")]
+    assert "with w_bound=0.001" in notes and any(n.startswith("run with batch 1") for n in notes)
