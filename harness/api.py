@@ -95,6 +95,7 @@ class Constraint:
     derived: torch.Tensor | None = None
     always_keep: torch.Tensor | None = None
     problog: str | None = None
+    asp: str | None = None  # optional ASP program (clingo) for methods that reason with stable models (neurasp)
     meta: dict[str, Any] = field(default_factory=dict)
     problog_query: str | None = None
     problog_targets: Sequence[Any] | None = None

@@ -18,7 +18,7 @@ derived atoms computed from the gold symbols and other unknown atoms false), ``d
 (same seed, same data), ``tiny_run_offline`` (a tiny run trains with sockets blocked).
 
 A method declares checks that do not apply to it in ``Method.conformance_exempt`` ({check:
-reason}, or {"task:<key>": reason} for every check on one task), and may set ``Method.conformance_hp`` to isolate its constraint term (CL-STE: w_bound =
+reason}, or {"task:<key>": reason} for every check on one task, or {"check@task": reason} for one check on one task), and may set ``Method.conformance_hp`` to isolate its constraint term (CL-STE: w_bound =
 0); ``nesybench check --hp KEY=VALUE`` checks another setting (semantic-loss: ``--hp engine=klay``). An exempt check still runs and is expected to fail: it is reported as ``exempt`` with its
 reason, and as a failure if it passes (the exemption is stale). A check that overruns its time
 budget fails. Only a check that cannot apply (the method skips the task, the task has no gold
@@ -138,9 +138,10 @@ def _loss(m, outputs, batch):
 
 def exemption(method_cls: type, check: str, task_key: str) -> str | None:
     """The reason a method declares a check exempt on a task (``conformance_exempt`` keys: a check
-    name, for every task, or ``"task:<key>"``, for every check on that task), or None."""
+    name, for every task; ``"check@task"``, for that check on one task; or ``"task:<key>"``, for
+    every check on that task), or None."""
     exempt = method_cls.conformance_exempt
-    return exempt.get(check) or exempt.get(f"task:{task_key}")
+    return exempt.get(check) or exempt.get(f"{check}@{task_key}") or exempt.get(f"task:{task_key}")
 
 
 def run_method_check(check: str, method_key: str, task_key: str, hp: dict | None = None,

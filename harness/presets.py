@@ -32,6 +32,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "supervised": {"_train": {"lr": 5e-4}},
         "cl-ste": {"w_cnf": 0.2, "w_bound": 1.0, "w_label": 1.0, "filter_clauses": False, "_train": {"lr": 2e-3}},
         "semantic-loss": {"w_label": 1.0, "w_sl": 0.5, "vtree": "balanced", "minimize": True},
+        "neurasp": {"_train": {"lr": 1e-3, "batch_size": 1}},  # NeurASP's shortest-path training script: no labels
     },
     # Park's CNN: L_cnf + 0.1 L_bound on the full CNF, no solution labels. Palm's RRN: cross-entropy
     # on every step (w_label 1), L_cnf on step 0 with the all-pairs normalisation, L_cont, and

@@ -23,6 +23,7 @@ from harness.cnf import CNFBuilder
 from harness.registry import register_task
 
 from ._neurolog import DIGIT_NN, N_TRAIN, _NeuroLogTask
+from .asp_programs import add2x2_asp
 
 
 # each sum is checked as soon as its digits are chosen, so grounding a query visits at most 100 branches
@@ -61,7 +62,7 @@ class Add2x2(_NeuroLogTask):
         cnf = b.build()
         self.sum0_ = cnf.index("sum(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(40).reshape(4, 10))], derived=derived,
-                          problog=ADD2X2_PROBLOG,
+                          problog=ADD2X2_PROBLOG, asp=add2x2_asp(self.PAIRS),
                           meta={"encoding": "paper (add2x2.cnf)"}, problog_query="add2x2",
                           problog_targets=[])  # set by setup from the training rows
 

@@ -21,6 +21,7 @@ from harness.errors import UserError
 from harness.registry import register_task
 
 from ._neurolog import DIGIT_NN, N_TRAIN, _NeuroLogTask
+from .asp_programs import member_asp
 
 
 def member_problog(n: int) -> str:
@@ -66,7 +67,7 @@ class Member(_NeuroLogTask):
         cnf = b.build()
         self.in0_ = cnf.index("in(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(10 * n).reshape(n, 10))],
-                          problog=member_problog(n),
+                          problog=member_problog(n), asp=member_asp(n),
                           meta={"encoding": f"paper (member{n}.cnf)"}, problog_query="member",
                           problog_targets=[(d, lab) for d in range(10) for lab in (0, 1)])
 

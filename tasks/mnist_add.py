@@ -54,6 +54,7 @@ from harness.errors import UserError
 from harness.registry import register_task
 
 from ._files import read_rows
+from .asp_programs import mnist_add_asp
 from .mnist_add_encodings import column_encoding, column_targets
 from .mnist_add_paper import check_size, sparse_paper_constraint
 from .mnist_data import load_mnist, to_float as _to_float
@@ -267,7 +268,8 @@ class MnistAdd(Task):
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(n), meta=meta, derived_ops=ops, **query)
+                                          problog=problog_program(n), meta=meta, derived_ops=ops, **query,
+                                          asp=mnist_add_asp(n, self.encoding) if self.encoding != "column" else None)
             if self.encoding == "compact":
                 self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint

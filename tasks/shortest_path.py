@@ -49,6 +49,8 @@ from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_task
 
+from .asp_programs import shortest_path_asp
+
 ENCODINGS = ("paper", "simple-path")
 
 
@@ -319,6 +321,7 @@ class ShortestPath(Task):
             cnf = encoding(self.n, self.tp["encoding"])
             atoms = torch.arange(self.n_nodes, self.n_nodes + self.n_edges).unsqueeze(1)  # (E, 1)
             self._constraint = Constraint(cnf, [NeuralGroup("edge", atoms, kind="bernoulli")],
+                                          asp=shortest_path_asp(grid_edges(self.n), self.n_nodes),
                                           meta={"encoding": self.tp["encoding"]})
         return self._constraint
 
