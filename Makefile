@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.ray-installed
 TORCH := torch==2.13.0
 SUITE ?= default
 RESULTS ?= results/runs/$(SUITE)
@@ -20,12 +21,17 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps 'deepproblog==2.0.*'
 	touch $(STAMP)
 
+# the tests also run the Ray executor on a local cluster; make bench and make smoke need no Ray
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[ray]'
+	touch $(RAY_STAMP)
+
 setup: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/nesybench bench --suite $(SUITE) --results $(RESULTS) --out $(REPORT)
 
-test: $(STAMP)
+test: $(STAMP) $(RAY_STAMP)
 	$(PY) -m pytest
 
 smoke: $(STAMP)

@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--add-method", action="append", metavar="KEY",
                    help="also run this method (e.g. a --plugin one) on every entry of the suite")
     p.add_argument("--memory-gb", type=float, default=16.0, help="address-space cap of each run process")
+    from .ray_exec import add_arguments as _add_executor_arguments  # no Ray import: options only
+
+    _add_executor_arguments(p)
     _add_common(p)
 
     p = sub.add_parser("publish", help="copy a report with its plots and rows into results/reports/<date>-<suite>/")
