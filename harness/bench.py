@@ -14,6 +14,9 @@ For every (entry, method, seed) of a suite:
   times out, the entry's later seeds of the same method and hyper-parameters are recorded as the
   same timeout without being run (``not_run: true``), so a compilation that overruns its budget
   costs the budget once.
+
+Runs go one at a time on this machine (:func:`run_plan_local`) or, with ``--executor ray``, as Ray
+tasks with the same budgets, run ids and files (:mod:`harness.ray_exec`, docs/ray.md).
 """
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ class _Run:
         self.run_dir = os.path.relpath(ident.writer.final[: -len(".jsonl")], os.path.dirname(
             os.path.dirname(ident.writer.dir)))
         self.attempts, self.causes, self.avoid = 0, [], set()
-        self.gen = self.node_id = self.node_ip = self.t_start = None
+        self.gen = self.node_id = self.node_ip = self.t_start = self.t_submit = None
+        self.queue_s = self.first_row_s = None
         self.fh = None
         self.peak = 0
         self.streamed: dict[str, str] = {}  # raw line from the worker -> the line written here
@@ -134,7 +135,7 @@ class Driver:
             opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         run.attempts += 1
         run.node_id = node or None
-        run.t_start = None
+        run.t_start, run.t_submit, run.queue_s, run.first_row_s = None, time.monotonic(), None, None
         run.streamed, run.peak = {}, 0
         _set_aside(run.writer)  # a .part left by a killed driver or a lost attempt: kept aside
         if run.key not in self.cleared:
@@ -192,6 +193,7 @@ class Driver:
         op = ev["op"]
         if op == "start":
             run.node_id, run.node_ip, run.t_start = ev["node_id"], ev["node_ip"], time.monotonic()
+            run.queue_s = run.t_start - run.t_submit  # Ray's scheduling and the worker's start
             self.on_node[run.node_id].add(run)
             for r in self.on_node[run.node_id]:
                 r.peak = max(r.peak, len(self.on_node[run.node_id]))
@@ -210,7 +212,13 @@ class Driver:
             row = json.loads(line)
         except json.JSONDecodeError:
             return line
-        row.update(executor="ray", node_ip=run.node_ip, node_id=run.node_id, concurrent_runs=max(run.peak, 1))
+        row.update(executor="ray", node_ip=run.node_ip, node_id=run.node_id, concurrent_runs=max(run.peak, 1),
+                   ray_queue_seconds=run.queue_s)
+        if run.first_row_s is None and run.t_start and row.get("epoch") == 1:
+            # the worker's start to this first epoch's row: the child process's start (what the
+            # local executor pays too), data, set-up, the epoch and the streaming
+            run.first_row_s = time.monotonic() - run.t_start
+            row["ray_first_row_seconds"] = run.first_row_s
         if row.get("git_commit") is None:  # the shipped code is this checkout's
             row.update(self.git)
         run.device = row.get("device"), row.get("device_name")

@@ -21,9 +21,7 @@ run one run per node (per GPU with ``--device cuda``) unless ``--runs-per-node``
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import time
 
 from .errors import UserError
 
