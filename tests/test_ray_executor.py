@@ -2,6 +2,7 @@
 one retry of a lost worker, a killed driver, a stopped node. One head node serves every test; each
 test stops what it started."""
 import glob
+import importlib.util
 import json
 import os
 import re
@@ -13,8 +14,8 @@ import time
 
 import pytest
 
-ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray,
+              pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")]
 
 RAY_BIN = os.path.join(os.path.dirname(sys.executable), "ray")
 HEAD_IP, NODE_IP = "127.0.0.2", "127.0.0.3"  # loopback; Ray rewrites 127.0.0.1 to the network address
