@@ -86,19 +86,24 @@ def connect(args):
     ray = _import_ray(local=not args.address)
     common = dict(runtime_env=_runtime_env(), log_to_driver=not args.quiet, configure_logging=True,
                   logging_level="WARNING")
-    try:
-        if args.address:
-            ray.init(address=args.address, **common)
-        else:
-            k = args.max_parallel or max(1, (os.cpu_count() or 1) // args.threads)
-            ray.init(address="local", num_cpus=k * args.threads, include_dashboard=False,
-                     object_store_memory=200 * 2**20, **common)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        where = args.address or "a local instance"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        hint = ("; is the cluster up ('ray start --head')? if it uses token authentication, set RAY_AUTH_MODE=token"
-                if args.address else "")
-        raise UserError(f"--executor ray: cannot start or reach Ray ({where}): {first}{hint}") from None
+    for tries_left in (1, 0):  # a local instance's raylet has 30 s to register: once more on a busy machine
+        try:
+            if args.address:
+                ray.init(address=args.address, **common)
+            else:
+                k = args.max_parallel or max(1, (os.cpu_count() or 1) // args.threads)
+                ray.init(address="local", num_cpus=k * args.threads, include_dashboard=False,
+                         object_store_memory=200 * 2**20, **common)
+            break
+        except Exception as e:  # Ray raises bare Exception when a node does not start in time
+            ray.shutdown()
+            if tries_left and not args.address:
+                continue
+            where = args.address or "a local instance"
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            hint = ("; is the cluster up ('ray start --head')? if it uses token authentication, set "
+                    "RAY_AUTH_MODE=token" if args.address else "; try again, or use the local executor")
+            raise UserError(f"--executor ray: cannot start or reach Ray ({where}): {first}{hint}") from None
     return ray
 
 
