@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.ray-installed
 TORCH := torch==2.13.0
 SUITE ?= default
 RESULTS ?= results/runs/$(SUITE)
@@ -21,6 +22,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps 'deepproblog==2.0.*'
 	touch $(STAMP)
 
+# the tests also run the Ray executor on a local cluster; make bench and make smoke need no Ray
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[ray]'
+	touch $(RAY_STAMP)
+
 setup: $(STAMP)
 
 bench: $(STAMP)
@@ -36,7 +42,7 @@ browser:
 	  else echo "chromium is not installed and apt-get needs root: the HTML report's browser test will be skipped"; fi; \
 	} || echo "chromium could not be installed: the HTML report's browser test will be skipped (it fails under CI)"
 
-test: $(STAMP) browser
+test: $(STAMP) $(RAY_STAMP) browser
 	$(PY) -m pytest
 
 smoke: $(STAMP)

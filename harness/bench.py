@@ -14,6 +14,9 @@ For every (entry, method, seed) of a suite:
   times out, the entry's later seeds of the same method and hyper-parameters are recorded as the
   same timeout without being run (``not_run: true``), so a compilation that overruns its budget
   costs the budget once.
+
+Runs go one at a time on this machine (:func:`run_plan_local`) or, with ``--executor ray``, as Ray
+tasks with the same budgets, run ids and files (:mod:`harness.ray_exec`, docs/ray.md).
 """
 from __future__ import annotations
 
@@ -188,6 +191,22 @@ def run_suite(args) -> int:
     todo = plan(entries, args, dirs)
     _note_command(args.results, getattr(args, "argv", None) or sys.argv[1:])
     t_start = time.monotonic()
+    if getattr(args, "executor", "local") == "ray":  # runs as Ray tasks: harness.ray_exec
+        from .ray_exec import run_plan
+    else:
+        run_plan = run_plan_local
+    failures, skipped, ran = run_plan(todo, args, say)
+    if skipped:
+        print(f"{skipped} of {len(todo)} runs already finished (resumed); {ran} run now", flush=True)
+    out = args.out or os.path.join(args.results, "report", "report.md")
+    write_report(args.results, out, title=f"nesybench report: suite {args.suite}", suite=args.suite)
+    print(f"report written to {out} ({_fmt_s(time.monotonic() - t_start)})", flush=True)
+    return 1 if failures else 0
+
+
+def run_plan_local(todo: list[tuple[Entry, RunConfig]], args, say) -> tuple[int, int, int]:
+    """The local executor: one run at a time, in plan order; returns (failures, skipped, ran)."""
+    t_start = time.monotonic()
     failures = skipped = ran = 0
     setup_timeouts: dict[str, dict] = {}  # set-up key -> the timeout row of its first seed
     for k, (entry, cfg) in enumerate(todo, start=1):
@@ -215,12 +234,7 @@ def run_suite(args) -> int:
             setup_timeouts[_setup_key(entry, cfg)] = row
         if outcome in ("failed", "user-error"):
             failures += 1
-    if skipped:
-        print(f"{skipped} of {len(todo)} runs already finished (resumed); {ran} run now", flush=True)
-    out = args.out or os.path.join(args.results, "report", "report.md")
-    write_report(args.results, out, title=f"nesybench report: suite {args.suite}", suite=args.suite)
-    print(f"report written to {out} ({_fmt_s(time.monotonic() - t_start)})", flush=True)
-    return 1 if failures else 0
+    return failures, skipped, ran
 
 
 def run_one_child(args) -> int:

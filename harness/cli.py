@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="also run this method (e.g. a --plugin one) on every entry of the suite (repeatable)")
     p.add_argument("--memory-gb", type=float, default=16.0, help="address-space cap of each run process in GB "
                    "(default 16)")
+    from .ray_exec import add_arguments as _add_executor_arguments  # no Ray import: options only
+
+    _add_executor_arguments(p)
     _add_common(p)
 
     p = sub.add_parser("publish", help="copy a report with its plots and rows into results/reports/<date>-<suite>/",

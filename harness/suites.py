@@ -225,6 +225,11 @@ VIEWS: dict[str, list[View]] = {
 }
 
 
+# Suites whose time columns are results: the Ray executor runs them one run per node (per GPU with
+# --device cuda) unless --runs-per-node says otherwise, so that no run shares a node while timed.
+TIMING_SUITES = {"gpu", "scaling"}
+
+
 def get_suite(name: str) -> list[Entry]:
     if name not in SUITES:
         raise UserError(f"unknown suite {name!r}{did_you_mean(name, SUITES)}; known: {', '.join(SUITES)}")
