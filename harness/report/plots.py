@@ -154,8 +154,12 @@ def scaling(grid, task: str, color: dict, out_dir: str, stem: str) -> list[str]:
     times, values = [], []
     marks = {"T/O": False, "note": False}
     timeouts: dict = {}
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+    used: dict = {}  # colour -> series drawn with it: a method's second setting gets another line style
     for lab, by_size in series.items():
         colr = color[lab.split(" (")[0]] if lab.split(" (")[0] in color else color.setdefault(lab, "0.3")
+        ls, mk = styles[used.get(colr, 0) % len(styles)]
+        used[colr] = used.get(colr, 0) + 1
         m, sd, t, tsd = (np.full(len(sizes), np.nan) for _ in range(4))
         for j, x in enumerate(sizes):
             if x not in by_size:
@@ -175,9 +179,9 @@ def scaling(grid, task: str, color: dict, out_dir: str, stem: str) -> list[str]:
             if any(n for n in grid.notes.get(key, []) if grid.footnotes[n - 1].startswith("run with")) and v:
                 ax_m.plot([x], [v[0]], marker="o", ms=11, mfc="none", mec=colr, ls="none")
                 marks["note"] = True
-        ax_m.plot(sizes, m, marker="o", color=colr, label=lab)
+        ax_m.plot(sizes, m, marker=mk, ls=ls, color=colr, label=lab)
         ax_m.fill_between(sizes, m - sd, m + sd, color=colr, alpha=0.2, lw=0)
-        ax_t.plot(sizes, t, marker="o", color=colr)
+        ax_t.plot(sizes, t, marker=mk, ls=ls, color=colr)
         ax_t.fill_between(sizes, np.maximum(t - tsd, t * 0.05), t + tsd, color=colr, alpha=0.2, lw=0)
         values += list(m - sd) + list(m + sd)
         times += [v for v in t if v == v]

@@ -63,11 +63,12 @@ def _size_sort(v) -> tuple:
         return (1, 0.0, str(v))
 
 
-def _row_keys(task_cells: list[dict]) -> list[str]:
-    """The size parameter, then every task parameter that one column ran with two values."""
+def _row_keys(task_cells: list[dict], exclude: frozenset = frozenset()) -> list[str]:
+    """The size parameter, then every task parameter that one column ran with two values (except
+    those in ``exclude``: a view's columns select them)."""
     sp = next((c["size_param"] for c in task_cells if c["size_param"]), None)
     keys = [sp] if sp else []
-    candidates = sorted({k for c in task_cells for k in c["tp"]} - set(keys))
+    candidates = sorted({k for c in task_cells for k in c["tp"]} - set(keys) - set(exclude))
     changed = True
     while changed:
         changed = False
@@ -108,11 +109,21 @@ def _split_columns(cs: list[dict]) -> None:
 
 
 def _view_column(c: dict, view) -> tuple[str, dict] | None:
-    """The view's column of a cell and the cell's other non-default hyper-parameters (noted)."""
-    for label, method, hp in view.columns:
-        if c["method"] == method and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items()):
+    """The view's column of a cell and the cell's other non-default hyper-parameters (noted). A
+    column is (label, method, hyper-parameters[, task parameters]) the run must have."""
+    for label, method, hp, *tp in view.columns:
+        tp = tp[0] if tp else {}
+        if (c["method"] == method and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items())
+                and all(str(c["tp"].get(k)) == str(v) for k, v in tp.items())):
             return label, {k: v for k, v in c["hp_diff"].items() if k not in hp}
     return None
+
+
+def _view_tp_keys(view) -> frozenset:
+    """The task parameters a view's columns select (they tell columns apart, not rows)."""
+    if view is None:
+        return frozenset()
+    return frozenset(k for col in view.columns if len(col) > 3 for k in col[3])
 
 
 def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
@@ -136,7 +147,7 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
     order = []
     for task in sorted(by_task):
         tc = by_task[task]
-        keys = _row_keys(tc)
+        keys = _row_keys(tc, _view_tp_keys(view))
         sp = next((c["size_param"] for c in tc if c["size_param"]), None)
         varying = {k for k in keys if len({str(c["tp"].get(k)) for c in tc}) > 1}
         for c in tc:
@@ -147,7 +158,7 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
     _split_columns(cs)
     grid.rows = list(dict.fromkeys(c["row"] for c in sorted(order, key=lambda c: c["row_sort"])))
     if view is not None:
-        labels = [lab for lab, _, _ in view.columns]
+        labels = [col[0] for col in view.columns]
         grid.columns = [col for lab in labels for col in dict.fromkeys(c["col"] for c in cs) if col.startswith(lab)
                         and (col == lab or col[len(lab)] == " ")]
     else:
@@ -166,7 +177,8 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
             s = _setting(c, c["row_keys"])
             if s != usual and c["n_ok"]:  # how a measured cell's setting differs from its row's
                 diff = [(k, v) for k, v in s if (k, v) not in usual]
-                grid.note(key, "run with " + ", ".join(_diff_text(k, v) for k, v in diff))
+                if diff:
+                    grid.note(key, "run with " + ", ".join(_diff_text(k, v) for k, v in diff))
             if c["hp_extra"]:
                 grid.note(key, "with " + compact(c["hp_extra"]))
             _status_notes(grid, key, c, metric)
