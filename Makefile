@@ -10,7 +10,7 @@ SUITE ?= default
 RESULTS ?= results/runs/$(SUITE)
 REPORT ?= results/runs/$(SUITE)/report/report.md
 
-.PHONY: setup browser bench test smoke clean
+.PHONY: setup browser bench test test-ray smoke clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,12 @@ browser:
 	  else echo "chromium is not installed and apt-get needs root: the HTML report's browser test will be skipped"; fi; \
 	} || echo "chromium could not be installed: the HTML report's browser test will be skipped (it fails under CI)"
 
+# the Ray executor's tests on a local loopback cluster take minutes: their own target
 test: $(STAMP) $(RAY_STAMP) browser
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not ray"
+
+test-ray: $(STAMP) $(RAY_STAMP)
+	$(PY) -m pytest -m ray
 
 smoke: $(STAMP)
 	$(VENV)/bin/nesybench bench --suite smoke --results results/runs/smoke --out results/runs/smoke/report/report.md

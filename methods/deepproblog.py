@@ -41,7 +41,7 @@ import warnings
 import torch
 
 from harness.api import Batch, Constraint, Method
-from harness.budget import Allowance
+from harness.budget import Allowance, BudgetExceeded
 from harness.errors import SkipRun, UserError
 from harness.registry import register_method
 

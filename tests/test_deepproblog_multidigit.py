@@ -23,7 +23,7 @@ def _constraint(n_digits: int, n_values: int, targets) -> Constraint:
     atoms = torch.arange(n_img * n_values).reshape(n_img, n_values)
     return Constraint(CNF(n_img * n_values, []), [NeuralGroup("digit", atoms)],
                       problog=problog_program(n_digits, n_values),
-                      meta={"problog_query": "addition", "problog_targets": list(targets)})
+                      problog_query="addition", problog_targets=list(targets))
 
 
 def _brute_force(p: torch.Tensor, n_digits: int, s: int) -> torch.Tensor:

@@ -28,10 +28,10 @@ def test_rerun_after_ctrl_c_says_it_restarts_and_the_report_notes_nothing(tmp_pa
     killed = [r for r in records.iter_rows(str(tmp_path)) if r["status"] == "killed"]
     assert len(killed) == 1 and killed[0]["error"] == "interrupted (KeyboardInterrupt) during eval"
     text = write_report(str(tmp_path), str(tmp_path / "a.md"), plots=False)
-    assert "0/0/0/0/1" in text and "interrupted (KeyboardInterrupt)" in text  # an unfinished run: noted
+    assert "| 1 incomplete " in text and "interrupted (KeyboardInterrupt)" in text  # an unfinished run: noted
     with caplog.at_level(logging.WARNING, logger="nesybench"):
         row = run(cfg, str(tmp_path))
     assert row["status"] == "ok" and row["epoch"] == 2
     assert any("restarting run" in m and "from epoch 1" in m and "interrupted" in m for m in caplog.messages)
     text = write_report(str(tmp_path), str(tmp_path / "b.md"), plots=False)
-    assert "1/0/0/0/0" in text and "interrupted" not in text and "KeyboardInterrupt" not in text
+    assert "| 1 ok " in text and "interrupted" not in text and "KeyboardInterrupt" not in text
