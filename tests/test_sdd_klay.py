@@ -104,7 +104,10 @@ def test_klay_equals_every_pass_on_each_compiling_task(key, tp, monkeypatch):
     task.setup(0, torch.device("cpu"))
     batch = next(iter(task.train_batches(16, torch.Generator().manual_seed(0))))
     c = task.constraint()
-    md = cls.method_defaults.get("semantic-loss", {})
+    from harness.presets import method_preset
+    from harness.registry import get_method
+
+    md = method_preset(cls, get_method("semantic-loss"))  # shortest path: a balanced, minimised vtree
     cc = compile_constraint(c, md.get("vtree", "split"), bool(md.get("minimize", False)))
     g = torch.Generator().manual_seed(8)
     outputs = {grp.name: 2 * torch.randn(len(batch), *grp.atoms.shape, generator=g, dtype=torch.float64)
