@@ -231,5 +231,17 @@ class CNFBuilder:
             for b in range(a + 1, len(names)):
                 self.clause("-" + names[a], "-" + names[b])
 
+    def define(self, kind: str, name: str, comps: Sequence[str]) -> None:
+        """Clauses of ``name <-> and(comps)`` (``kind`` "and") or ``name <-> or(comps)`` ("or"):
+        a derived atom written into the CNF, so that a method reading only the CNF stays exact."""
+        if kind == "or":
+            self.clause("-" + name, *comps)
+            for c in comps:
+                self.clause(name, "-" + c)
+        else:
+            for c in comps:
+                self.clause("-" + name, c)
+            self.clause(name, *["-" + c for c in comps])
+
     def build(self) -> CNF:
         return CNF(len(self.names), list(self.clauses), list(self.names))

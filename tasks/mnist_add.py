@@ -139,14 +139,7 @@ def compact_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, li
 
     def define(kind, name, comps):
         """name <-> and/or(comps) as clauses; returns the derived row."""
-        if kind == "or":
-            b.clause("-" + name, *comps)
-            for c in comps:
-                b.clause(name, "-" + c)
-        else:
-            for c in comps:
-                b.clause("-" + name, c)
-            b.clause(name, *["-" + c for c in comps])
+        b.define(kind, name, comps)
         return [col(name)] + [col(c) for c in comps]
 
     for j in range(N):
