@@ -98,7 +98,7 @@ def _free_port():
 
 
 def _start(args, log):
-    """A `ray start --block` in its own session; returns the process once its node is up."""
+    """A `ray start --block` in its own process session (setsid); returns the process once its node is up."""
     out = open(log, "w")
     proc = subprocess.Popen([RAY_BIN, "start", "--block", "--disable-usage-stats", *args], stdout=out,
                             stderr=subprocess.STDOUT, env=ENV, start_new_session=True)
@@ -115,7 +115,7 @@ def _start(args, log):
 
 
 def _stop(proc):
-    """Kill a `ray start` and every process of its session (raylet, workers, training children)."""
+    """Kill a `ray start` and every process of its process session (raylet, workers, training children)."""
     sid = proc.pid
     for sig in (signal.SIGTERM, signal.SIGKILL):
         pids = [int(p) for p, s in (line.split() for line in subprocess.run(
