@@ -3,7 +3,8 @@
 For every (entry, method, seed) of a suite:
 - the run's id is computed from its configuration and code version; a run already finished
   (ok, skipped or timeout) is not started again, so a second ``make bench`` only renders;
-- otherwise a child process (``python -m harness run-one``) trains it, with a SIGALRM budget for
+- otherwise a child process (``nesybench run-one``, forked from a server with torch imported:
+  :mod:`harness.launcher`) trains it, with a SIGALRM budget for
   set-up and for the whole run inside, an address-space cap (``--memory-gb``), and a hard kill by
   this parent after the run budget plus a grace period for code stuck in C; the parent then
   records the timeout itself;
@@ -22,17 +23,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict
 
 from . import records
 from .config import data_dirs
 from .errors import UserError
+from .launcher import RunProcess
 from .loop import RunConfig, base_row, end_row, resolve_device, run_identity, validate_configs
 from .registry import get_method
 from .report import write_report
@@ -80,23 +79,6 @@ def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed
                      timeout_phase=phase, seconds_reached=elapsed, budget_seconds=limit)
 
 
-def _child_limits(memory_gb: float | None):
-    def apply():
-        os.setsid()  # own process group: the parent can kill it with all its children
-        try:  # Linux: die with the suite runner (a SIGKILLed runner leaves no orphan training on)
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-        if memory_gb:
-            import resource
-
-            cap = int(memory_gb * 2**30)
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    return apply
-
-
 def _final_row(cfg: RunConfig, results: str) -> dict | None:
     """The last row of a finished run, or None."""
     writer = run_identity(cfg, results).writer
@@ -117,62 +99,42 @@ def _record_setup_timeout(cfg: RunConfig, results: str, first: dict) -> None:
 
 
 def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
-    """Run one configuration in a child process; returns its outcome (status)."""
+    """Run one configuration in its own process (:class:`harness.launcher.RunProcess`); returns its
+    outcome (status)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"config": asdict(cfg), "setup_budget": entry.setup_budget, "run_budget": entry.run_budget}, f)
         cfg_path = f.name
-    cmd = [sys.executable, "-m", "harness", "run-one", "--config", cfg_path, "--results", args.results]
+    argv = ["run-one", "--config", cfg_path, "--results", args.results]
     for p in getattr(args, "plugin", []) or []:
-        cmd += ["--plugin", p]
+        argv += ["--plugin", p]
     if args.quiet:
-        cmd.append("--quiet")
+        argv.append("--quiet")
     t0 = time.monotonic()
     memory_gb = getattr(args, "memory_gb", None)
-    proc = subprocess.Popen(cmd, preexec_fn=_child_limits(memory_gb), stderr=subprocess.PIPE, text=True, errors="replace")
-    last = _StderrTail(proc.stderr)
+    proc = RunProcess(argv, memory_gb)
     hard = entry.run_budget + GRACE_SECONDS if entry.run_budget else None
     try:
         code = proc.wait(timeout=hard)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        _record_kill(cfg, args.results, "run", entry.run_budget, time.monotonic() - t0)
-        say(f"{cfg.task} {cfg.method} seed {cfg.seed}: killed at its budget, recorded as timeout")
-        return "timeout"
+        if code is None:
+            proc.kill()
+            _record_kill(cfg, args.results, "run", entry.run_budget, time.monotonic() - t0)
+            say(f"{cfg.task} {cfg.method} seed {cfg.seed}: killed at its budget, recorded as timeout")
+            return "timeout"
     except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         raise
     finally:
         os.unlink(cfg_path)
-        last.join()
+        proc.close()
     if code not in (0, 2) and _final_row(cfg, args.results) is None:
         # the child died without writing its closing row (a C library's abort, a signal): the parent does
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         cap = f"; the run's address space is capped at {memory_gb:g} GB (--memory-gb)" if memory_gb else ""
         _publish_end_row(cfg, args.results, "failed",
                          f"the run's process ended ({how}) after {time.monotonic() - t0:.0f} s without a result; "
-                         f"its last message: {last.line or '(none)'}{cap}")
+                         f"its last message: {proc.last_line or '(none)'}{cap}")
         say(f"{cfg.task} {cfg.method} seed {cfg.seed}: process ended ({how}), recorded as failed")
     return {0: "done", 2: "user-error"}.get(code, "failed")
-
-
-class _StderrTail:
-    """Passes a child's standard error through and keeps its last non-empty line."""
-
-    def __init__(self, stream):
-        self.line = ""
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream):
-        for text in stream:
-            sys.stderr.write(text)
-            sys.stderr.flush()
-            if text.strip():
-                self.line = text.strip()[-300:]
-
-    def join(self):
-        self._thread.join(timeout=5)
 
 
 def _note_command(results: str, argv: list[str]) -> None:
