@@ -43,17 +43,18 @@ SUITES: dict[str, list[Entry]] = {
         Entry("mnist-add", {"n_pairs": 200}, [("cl-ste", {}), ("supervised", {})], [0], 1),
     ],
     "default": [
-        # 2,000 pairs of the 4,000 embedded training digits; batch 16 needs about 10 epochs there
-        Entry("mnist-add", {}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})], [0, 1, 2], 10),
-        # LTN (LTNtorch) and the fuzzy log-product loss on the same protocol, one seed each (about 30 s
-        # of CPU a run: what the suite's 10 minutes leave)
-        Entry("mnist-add", {}, [("ltn", {}), ("fuzzy", {})], [0], 10),
+        # 2,000 pairs of the 4,000 embedded training digits, batch 16: CL-STE reaches about 96 %
+        # digit accuracy by epoch 6 there (and 97 % by epoch 10); 6 epochs keep make bench under
+        # 10 minutes on 2 cores
+        Entry("mnist-add", {}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})], [0, 1, 2], 6),
+        # LTN (LTNtorch) and the fuzzy log-product loss on the same protocol, one seed each
+        Entry("mnist-add", {}, [("ltn", {}), ("fuzzy", {})], [0], 6),
         # DeepProbLog's exact engine evaluates one circuit per example in Python (about 36 ms a pair
-        # here): one seed, one epoch on 500 pairs; at N = 2 its compilation of the 199 sum queries
-        # (and the semantic loss's of the paper encoding) overruns a 15 s set-up budget: timeout rows
+        # here): one seed, one epoch on 300 pairs; at N = 2 its compilation of the 199 sum queries
+        # (and the semantic loss's of the paper encoding) overruns a 10 s set-up budget: timeout rows
         # (the paper suite gives them 10 minutes)
-        Entry("mnist-add", {"n_pairs": 500}, [("deepproblog", {})], [0], 1, run_budget=300.0),
-        Entry("mnist-add", {"digits": 2}, [("deepproblog", {}), ("semantic-loss", {})], [0], 1, setup_budget=15.0),
+        Entry("mnist-add", {"n_pairs": 300}, [("deepproblog", {})], [0], 1, run_budget=300.0),
+        Entry("mnist-add", {"digits": 2}, [("deepproblog", {}), ("semantic-loss", {})], [0], 1, setup_budget=10.0),
         # shortest path on generated 4x4 data (1,610 examples like the paper's file), 60 of the
         # paper's 500 epochs; each method with its paper settings (harness.presets)
         Entry("shortest-path", {}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 60),
