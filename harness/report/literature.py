@@ -63,10 +63,12 @@ def _value(e: dict) -> str:
 
 
 def grid_for(summary: Grid, entries: list[dict] | None = None) -> Published | None:
-    """Published numbers on the task, setting and headline metric of each row of a summary grid,
-    or None when the file has none."""
+    """Published numbers on the task, setting and headline metric of the rows of a summary grid,
+    each line labelled by the task and the setting the source states, or None when the file has
+    none."""
     entries = load() if entries is None else entries
     out = Published(f"{summary.title}: published, not run here")
+    seen = set()
     for row in summary.rows:
         cells = [c for (r, _), c in summary.cells.items() if r == row]
         if not cells:
@@ -77,9 +79,15 @@ def grid_for(summary: Grid, entries: list[dict] | None = None) -> Published | No
                 continue
             if not all(k in first["tp"] and _same(first["tp"][k], v) for k, v in e["setting"].items()):
                 continue
+            # labelled by the published setting, once: rows that differ in a parameter the source does
+            # not fix (an encoding) share its number
+            label = " ".join([e["task"]] + [f"{k}={v}" for k, v in e["setting"].items()])
+            if (label, metric, e["method"], _value(e)) in seen:
+                continue
+            seen.add((label, metric, e["method"], _value(e)))
             note = f"{e['source']} [{e['status']}]; {e['protocol']}"
             if note not in out.footnotes:
                 out.footnotes.append(note)
-            out.lines.append({"task": row, "metric": metric, "system": e["method"], "published": _value(e),
+            out.lines.append({"task": label, "metric": metric, "system": e["method"], "published": _value(e),
                               "source": out.footnotes.index(note) + 1})
     return out if out.lines else None
