@@ -59,7 +59,7 @@ def test_editing_a_helper_module_changes_the_run_id(tmp_path):
 def test_rows_record_files_modules_and_training_loss(tmp_path):
     row = run(RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
               str(tmp_path))
-    assert row["method_file"] == os.path.join("methods", "cl_ste.py")
+    assert row["method_file"] == os.path.join("methods", "cl_ste", "method.py")
     assert row["task_file"] == os.path.join("tasks", "mnist_add.py")
     assert os.path.join("harness", "atoms.py") in row["method_modules"]
     assert os.path.join("tasks", "nets.py") in row["task_modules"]
