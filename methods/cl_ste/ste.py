@@ -11,28 +11,17 @@ import torch
 STES = ("bp-iste", "b-iste", "b-sste")
 
 
-class _BinarizeProb(torch.autograd.Function):
-    """b_p(x) = 1[x >= 0.5] on probabilities, identity STE (the reference's ``B``)."""
+class _BinarizeI(torch.autograd.Function):
+    """1[x >= threshold], identity STE: b_p on probabilities (threshold 0.5, the reference's ``B``)
+    and b on logits (threshold 0, the reference's ``Bi``)."""
 
     @staticmethod
-    def forward(ctx, x):
-        return (x >= 0.5).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-class _BinarizeLogitI(torch.autograd.Function):
-    """b(x) = 1[x >= 0] on logits, identity STE (the reference's ``Bi``)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return (x >= 0).to(x.dtype)
+    def forward(ctx, x, threshold):
+        return (x >= threshold).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad
+        return grad, None
 
 
 class _BinarizeLogitS(torch.autograd.Function):
@@ -50,11 +39,11 @@ class _BinarizeLogitS(torch.autograd.Function):
 
 
 def bp_iste(x: torch.Tensor) -> torch.Tensor:
-    return _BinarizeProb.apply(x)
+    return _BinarizeI.apply(x, 0.5)
 
 
 def b_iste(x: torch.Tensor) -> torch.Tensor:
-    return _BinarizeLogitI.apply(x)
+    return _BinarizeI.apply(x, 0)
 
 
 def b_sste(x: torch.Tensor) -> torch.Tensor:
