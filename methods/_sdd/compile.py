@@ -83,6 +83,7 @@ def compile_constraint(constraint: Constraint, vtree: str = "auto", minimize: bo
 
 
 def _compile(constraint: Constraint, vtree: str, minimize: bool) -> CompiledConstraint:
+    """:func:`compile_constraint` inside its limit (the budget is polled between clauses)."""
     from pysdd.sdd import SddManager, Vtree
 
     t0 = time.perf_counter()
