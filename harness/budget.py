@@ -8,9 +8,12 @@ Code stuck in C without returning to Python cannot be interrupted by a signal: t
 records the timeout itself.
 
 Every time limit of the harness goes through this module: :class:`Clock` (a run's phases),
-:func:`deadline` (one step under a limit, e.g. a conformance check's ``prepare``) and
-:class:`Allowance` (seconds a method spends in one part of its work, summed over the run, e.g.
-DeepProbLog's ``max_seconds``); each raises in the phase that overran.
+:func:`limit` (a tighter limit of a method's own on the run's clock for one part of its work, e.g.
+the semantic loss's ``max_compile_seconds``; :func:`check` polls the same clock where a long loop
+should stop at a clean point, or where no alarm can be armed), :func:`deadline` (one step under a
+limit outside a run, e.g. a conformance check's ``prepare``) and :class:`Allowance` (seconds a
+method spends in one part of its work, summed over the run, e.g. DeepProbLog's ``max_seconds``);
+each raises in the phase that overran.
 """
 from __future__ import annotations
 
@@ -35,7 +38,10 @@ class Budget:
 
 
 class Clock:
-    """Arms SIGALRM for the current phase; a no-op outside the main thread or without budgets."""
+    """Arms SIGALRM for the current phase; a no-op outside the main thread or without budgets.
+
+    The clock of the run in progress is this thread's :func:`current` clock from its first
+    :meth:`enter` to :meth:`stop`; :meth:`limit` adds a tighter limit for part of a phase."""
 
     def __init__(self, budget: Budget | None):
         self.budget = budget or Budget()
@@ -43,45 +49,117 @@ class Clock:
         self.phase = "setup"
         self.active = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
         self._old = None
+        self._limits: list[tuple[float, float]] = []  # (monotonic start, seconds) of each open limit
 
-    def _limit(self) -> tuple[float | None, float | None]:
-        """(seconds from now until the alarm, the limit that applies)."""
-        now = time.monotonic() - self.start
+    def _limit(self) -> tuple[float | None, float | None, float | None]:
+        """(seconds from now until the alarm, the limit that applies, the seconds it has run)."""
+        t = time.monotonic()
+        now = t - self.start
         cands = []
         if self.budget.run_seconds:
-            cands.append((self.budget.run_seconds - now, self.budget.run_seconds))
+            cands.append((self.budget.run_seconds - now, self.budget.run_seconds, now))
         if self.phase == "setup" and self.budget.setup_seconds:
-            cands.append((self.budget.setup_seconds - now, self.budget.setup_seconds))
+            cands.append((self.budget.setup_seconds - now, self.budget.setup_seconds, now))
+        cands += [(t0 + seconds - t, seconds, t - t0) for t0, seconds in self._limits]
         if not cands:
-            return None, None
+            return None, None, None
         return min(cands)
 
     def _handler(self, signum, frame):
-        _, limit = self._limit()
-        raise BudgetExceeded(self.phase, limit or 0.0, time.monotonic() - self.start)
+        _, limit, elapsed = self._limit()
+        raise BudgetExceeded(self.phase, limit or 0.0, self.elapsed() if elapsed is None else elapsed)
 
-    def enter(self, phase: str) -> None:
-        self.phase = phase
+    def _arm(self, overdue_raises: bool = True) -> None:
+        """Set the alarm for the nearest limit; one already past raises now (``overdue_raises``),
+        else rings at once."""
         if not self.active:
             return
         if self._old is None:
             self._old = signal.signal(signal.SIGALRM, self._handler)
-        left, limit = self._limit()
+        left, limit, elapsed = self._limit()
         if left is None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             return
-        if left <= 0:
-            raise BudgetExceeded(phase, limit, time.monotonic() - self.start)
-        signal.setitimer(signal.ITIMER_REAL, left)
+        if left <= 0 and overdue_raises:
+            raise BudgetExceeded(self.phase, limit, elapsed)
+        signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6))
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        _state.clock = self
+        self._arm()
+
+    def check(self) -> None:
+        """Raise :class:`BudgetExceeded` when the nearest limit has passed (no signal needed)."""
+        left, limit, elapsed = self._limit()
+        if left is not None and left <= 0:
+            raise BudgetExceeded(self.phase, limit, elapsed)
+
+    @contextlib.contextmanager
+    def limit(self, seconds: float):
+        """A limit of ``seconds`` (0: none) for the enclosed code, within the phase's own: over it,
+        :class:`BudgetExceeded` with this limit and the seconds the enclosed code ran."""
+        if not seconds:
+            yield
+            return
+        entry = (time.monotonic(), float(seconds))
+        self._limits.append(entry)
+        try:
+            self._arm()
+            yield
+        finally:
+            self._limits.remove(entry)
+            self._arm(overdue_raises=False)  # the phase's own alarm again
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
     def stop(self) -> None:
+        if getattr(_state, "clock", None) is self:
+            _state.clock = None
         if self.active and self._old is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)
             self._old = None
+
+
+_state = threading.local()  # .clock: this thread's run clock (Clock.enter to Clock.stop)
+
+
+def current() -> Clock | None:
+    """The clock of the run in progress in this thread, or None (a script, a unit test)."""
+    return getattr(_state, "clock", None)
+
+
+@contextlib.contextmanager
+def limit(seconds: float, phase: str = "setup"):
+    """A limit of ``seconds`` of its own (0: none) for the enclosed code, on the run's clock: the
+    code stops at the nearer of this limit and the run's budgets (:meth:`Clock.limit`). Outside a
+    run, a clock for this code alone, in ``phase``."""
+    clock = current()
+    if clock is not None:
+        with clock.limit(seconds):
+            yield
+        return
+    if not seconds:
+        yield
+        return
+    clock = Clock(None)
+    clock.phase = phase
+    _state.clock = clock
+    try:
+        with clock.limit(seconds):
+            yield
+    finally:
+        clock.stop()
+
+
+def check() -> None:
+    """Raise :class:`BudgetExceeded` if the run's clock has passed a budget or limit: a poll at the
+    clean points of a long loop, which works where no alarm can be armed (outside the main thread)."""
+    clock = current()
+    if clock is not None:
+        clock.check()
 
 
 @contextlib.contextmanager

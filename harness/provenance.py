@@ -3,7 +3,7 @@
 A run id must change whenever code that can change its numbers changes, so that a changed method
 never pools with old results. The code of a task or method is not only the module that defines its
 class: ``fuzzy`` evaluates atoms with :mod:`harness.atoms`, the semantic loss compiles with
-``methods/_sdd.py``, the MNIST tasks build their network in ``tasks/nets.py``. :func:`code_hash`
+``methods/_sdd/``, the MNIST tasks build their network in ``tasks/nets.py``. :func:`code_hash`
 therefore walks the ``import`` statements of the defining module, transitively, over every *local*
 module (a file of this repository's ``harness``, ``methods`` and ``tasks`` packages, or a file in
 the directory of an out-of-tree plug-in), and hashes the source of all of them. Third-party

@@ -219,11 +219,11 @@ SUITES["gpu"] = [
 # The CL-STE paper's mnistAdd2 and mnistAdd3 as it ran them (docs/method.md): its index files
 # (--data-dir clste=DIR: 15,000 and 10,000 examples), full MNIST, the paper encoding (generated per
 # example at N = 3), b_p + iSTE, batch 1, lr 1e-3, one epoch, (w_cnf, w_bound) = (1, 0.01) and (1, 0.001)
+# (the presets of pairs_file=paper, harness/presets.py)
 SUITES["paper-add"] = [
     Entry("mnist-add", {"digits": n, "encoding": "paper", "pairs_file": "paper"},
-          [("cl-ste", {"w_cnf": 1.0, "w_bound": wb})], [0, 1, 2], 1, 1, 1e-3, needs=["mnist", "clste"],
-          run_budget=3600.0)
-    for n, wb in ((2, 0.01), (3, 0.001))
+          [("cl-ste", {})], [0, 1, 2], 1, 1, 1e-3, needs=["mnist", "clste"], run_budget=3600.0)
+    for n in (2, 3)
 ]
 
 

@@ -16,8 +16,8 @@ Per kept clause (example b, label r) with combinations c_1..c_Kc (:class:`Combin
 - the literal slots [ -label(r), comb(c_1), ..., comb(c_Kc) ]: the label's literal is false and
   falsified by the fact (value 0, C g = -1), the combinations' literals are their values, padding
   slots are empty;
-- the terms L_deduce, L_unsat, L_sat of :func:`methods.cl_ste._term_sums` on these slots, combined
-  with the exactly-one clauses of the b(x) variants (always kept) as :func:`methods.cl_ste._combine`
+- the terms L_deduce, L_unsat, L_sat of :func:`methods.cl_ste.formula._term_sums` on these slots, combined
+  with the exactly-one clauses of the b(x) variants (always kept) as :func:`methods.cl_ste.formula._combine`
   does for the listed CNF.
 
 This is the dense formula ``w_cnf * cnf_loss(C, v, g, mask)`` restricted to the kept clauses, which
@@ -31,11 +31,12 @@ import torch
 from harness.api import Constraint
 from harness.errors import UserError
 
-from .cl_ste import BINARIZE, _combine, _prod, _term_sums, bp_iste, exactly_one_clauses
+from .cl_ste.formula import _combine, _prod, _term_sums, exactly_one_clauses
+from .cl_ste.ste import BINARIZE, bp_iste
 
 
 class CombinationCnfLoss:
-    """w * L_cnf for a CombinationConstraint (prepared once by :class:`methods.cl_ste.CLSTE`)."""
+    """w * L_cnf for a CombinationConstraint (prepared once by :class:`methods.cl_ste.method.CLSTE`)."""
 
     def __init__(self, constraint: Constraint, hp: dict, add_uec: bool, device: torch.device):
         spec = constraint.combination

@@ -44,7 +44,7 @@ import torch
 from harness.api import Batch, Constraint, Method
 from harness.errors import SkipRun, UserError
 from harness.registry import register_method
-from methods.cl_ste import ValueLayout
+from methods.cl_ste.layout import ValueLayout
 
 TNORMS = ("product", "godel", "lukasiewicz")
 CLAUSES = ("forall", "and")

@@ -8,24 +8,25 @@ network's distribution (a categorical per softmax group, independent Bernoullis 
 computed exactly by weighted model counting on an SDD:
 
 - ``prepare`` compiles the task's CNF once with PySDD (timed as the run's ``setup_seconds``, under
-  the run's set-up budget; ``max_compile_seconds`` adds a budget of its own), with derived
+  the run's set-up budget; ``max_compile_seconds`` adds a limit of its own on the same clock,
+  :func:`harness.budget.limit`), with derived
   conjunction atoms substituted by their components, exactly-one conjoined per categorical
   variable, and the hidden atoms (neither neural nor derived) existentially quantified where an
   example's evidence leaves them unknown, conditioned where it fixes them. The full semantics and
-  the construction that serves every evidence pattern with one circuit are in ``methods/_sdd.py``.
+  the construction that serves every evidence pattern with one circuit are in ``methods/_sdd/``.
   Default vtree ``auto``: ``blocks`` where the task states its structure as blocks of atoms
   (``Constraint.meta["var_blocks"]``; mnist-add's compact encoding, one block per column of the
-  addition: a vtree along the carry chain, linear in N, ``methods/_sdd_compile.py``), else
+  addition: a vtree along the carry chain, linear in N, ``methods/_sdd/vtrees.py``), else
   ``split`` (the root separates the network's atoms from the hidden atoms' evidence variables,
   each side balanced); no dynamic minimisation. The circuit's size and compile time are recorded
   in every row (``method_describe``).
 - ``loss`` evaluates the circuit for the whole batch at once on the run's device (linear space on
   normalised weights, a hand-written backward; examples whose probability is too small for that
   are redone in log space): on a GPU with tensor operations, two per level; on CPU as one compiled
-  loop for the forward and one for the backward (numba, ``methods/_sdd_cpu.py``; compiled in
+  loop for the forward and one for the backward (numba, ``methods/_sdd/cpu.py``; compiled in
   ``prepare``). Evidence enters as literal weights. No PySDD call happens in the training step.
   ``engine=klay`` evaluates the same compiled circuit with KLay's layers instead
-  (``methods/_sdd_klay.py``; same values and gradients; docs/baselines.md compares the engines).
+  (``methods/_sdd/klay.py``; same values and gradients; docs/baselines.md compares the engines).
 
 For mnist-add (evidence sum(s) = 1, other sums unknown) the value is -log P(d1 + d2 = s).
 A task's own supervised loss (``w_label``) is added by the harness where the task has labels.
@@ -37,16 +38,13 @@ in the rows.
 """
 from __future__ import annotations
 
-import time
-
 import torch
 
 from harness.api import Batch, Constraint, Method
-from harness.budget import BudgetExceeded
 from harness.errors import UserError
 from harness.registry import register_method
 
-from ._sdd import VTREES, CompileTimeout, FlatCircuit, compile_constraint, literal_log_weights
+from ._sdd import VTREES, FlatCircuit, compile_constraint, literal_log_weights
 
 ENGINES = ("flat", "klay")  # who evaluates the compiled circuit (docs/baselines.md, "Circuit engines")
 
@@ -67,29 +65,24 @@ class SemanticLoss(Method):
     }
     hparams = {
         "w_sl": 1.0,  # weight of the semantic loss
-        "vtree": "auto",  # auto, blocks, split, balanced, right or vertical (methods/_sdd.py's compile_constraint)
+        "vtree": "auto",  # auto, blocks, split, balanced, right or vertical (methods/_sdd/compile.py)
         "minimize": False,  # PySDD's dynamic vtree minimisation while compiling
         "max_compile_seconds": 0.0,  # over it, the run is a timeout (0: only the run's set-up budget)
         "engine": "flat",  # flat (FlatCircuit: numba loops on CPU, tensor ops elsewhere) or klay (KLay's layers)
     }
 
-    def prepare(self, constraint: Constraint, device: torch.device) -> None:
-        super().prepare(constraint, device)
-        if self.hp["vtree"] not in VTREES:
-            raise UserError(f"method semantic-loss: vtree={self.hp['vtree']!r} unknown; "
-                            f"choose one of {', '.join(VTREES)}")
-        if self.hp["engine"] not in ENGINES:
-            raise UserError(f"method semantic-loss: engine={self.hp['engine']!r} unknown; choose one of {', '.join(ENGINES)}")
+    def __init__(self, **hp):
+        super().__init__(**hp)  # vtree and engine: hparam_choices
         if self.hp["max_compile_seconds"] < 0:
             raise UserError("method semantic-loss: max_compile_seconds must be >= 0 (0: no limit of its own)")
-        t0 = time.perf_counter()
-        try:
-            self.compiled_ = compile_constraint(constraint, self.hp["vtree"], bool(self.hp["minimize"]),
-                                                float(self.hp["max_compile_seconds"]))
-        except CompileTimeout:
-            raise BudgetExceeded("setup", float(self.hp["max_compile_seconds"]), time.perf_counter() - t0) from None
+
+    def prepare(self, constraint: Constraint, device: torch.device) -> None:
+        super().prepare(constraint, device)
+        # on the run's budget clock: past its set-up budget or max_compile_seconds, BudgetExceeded
+        self.compiled_ = compile_constraint(constraint, self.hp["vtree"], bool(self.hp["minimize"]),
+                                            float(self.hp["max_compile_seconds"]))
         if self.hp["engine"] == "klay":
-            from ._sdd_klay import KlayCircuit
+            from ._sdd.klay import KlayCircuit
 
             self.circuit_ = KlayCircuit(self.compiled_.manager, self.compiled_.root, self.compiled_.n_vars, device)
         else:

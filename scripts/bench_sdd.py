@@ -3,9 +3,9 @@
 Compiles mnist-add's constraint as the semantic loss does, draws a batch of random network outputs
 and the evidence of random sums, and times, in one process:
 - PySDD's ``WmcManager`` example by example (set every literal weight, ``propagate``);
-- ``FlatCircuit`` with the compiled CPU loops (numba, ``methods/_sdd_cpu.py``; CPU only);
+- ``FlatCircuit`` with the compiled CPU loops (numba, ``methods/_sdd/cpu.py``; CPU only);
 - ``FlatCircuit``'s tensor pass (what a GPU runs; ``NESYBENCH_SDD_KERNEL=0``);
-- KLay's layers (``methods/_sdd_klay.py``, ``engine=klay``; skipped when klaycircuits is missing);
+- KLay's layers (``methods/_sdd/klay.py``, ``engine=klay``; skipped when klaycircuits is missing);
 each batched engine for the forward alone and for the training step's forward + backward (literal
 weights from the logits included). Checks that every engine gives PySDD's values and prints
 microseconds per example, each engine's ratio to PySDD and to the fastest engine.
@@ -46,7 +46,7 @@ def engines(cc, dev: torch.device, klay_compile: bool = False) -> dict:
     os.environ["NESYBENCH_SDD_KERNEL"] = "0"
     out["tensor"] = FlatCircuit(cc.manager, cc.root, cc.n_vars, dev).log_wmc
     os.environ.pop("NESYBENCH_SDD_KERNEL")
-    from methods._sdd_klay import HAVE_KLAY, KlayCircuit
+    from methods._sdd.klay import HAVE_KLAY, KlayCircuit
 
     if HAVE_KLAY:
         out["klay"] = KlayCircuit(cc.manager, cc.root, cc.n_vars, dev, compile=klay_compile).log_wmc

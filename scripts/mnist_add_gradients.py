@@ -17,7 +17,8 @@ import argparse
 import torch
 
 from harness.api import Batch
-from methods.cl_ste import CLSTE, _cols, _term_sums
+from harness.atoms import cols as _cols
+from methods.cl_ste import CLSTE, _term_sums
 from tasks.mnist_add import MnistAdd, number_weights
 
 

@@ -16,13 +16,14 @@ import sys
 
 
 def one(n: int, encoding: str, vtree: str, timeout: float) -> dict:
-    from methods._sdd import CompileTimeout, FlatCircuit, compile_constraint
+    from harness.budget import BudgetExceeded
+    from methods._sdd import FlatCircuit, compile_constraint
     from tasks.mnist_add import MnistAdd
 
     c = MnistAdd(digits=n, encoding=encoding).constraint()
     try:
         cc = compile_constraint(c, vtree, max_seconds=timeout)
-    except CompileTimeout:
+    except BudgetExceeded:
         return {"digits": n, "encoding": encoding, "vtree": vtree, "status": f"timeout ({timeout:g} s)"}
     fc = FlatCircuit(cc.manager, cc.root, cc.n_vars)
     return {"digits": n, "encoding": encoding, "vtree": cc.vtree, "status": "ok",

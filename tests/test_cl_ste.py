@@ -285,7 +285,7 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     paper's formula written densely: w_cnf * cnf_loss(C, 1[g=1] + v(x) 1[g=0], g, filter mask)
     + w_bound * L_bound, on a real batch of each kind of task; with the loss's scalars combined
     on the host (CPU) and as tensors (what a GPU does)."""
-    import methods.cl_ste as cl_ste_mod
+    import methods.cl_ste.fused as cl_ste_mod
     from harness.registry import get_task
     from harness.presets import task_presets
     from methods.cl_ste import exactly_one_clauses, neural_values

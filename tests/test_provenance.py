@@ -46,7 +46,7 @@ def test_editing_a_helper_module_changes_the_run_id(tmp_path):
     for k in before:
         assert after_nets[k][0] != before[k][0] and after_nets[k][1] != before[k][1]
         assert after_nets[k][2] == before[k][2]  # the methods do not import it
-    _touch(root / "methods" / "_sdd.py")  # the semantic loss's compiler only
+    _touch(root / "methods" / "_sdd" / "compile.py")  # the semantic loss's compiler only
     after_sdd = _ids(root, tmp_path / "r")
     assert after_sdd[("mnist-add", "semantic-loss")][2] != after_nets[("mnist-add", "semantic-loss")][2]
     assert after_sdd[("mnist-add", "cl-ste")] == after_nets[("mnist-add", "cl-ste")]
@@ -59,7 +59,7 @@ def test_editing_a_helper_module_changes_the_run_id(tmp_path):
 def test_rows_record_files_modules_and_training_loss(tmp_path):
     row = run(RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
               str(tmp_path))
-    assert row["method_file"] == os.path.join("methods", "cl_ste.py")
+    assert row["method_file"] == os.path.join("methods", "cl_ste", "method.py")
     assert row["task_file"] == os.path.join("tasks", "mnist_add.py")
     assert os.path.join("harness", "atoms.py") in row["method_modules"]
     assert os.path.join("tasks", "nets.py") in row["task_modules"]

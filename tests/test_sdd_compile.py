@@ -1,4 +1,4 @@
-"""The semantic loss's block vtree (methods/_sdd_compile.py) on mnist-add's compact encoding: the
+"""The semantic loss's block vtree (methods/_sdd/vtrees.py) on mnist-add's compact encoding: the
 probability against enumeration of every digit assignment, for every sum and for partial evidence,
 and a circuit whose size grows linearly in N."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from methods import _sdd_compile
+from methods._sdd import vtrees as _sdd_compile
 from methods._sdd import compile_constraint
 from methods.semantic_loss import SemanticLoss
 from tasks.mnist_add import MnistAdd, number_weights, sum_digits

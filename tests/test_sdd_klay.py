@@ -17,7 +17,7 @@ from methods._sdd import FlatCircuit, compile_constraint, literal_log_weights
 from methods.semantic_loss import SemanticLoss
 
 pytest.importorskip("klay")
-from methods._sdd_klay import KlayCircuit  # noqa: E402
+from methods._sdd.klay import KlayCircuit  # noqa: E402
 
 from test_semantic_loss import mixed_constraint, pysdd_log_wmc  # noqa: E402
 

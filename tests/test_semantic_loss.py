@@ -20,7 +20,7 @@ from methods.semantic_loss import SemanticLoss
 
 @pytest.fixture(params=["compiled", "tensor"])
 def linear_pass(request, monkeypatch):
-    """Run a circuit test on both linear-space passes: the compiled CPU loops (methods/_sdd_cpu.py)
+    """Run a circuit test on both linear-space passes: the compiled CPU loops (methods/_sdd/cpu.py)
     and the tensor operations (what a GPU runs); FlatCircuit reads the switch when built."""
     monkeypatch.setenv("NESYBENCH_SDD_KERNEL", "1" if request.param == "compiled" else "0")
     return request.param
@@ -112,7 +112,7 @@ def test_batched_wmc_equals_brute_force_and_pysdd(linear_pass):
 
 
 def test_block_vtree_equals_brute_force_and_pysdd():
-    # blocks (methods/_sdd_compile.py) given as atom columns: a derived atom stands for its
+    # blocks (methods/_sdd/vtrees.py) given as atom columns: a derived atom stands for its
     # components, a hidden atom for its o, v (and h) variables, the uncovered variables come last
     c = mixed_constraint()
     c.meta["var_blocks"] = [[3, 4, 5, 8], [7, 9]]

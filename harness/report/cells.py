@@ -79,14 +79,23 @@ def _classes(task: str, method: str):
 
 
 def _resolved_hp(task: str, method: str, tp: dict, given: dict) -> dict | None:
-    """The hyper-parameters a run with only ``given`` set would get on the task (the task's
-    per-method defaults and their variants applied), or None when the code cannot say."""
+    """The hyper-parameters a run with only ``given`` set would get on the task (the pair's
+    presets of :mod:`harness.presets` and their variants applied), or None when the code cannot say."""
     from ..loop import RunConfig, build
+    from ..presets import resolve
 
     try:
         _, m, _ = build(RunConfig(task, method, hp=dict(given), tp=dict(tp)))
         return dict(m.hp)
-    except Exception:  # a task or method no longer registered, or parameters this code rejects
+    except Exception:  # e.g. a task that needs its data directory to be built: the presets alone
+        pass
+    t, m = _classes(task, method)
+    if t is None or m is None:  # a task or method no longer registered
+        return None
+    try:
+        hp, _ = resolve(t, m, dict(given), {**(getattr(t, "params", None) or {}), **tp})
+        return dict(m(**hp).hp)
+    except Exception:  # parameters this code rejects
         return None
 
 

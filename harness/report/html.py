@@ -129,7 +129,8 @@ def render(report, out_dir: str) -> str:
         if lit is not None:
             parts.append(_published_html(lit))
     parts.append('<h2 id="details">Details per task</h2><p class="legend">Parameters are listed only where they '
-                 "differ from the defaults; the full configuration of each row is in "
+                 "differ from the defaults (a method's defaults on a task include the task's presets, "
+                 "harness/presets.py); the full configuration of each row is in "
                  f'<a href="{_e(report.configs_file)}">{_e(report.configs_file)}</a> (beside this page) under its '
                  "config id.</p>")
     for d in report.details:

@@ -47,7 +47,8 @@ def render(report) -> str:
                       _table([{**ln, "source": f"[{ln['source']}]"} for ln in lit.lines]), ""]
             lines += [f"[{i}] {t}  " for i, t in enumerate(lit.footnotes, start=1)] + [""]
     lines += ["## Details per task", "",
-              "Hyper-parameters and task parameters are listed only where they differ from the defaults; "
+              "Hyper-parameters and task parameters are listed only where they differ from the defaults "
+              "(a method's defaults on a task include the task's presets, `harness/presets.py`); "
               f"each row's full configuration is in [{report.configs_file}]({report.configs_file}) under its "
               "`config` id. s/epoch: median training seconds per epoch (after the first epoch when runs have "
               "several); x ref: s/epoch over the `supervised` method's on the same task setting, batch size and "

@@ -1,6 +1,6 @@
-"""The linear-space pass of :class:`methods._sdd.FlatCircuit` as two compiled CPU loops (numba).
+"""The linear-space pass of :class:`methods._sdd.circuit.FlatCircuit` as two compiled CPU loops (numba).
 
-The tensor version (``_LinearPass`` in ``methods/_sdd.py``) is two operations per level; on a CPU
+The tensor version (``_LinearPass`` in ``methods/_sdd/passes.py``) is two operations per level; on a CPU
 each costs a fixed 5-25 µs whatever its size, which is most of the pass on a small circuit (mnist-add
 N = 1: about 30 operations for 453 element rows). Here the whole forward pass, and the whole
 backward pass, is one call each, over the same buffers and in the same order of operations: X

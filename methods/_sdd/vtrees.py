@@ -1,7 +1,11 @@
-"""Vtrees that follow a constraint's own structure, and the order to conjoin its clauses in.
+"""The vtrees of :func:`methods._sdd.compile.compile_constraint` built here, and the order to
+conjoin a constraint's clauses in along its blocks.
 
-Used by :func:`methods._sdd.compile_constraint` for ``vtree="blocks"`` (and ``"auto"`` when the
-constraint has blocks). A task states its structure as ``Constraint.meta["var_blocks"]``: a list
+``split`` (:func:`split_vtree`): the root separates the variables that are functions of the
+network's outputs from the hidden atoms' evidence variables, each side balanced over its order.
+
+``blocks`` (:func:`block_vtree`, and ``"auto"`` when the constraint has blocks) follows the
+constraint's own structure. A task states its structure as ``Constraint.meta["var_blocks"]``: a list
 of blocks, each a list of atom columns, in the order a left-to-right reading of the constraint
 meets them. For mnist-add's compact encoding a block is one column of the addition, least
 significant first: the column's two digits, its carry atoms, its sum digit; the next block
@@ -95,6 +99,12 @@ def block_vtree(blocks: list[list[int]]):
         path = os.path.join(d, "blocks.vtree")
         _write(path, blocks)
         return Vtree.from_file(path.encode())
+
+
+def split_vtree(left_vars: list[int], right_vars: list[int]):
+    """A PySDD ``Vtree`` whose root splits ``left_vars`` | ``right_vars``, each side balanced (one
+    side alone when the other is empty): the block vtree of these two blocks."""
+    return block_vtree([vs for vs in (left_vars, right_vars) if vs])
 
 
 def block_rank(blocks: list[list[int]], n_vars: int) -> np.ndarray:

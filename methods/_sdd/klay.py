@@ -3,9 +3,9 @@
 KLay (Maene, Derkinderen, Zuidberg Dos Martires, "KLay: Accelerating Arithmetic Circuits for
 Neurosymbolic AI", ICLR 2025) turns a circuit into layers of index-and-segment-reduce operations
 (a torch module): one layer for the products (additions in log space) and one for the sums
-(log-sum-exp) per level of the circuit. It reads the PySDD node that ``methods/_sdd.py`` compiles,
+(log-sum-exp) per level of the circuit. It reads the PySDD node that ``methods/_sdd/compile.py`` compiles,
 so the function counted is the same F* (see that module's docstring); only the evaluation differs
-from :class:`methods._sdd.FlatCircuit`.
+from :class:`methods._sdd.circuit.FlatCircuit`.
 
 How the literal weights are fed. KLay's module takes, in the log semiring, one tensor of positive
 literal log weights and one of negative ones, (B, n_vars) for a batch (variable v in column v - 1;
@@ -43,7 +43,7 @@ def klay_version() -> str:
 
 
 class KlayCircuit:
-    """A compiled SDD as a KLay torch module, with :class:`methods._sdd.FlatCircuit`'s interface.
+    """A compiled SDD as a KLay torch module, with :class:`methods._sdd.circuit.FlatCircuit`'s interface.
 
     manager, root: the PySDD manager and root node (``CompiledConstraint``); n_vars: the manager's
     variables; compile: wrap the module in torch.compile as KLay's ``to_torch_module(compile=True)``
