@@ -20,7 +20,9 @@ def read_rows(path: str, n_fields: int, what: str) -> np.ndarray:
             try:
                 vals = [int(t) for t in line.split()]
             except ValueError:
-                raise UserError(f"{path}, line {lineno}: non-integer field") from None
+                bad = next(t for t in line.split() if not t.lstrip("-").isdigit())
+                raise UserError(f"{path}, line {lineno}: field {bad!r} is not an integer; {what} rows are "
+                                f"{n_fields} space-separated integers") from None
             if len(vals) != n_fields:
                 raise UserError(f"{path}, line {lineno}: expected {n_fields} fields for {what}, got {len(vals)}")
             rows.append(vals)
