@@ -42,9 +42,9 @@ browser:
 	  else echo "chromium is not installed and apt-get needs root: the HTML report's browser test will be skipped"; fi; \
 	} || echo "chromium could not be installed: the HTML report's browser test will be skipped (it fails under CI)"
 
-# the Ray executor's tests on a local loopback cluster take minutes: their own target
+# every test, the Ray executor's on a local loopback cluster included; test-ray runs those alone
 test: $(STAMP) $(RAY_STAMP) browser
-	$(PY) -m pytest -m "not ray"
+	$(PY) -m pytest
 
 test-ray: $(STAMP) $(RAY_STAMP)
 	$(PY) -m pytest -m ray

@@ -82,6 +82,8 @@ class Driver:
                 if done.get("status") == "timeout" and done.get("timeout_phase") == "setup":
                     self.setup_timeouts.setdefault(run.key, done)
                 continue
+            # the driver writes this run's rows itself (streamed, mirrored, or its closing row)
+            os.makedirs(run.writer.dir, exist_ok=True)
             pending.append(run)
         return pending
 

@@ -1,9 +1,14 @@
-"""The CLI: error paths give one line and a non-zero exit, never a traceback."""
+"""The CLI: error paths give one line and a non-zero exit, never a traceback.
+
+The error paths run the CLI's entry function in this process (an exception other than a user
+error would fail the test); the tiny run goes through ``python -m harness`` itself."""
 import os
 import subprocess
 import sys
 
 import pytest
+
+from harness.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -12,6 +17,14 @@ def cli(*args, cwd=None):
     p = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd or REPO,
                        timeout=300)
     return p.returncode, p.stdout, p.stderr
+
+
+def cli_here(capsys, *args):
+    """The CLI's entry function in this process: (exit status, standard output, standard error)."""
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -29,21 +42,22 @@ def cli(*args, cwd=None):
     (["report", "--results", "/nonexistent/results", "--out", "x.md", "--format", "md,docx"], "unknown format 'docx'"),
     (["compare", "/nonexistent/a", "/nonexistent/b"], "results directory not found"),
 ])
-def test_user_errors_are_one_line(tmp_path, args, fragment):
+def test_user_errors_are_one_line(tmp_path, monkeypatch, capsys, args, fragment):
     if "--results" not in args and args[0] == "run":
         args = args + ["--results", str(tmp_path)]
-    code, out, err = cli(*args)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli_here(capsys, *args)
     assert code == 2
     assert fragment in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_corrupt_mnist_dir_is_named(tmp_path):
+def test_corrupt_mnist_dir_is_named(tmp_path, capsys):
     d = tmp_path / "mnist"
     d.mkdir()
     (d / "train-images-idx3-ubyte.gz").write_bytes(b"garbage")
-    code, _, err = cli("run", "--task", "mnist-add", "--method", "supervised", "--mnist-dir", str(d),
+    code, _, err = cli_here(capsys, "run", "--task", "mnist-add", "--method", "supervised", "--mnist-dir", str(d),
                        "--results", str(tmp_path / "r"))
     assert code == 2 and "train-images-idx3-ubyte.gz" in err and "Traceback" not in err
 

@@ -16,42 +16,48 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDS = """
 import sys
 from harness.loop import RunConfig, run_identity
-for t, m in [("mnist-add", "fuzzy"), ("mnist-add", "semantic-loss"), ("mnist-add", "cl-ste")]:
-    i = run_identity(RunConfig(t, m, device="cpu"), sys.argv[1])
-    print(t, m, i.run_id, i.key["task_hash"], i.key["method_hash"])
+
+
+def ids():
+    for t, m in [("mnist-add", "fuzzy"), ("mnist-add", "semantic-loss"), ("mnist-add", "cl-ste")]:
+        i = run_identity(RunConfig(t, m, device="cpu"), sys.argv[1])
+        print(t, m, i.run_id, i.key["task_hash"], i.key["method_hash"])
+
+
+ids()
+for path in sys.argv[2:]:  # edit each file in turn, then compute the ids again (from the files' text)
+    with open(path, "a") as f:
+        f.write("\\n# edited\\n")
+    print("--")
+    ids()
 """
 
 
-def _ids(root, results):
+def _ids_after_edits(root, results, edits):
+    """The run ids before and after each edit, in one process: [{(task, method): [run_id, task_hash, method_hash]}]."""
     env = {**os.environ, "PYTHONPATH": str(root)}
-    p = subprocess.run([sys.executable, "-c", IDS, str(results)], cwd=root, env=env, capture_output=True, text=True,
-                       timeout=120)
+    p = subprocess.run([sys.executable, "-c", IDS, str(results), *map(str, edits)], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    return {tuple(line.split()[:2]): line.split()[2:] for line in p.stdout.splitlines()}
-
-
-def _touch(path):
-    with open(path, "a") as f:
-        f.write("\n# edited\n")
+    return [{tuple(line.split()[:2]): line.split()[2:] for line in block.strip().splitlines()}
+            for block in p.stdout.split("--\n")]
 
 
 def test_editing_a_helper_module_changes_the_run_id(tmp_path):
     root = tmp_path / "repo"
     for pkg in ("harness", "methods", "tasks"):
         shutil.copytree(os.path.join(REPO, pkg), root / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    before = _ids(root, tmp_path / "r")
+    # the MNIST network (part of every mnist-add run); the semantic loss's compiler only;
+    # derived-atom evaluation (fuzzy and cl-ste use it)
+    before, after_nets, after_sdd, after_atoms = _ids_after_edits(
+        root, tmp_path / "r", [root / "tasks" / "nets.py", root / "methods" / "_sdd" / "compile.py",
+                               root / "harness" / "atoms.py"])
     assert not (tmp_path / "r").exists()  # computing an id writes nothing
-    _touch(root / "tasks" / "nets.py")  # the MNIST network: part of every mnist-add run
-    after_nets = _ids(root, tmp_path / "r")
     for k in before:
         assert after_nets[k][0] != before[k][0] and after_nets[k][1] != before[k][1]
         assert after_nets[k][2] == before[k][2]  # the methods do not import it
-    _touch(root / "methods" / "_sdd" / "compile.py")  # the semantic loss's compiler only
-    after_sdd = _ids(root, tmp_path / "r")
     assert after_sdd[("mnist-add", "semantic-loss")][2] != after_nets[("mnist-add", "semantic-loss")][2]
     assert after_sdd[("mnist-add", "cl-ste")] == after_nets[("mnist-add", "cl-ste")]
-    _touch(root / "harness" / "atoms.py")  # derived-atom evaluation: fuzzy and cl-ste use it
-    after_atoms = _ids(root, tmp_path / "r")
     assert after_atoms[("mnist-add", "fuzzy")][2] != after_sdd[("mnist-add", "fuzzy")][2]
     assert after_atoms[("mnist-add", "cl-ste")][2] != after_sdd[("mnist-add", "cl-ste")][2]
 

@@ -50,7 +50,7 @@ SUITES["t-abort"] = [Entry("mnist-add", {"n_pairs": 32}, [("aborter", {}), ("sup
 SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {})], [0, 1, 2], 1, 8, setup_budget=3.0,
                             run_budget=60.0),
                       Entry("mnist-add", {"n_pairs": 32}, [("supervised", {})], [0], 1, 8)]
-SUITES["t-kill"] = [Entry("mnist-add", {"n_pairs": 400}, [("supervised", {})], [0, 1, 2], 3, 8)]
+SUITES["t-kill"] = [Entry("mnist-add", {"n_pairs": 400}, [("supervised", {})], [0, 1], 3, 8)]
 '''
 
 
@@ -115,15 +115,18 @@ def test_sigkill_mid_suite_loses_no_epoch_and_repeats_no_run(tmp_path):
                             start_new_session=True)
     deadline = time.monotonic() + 240
     finished = []
-    while time.monotonic() < deadline:  # kill once one run is published and another has epochs
+    while time.monotonic() < deadline and proc.poll() is None:  # kill once one run is published and another has epochs
         finished = _finished(tmp_path)
         parts = glob.glob(str(tmp_path / "runs" / "**" / "*.jsonl.part"), recursive=True)
         if finished and parts and any(os.path.getsize(p) > 0 for p in parts):
             break
         time.sleep(0.2)
-    assert finished, "no run finished in time"
-    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its child, mid-run
+    alive = proc.poll() is None
+    if alive:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its child, mid-run
     proc.wait()
+    assert alive, "the runner ended before it was killed"
+    assert finished, "no run finished in time"
     time.sleep(1.0)  # the child dies with the runner (PR_SET_PDEATHSIG)
     finished = _finished(tmp_path)
     before = {f: open(f).read() for f in finished}
@@ -134,10 +137,10 @@ def test_sigkill_mid_suite_loses_no_epoch_and_repeats_no_run(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     for f, text in before.items():  # finished runs untouched, not repeated
         assert open(f).read() == text
-    assert f"{len(before)} of 3 runs already finished" in p.stdout
+    assert f"{len(before)} of 2 runs already finished" in p.stdout
     rows = _rows(tmp_path)
     final = [r for r in rows if r["_file"].endswith(".jsonl") and "killed" not in r["_file"]]
-    assert sorted({r["seed"] for r in final}) == [0, 1, 2]
-    assert all(sum(1 for r in final if r["seed"] == s and r["epoch"] == 3) == 1 for s in (0, 1, 2))
+    assert sorted({r["seed"] for r in final}) == [0, 1]
+    assert all(sum(1 for r in final if r["seed"] == s and r["epoch"] == 3) == 1 for s in (0, 1))
     kept = [r for r in rows if "killed" in r["_file"]]  # the killed attempt's epochs are kept aside
     assert [r["epoch"] for r in kept] == [r["epoch"] for r in killed_epochs]
