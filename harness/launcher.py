@@ -10,7 +10,8 @@ suite runner, not the runner itself, so a fork inherits no threads or open state
 
 A run's process gets what a fresh interpreter would: its own process group (the runner kills the
 whole group), the Linux parent-death signal, the address-space cap (``--memory-gb``), the runner's
-working directory and environment as they are when the run starts, and its standard output and
+working directory and environment as they are when the run starts (plus ``NESYBENCH_RUNNER_PID``,
+the starting process's pid, since the run's parent process is the fork server), and its standard output and
 error, which it writes to files that the runner passes through to its own streams (keeping the
 last line of standard error for a crash's row).
 """
@@ -24,6 +25,7 @@ import tempfile
 import threading
 
 PRELOAD = ["harness._preload"]
+RUNNER_PID = "NESYBENCH_RUNNER_PID"  # in a run's environment: the pid of the process that started it
 _context = None
 
 
@@ -116,8 +118,10 @@ class RunProcess:
         for p in (out_path, err_path):
             open(p, "wb").close()
         self._tail = _Tail(out_path, err_path)
-        self._proc = _ctx().Process(target=_child, args=(list(argv), os.getcwd(), dict(os.environ), memory_gb,
-                                                         out_path, err_path), daemon=False)
+        # the run's parent is the fork server; RUNNER_PID names the process that started the run
+        env = {**os.environ, RUNNER_PID: str(os.getpid())}
+        self._proc = _ctx().Process(target=_child, args=(list(argv), os.getcwd(), env, memory_gb, out_path, err_path),
+                                    daemon=False)
         self._proc.start()
 
     @property

@@ -98,7 +98,8 @@ class Driver:
                                   f"{first['seed']} ({first.get('error')}); the symbolic set-up does not depend "
                                   "on the seed", timeout_phase="setup", not_run=True, timeout_seed=first["seed"])
                 self.done += 1
-                self.say(f"{run.name}: not run, recorded as timeout (set-up timed out at seed {first['seed']})")
+                self._progress(pending, f"{run.name}: not run, recorded as timeout (set-up timed out at seed "
+                                        f"{first['seed']})")
                 continue
             if run.key in self.in_setup and self.in_setup[run.key] is not run:
                 continue  # wait until the first seed of this configuration has passed set-up

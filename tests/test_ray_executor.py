@@ -69,7 +69,7 @@ class WorkerKiller(Method):
             if n < self.hp["kills"]:
                 open(path, "w").write(str(n + 1))
                 time.sleep(1.5)  # the worker streams the row first
-                os.kill(os.getppid(), signal.SIGKILL)
+                os.kill(int(os.environ["NESYBENCH_RUNNER_PID"]), signal.SIGKILL)  # the Ray worker
                 time.sleep(60)
         return _zero(outputs)
 
@@ -224,7 +224,7 @@ def test_a_suite_started_locally_is_finished_on_ray_with_the_same_rows(cluster, 
     code, out = _bench(monkeypatch, capsys, _cmd(tmp_path, "r-two", cluster, "runs", "--max-parallel", "2"))
     assert code == 0, out
     assert "1 of 4 runs already finished" in out and open(seed0).read() == before
-    assert re.search(r"\[ray 4/4 done, 0 running, 0 queued, 0 failed; .*\]", out)
+    assert re.search(r"\[ray 4/4 done, 0 running, 0 queued, 0 failed; .*\]", out), out
     by = {(r["method"], r["seed"]): r for f in _published(tmp_path) for r in _rows(f)[-1:]}
     ray1 = by[("supervised", 1)]
     assert ray1["executor"] == "ray" and ray1["node_ip"] == HEAD_IP and ray1["concurrent_runs"] in (1, 2)
