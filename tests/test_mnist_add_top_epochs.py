@@ -69,10 +69,10 @@ def test_top_epochs_user_errors(tp):
 
 
 def test_tiny_top_epochs_run_learns_digits(tmp_path):
-    """Embedded data, N = 3, 300 examples, batch 4, two epochs on the top column's total alone: the
-    held-out digit accuracy is well above chance (10 %)."""
+    """Embedded data, N = 3, 500 examples, batch 4, two epochs on the top column's total alone: the
+    test digit accuracy is well above chance (10 %; this run measured 39.1 %)."""
     cfg = RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=4,
-                    tp={"digits": 3, "encoding": "column", "top_epochs": 2, "n_pairs": 300, "holdout": 1000})
+                    tp={"digits": 3, "encoding": "column", "top_epochs": 2, "n_pairs": 500})
     row = run(cfg, str(tmp_path))
     assert row["status"] == "ok"
-    assert row["metrics"]["digit_acc"] > 20.0
+    assert row["metrics"]["digit_acc"] > 25.0
