@@ -21,6 +21,11 @@ Encoding ``column`` (:mod:`tasks.mnist_add_encodings`): also linear in N, one cl
 fixes the column's total through derived "carry-in AND digit pair" atoms, and no clause on a carry
 alone; the one CL-STE learns from at every N (docs/mnist-add-scaling.md says why).
 
+``top_epochs=E`` (column encoding only) gives, in the first E training epochs, only the top column's
+total as evidence (the sum's two leading digits), the other columns' clauses then unused: a curriculum
+under which CL-STE learns the digits from the one column that tells them apart before it sees the
+columns whose clauses are mod 10 (docs/mnist-add-scaling.md).
+
 ``holdout=K`` keeps K training digits (one fixed draw) out of training and scores on them instead of
 the test set: the validation split for tuning.
 
@@ -38,7 +43,7 @@ numbers read from the predicted digits equals the true sum).
 Version history: v1, first release (paper encoding, N <= 2); then the compact encoding and
 ``encoding=auto`` (default; the paper encoding wherever it was possible before, so earlier
 configurations give the same runs); the paper encoding generated per example for N = 3, 4 (where
-it was refused) and ``pairs_file=paper``.
+it was refused) and ``pairs_file=paper``; ``top_epochs`` (default 0: the same runs as before).
 """
 from __future__ import annotations
 
@@ -217,6 +222,7 @@ class MnistAdd(Task):
         "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), or "paper" (--data-dir clste), read instead of drawing pairs
         "holdout": 0,  # > 0: hold out this many training digits (fixed draw) and score on them, not on the test set
         "encoding": "auto",  # paper (10^(2N) atoms, N <= 4), compact or column (linear in N), auto: paper if N <= 2
+        "top_epochs": 0,  # column encoding: the first E epochs give only the top column's total (a curriculum)
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
     main_metric = "sum_acc"
@@ -238,6 +244,8 @@ class MnistAdd(Task):
         self.encoding = enc if enc != "auto" else ("paper" if n <= MAX_PAPER_DIGITS else "compact")
         if self.tp["n_pairs"] < 0:
             raise UserError(f"mnist-add: n_pairs must be >= 0, got {self.tp['n_pairs']}")
+        if self.tp["top_epochs"] < 0 or (self.tp["top_epochs"] and self.encoding != "column"):
+            raise UserError(f"mnist-add: top_epochs={self.tp['top_epochs']} needs encoding=column and a value >= 0")
         self.n_img = 2 * n
         self._constraint = None
 
@@ -267,9 +275,10 @@ class MnistAdd(Task):
                 self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
 
-    def evidence_for(self, sums: torch.Tensor) -> torch.Tensor:
+    def evidence_for(self, sums: torch.Tensor, top_only: bool = False) -> torch.Tensor:
         """(B,) sums -> (B, n) evidence: sum(s) = 1 (paper) or sdig(j, s_j) = 1 for each digit s_j
-        of the sum (compact); every other atom unknown (as the reference)."""
+        of the sum (compact); every other atom unknown (as the reference). ``top_only`` (column
+        encoding): only the top column's total, the sum's lower digits unknown."""
         c = self.constraint()
         ev = torch.zeros(len(sums), c.n_atoms, device=sums.device)
         cols = self.sum_cols_.to(sums.device)
@@ -278,7 +287,7 @@ class MnistAdd(Task):
             ev[rows, cols[sums]] = 1.0
         elif self.encoding == "column":  # sdig(j, s_j) for j < N-1, top(s_N-1 + 10 s_N)
             targets = column_targets(sums, self.tp["digits"])  # (B, N)
-            for j in range(targets.shape[1]):
+            for j in range(targets.shape[1] - 1 if top_only else 0, targets.shape[1]):
                 ev[rows, cols[j][targets[:, j]]] = 1.0
         else:
             digits = sum_digits(sums, self.tp["digits"])  # (B, N+1)
@@ -363,6 +372,7 @@ class MnistAdd(Task):
         test_perm = np.random.default_rng(12345).permutation(len(test_y))[: n_test * self.n_img]
         self.test_pairs_ = torch.as_tensor(test_perm.reshape(n_test, self.n_img)).to(device)
         self.weights_ = weights.to(device)
+        self.epochs_started_ = 0
         self.constraint()
 
     def describe(self) -> dict:
@@ -371,10 +381,15 @@ class MnistAdd(Task):
                 "n_test_examples": int(len(self.test_pairs_))}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
+        """One epoch's batches; within the first ``top_epochs`` epochs the evidence holds only the
+        top column's total (docs/mnist-add-scaling.md: the only column whose clause tells the digits
+        apart on an untrained network)."""
+        self.epochs_started_ = getattr(self, "epochs_started_", 0) + 1
+        top_only = self.epochs_started_ <= self.tp["top_epochs"]
         for o in shuffled_batches(len(self.pairs_), batch_size, generator, self.pairs_.device):
             sel = self.pairs_[o]  # (B, 2N)
             sums = self.pair_sums_[o]
-            yield Batch(x=self.train_images_[sel], evidence=self.evidence_for(sums),
+            yield Batch(x=self.train_images_[sel], evidence=self.evidence_for(sums, top_only),
                         labels={"digit": self.train_labels_[sel]}, target=sums)
 
     @torch.no_grad()
