@@ -112,8 +112,8 @@ def attempt(entry, cfg, run_dir: str, opts: dict):
     tmp = tempfile.mkdtemp(prefix="nesybench-run-")
     cwd, path = os.getcwd(), os.environ.get("PYTHONPATH")
     try:
-        # the child (python -m harness run-one) imports the code shipped to this worker, from a
-        # directory without a checkout in it
+        # the run's process (a fork of the launcher's server, harness.launcher, started from this
+        # worker) imports the code shipped to this worker, from a directory without a checkout in it
         shipped = [os.path.dirname(os.path.dirname(os.path.abspath(m.__file__))) for m in _packages()]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(shipped + ([path] if path else [])))
         os.chdir(tmp)
@@ -128,7 +128,7 @@ def attempt(entry, cfg, run_dir: str, opts: dict):
                 result["outcome"] = "failed"
                 result["error"] = f"{type(e).__name__}: {e}"
 
-        # the child's parent-death signal is bound to this thread, which lives until the child ends
+        # the run goes on in a thread while this generator streams its rows
         th = threading.Thread(target=work, daemon=True)
         th.start()
         tail = _Tail(os.path.join(tmp, run_dir + ".jsonl.part"))

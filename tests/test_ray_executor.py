@@ -105,7 +105,7 @@ def _free_port():
 
 
 def _start(args, log):
-    """A `ray start --block` in its own process session (setsid); returns the process once its node is up."""
+    """A `ray start --block` under a new POSIX sid (setsid); returns the process once its node is up."""
     out = open(log, "w")
     proc = subprocess.Popen([RAY_BIN, "start", "--block", "--disable-usage-stats", *args], stdout=out,
                             stderr=subprocess.STDOUT, env=ENV, start_new_session=True)
@@ -122,13 +122,13 @@ def _start(args, log):
 
 
 def _session(sid):
-    """The processes of a process session, but zombies (exited, not yet reaped)."""
+    """The processes whose POSIX sid is ``sid``, but zombies (exited, not yet reaped)."""
     out = subprocess.run(["ps", "-e", "-o", "pid=,sid=,stat="], capture_output=True, text=True).stdout
     return [int(p) for p, s, stat in (line.split() for line in out.splitlines()) if int(s) == sid and "Z" not in stat]
 
 
 def _stop(proc):
-    """Kill a `ray start` and every process of its process session (raylet, workers, training
+    """Kill a `ray start` and every process with its POSIX sid (raylet, workers, training
     children); fails when one is still alive seconds later (a leak)."""
     sid = proc.pid
     for sig in (signal.SIGTERM, signal.SIGKILL):
