@@ -275,6 +275,7 @@ FUSED_CASES = [
     ("apply2x2", {}, {}),  # sparse clause filtering: only the clauses some example keeps
     ("shortest-path", {}, {"filter_clauses": False, "w_bound": 1.0}),  # bernoulli atoms, every clause
     ("sudoku", {}, {}),  # two clause blocks (lengths 2 and 9), evidence-only facts
+    ("mnist-add", {"digits": 3, "encoding": "column"}, {}),  # 15 blocks; 3 of 1,457 clauses kept per example
 ]
 
 
@@ -333,6 +334,41 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     for k in outputs:
         assert torch.allclose(fast_grads[k], ref_out[k].grad, rtol=1e-5, atol=1e-7), k
         assert fast_grads[k].abs().sum() > 0
+
+
+@pytest.mark.parametrize("key,tp", [("mnist-add", {"digits": 3, "encoding": "column"}),
+                                    ("mnist-add", {"digits": 2, "encoding": "compact"}),
+                                    ("mnist-add", {}), ("sudoku", {}), ("add2x2", {})])
+def test_kept_clause_selection_is_bit_identical(key, tp):
+    """The training step's loss over only the clauses some example keeps (one block, in block
+    order) has exactly the value and gradient of the loss over every clause block."""
+    from harness.registry import get_task
+    from harness.atoms import cols
+
+    task_cls = get_task(key)
+    task = task_cls(**{**getattr(task_cls, "tiny_params", {}), **tp})
+    task.setup(0, torch.device("cpu"))
+    m = CLSTE()
+    m.prepare(task.constraint(), torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    net = task.network()
+    for step, batch in zip(range(3), task.train_batches(8, gen)):
+        out = next(o for o in net(batch.x).values() if isinstance(o, torch.Tensor))
+        g = cols(batch.evidence.to(torch.float32), m.layout_.order)
+        mask = (m.g_ct(batch.evidence) == -1) | m.always_keep_
+        if m.dense_filter_:
+            assert torch.equal(m._dense_g_ct(g), g @ m.Ct_)
+        res = []
+        for select in (True, False):
+            logits = (3 * torch.randn(out.shape, generator=torch.Generator().manual_seed(step))).requires_grad_(True)
+            v = m.layout_.values({next(iter(net(batch.x))): logits}, "bp-iste", pad=False)
+            loss = m.blocks_.loss(v, g, mask, "subset", 0.7, facts=True, select=select)
+            loss.backward()
+            res.append((loss.detach(), logits.grad))
+        if key == "mnist-add" and tp.get("encoding") == "column":
+            assert m.blocks_._kept_block(torch.float32, mask) is not None  # the selection is taken
+        assert torch.equal(res[0][0], res[1][0]) and torch.equal(res[0][1], res[1][1])
+        assert res[0][1].abs().sum() > 0
 
 
 def test_member3_b_sste_step_worked_by_hand():

@@ -210,10 +210,44 @@ class ClauseBlocks:
             self._prepared = cache = (dtype, prep)
         return cache[1]
 
+    def _kept_block(self, dtype: torch.dtype, clause_mask: torch.Tensor) -> tuple | None:
+        """The training step's clauses that some example of the batch keeps, as one block (None when
+        they are half of the CNF or more: then the prepared blocks cost less).
+
+        mnist-add's column encoding keeps N of its ~725 N clauses per example, the rest being the
+        derived atoms' definitions. The rows are taken in block order and padded to the longest
+        (an empty slot has q = 1 and adds 0), so every sum and every gradient slot is added in the
+        same order as over the whole blocks, where a dropped clause adds exactly 0: value and
+        gradient are bit-identical (CPU only: the selection reads the batch's mask on the host).
+        """
+        full = getattr(self, "_padded", None)
+        if full is None or full[0] != dtype:
+            prep = self.prepared(dtype)
+            k = max(int(b[1].shape[1]) for b in prep)
+
+            def cat(i, fill):
+                return torch.cat([torch.nn.functional.pad(b[i], (0, k - b[i].shape[1]), value=fill) for b in prep])
+            order = torch.cat([b[0] for b in prep])
+            lengths = torch.cat([b[4] for b in prep])
+            # idx, -sign, 1 - 1[sign < 0], the falsifying fact, literal count - 1 (ClauseBlocks.prepared)
+            self._padded = full = (dtype, order, lengths, cat(1, 0), cat(5, 0.0), cat(6, 1.0), cat(7, 2.0),
+                                   torch.cat([b[8] for b in prep]))
+        _, order, lengths, idx, nsign, pos1, fv, nl1 = full
+        sel = clause_mask.any(0)[order].nonzero().squeeze(1)  # kept clauses, positions in block order
+        if 2 * sel.numel() >= len(order):
+            return None
+        k = max(int(lengths[sel].max()), 1) if sel.numel() else 1
+        return (idx[sel, :k], nsign[sel, :k], pos1[sel, :k], fv[sel, :k], nl1[sel], clause_mask[:, order[sel]])
+
     def loss(self, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None,
-             norm: str = "subset", w: float = 1.0, facts: bool = False) -> torch.Tensor:
+             norm: str = "subset", w: float = 1.0, facts: bool = False, select: bool = True) -> torch.Tensor:
         """w * L_cnf of v (B, n); ``facts``: v holds the network's values of the first atoms and the
-        facts g override them (:class:`_FusedCnf`)."""
+        facts g override them (:class:`_FusedCnf`); ``select``: with ``facts`` on CPU, only the
+        clauses some example keeps (:meth:`_kept_block`, the same value and gradient)."""
+        if select and facts and clause_mask is not None and v.device.type == "cpu":
+            kept = self._kept_block(v.dtype, clause_mask)
+            if kept is not None:
+                return _FusedCnf.apply(v, g, [kept], w, norm == "all", True)
         blocks = []
         for ids, idx, sign, neg, n_lits, nsign, pos1, fv, nl1 in self.prepared(v.dtype):
             mask = clause_mask if clause_mask is None or len(self.blocks) == 1 else clause_mask[:, ids]
