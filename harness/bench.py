@@ -60,7 +60,8 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
         for method, hp in list(entry.methods) + extra:
             for seed in entry.seeds:
                 out.append((entry, RunConfig(entry.task, method, seed, entry.epochs, entry.batch_size, entry.lr,
-                                             dict(hp), dict(entry.tp), args.device, args.threads, dirs)))
+                                             dict(hp), dict(entry.tp), args.device, args.threads, dirs,
+                                             lr_schedule=entry.lr_schedule)))
     validate_configs([cfg for _, cfg in out], args.results)
     return out
 

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="training epochs (default: the task's and method's preset)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the preset)")
     p.add_argument("--lr", type=float, help="learning rate of Adam (default: the preset)")
+    p.add_argument("--lr-schedule", default=None, metavar="NAME",
+                   help="learning rate over the epochs: constant (default) or cosine (epoch e of E at "
+                   "lr (1 + cos(pi (e-1) / E)) / 2)")
     p.add_argument("--hp", action="append", metavar="KEY=VALUE", help="method hyper-parameter (repeatable)")
     p.add_argument("--tp", action="append", metavar="KEY=VALUE", help="task parameter (repeatable)")
     p.add_argument("--no-resume", action="store_true", help="run again even if an identical run finished")
@@ -210,7 +213,8 @@ def _dispatch(args) -> int:
         dirs = _data_dirs(args)
         failures = 0
         cfgs = [RunConfig(args.task, args.method, seed, args.epochs, args.batch_size, args.lr, hp, tp,
-                          args.device, args.threads, dirs, args.save_models) for seed in args.seeds]
+                          args.device, args.threads, dirs, args.save_models, args.lr_schedule)
+                for seed in args.seeds]
         validate_configs(cfgs, args.results)  # every user error before the first run starts
         for cfg in cfgs:
             seed = cfg.seed

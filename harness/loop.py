@@ -22,7 +22,7 @@ import torch
 
 from . import presets, records
 from .budget import Budget, BudgetExceeded, Clock
-from .errors import SkipRun, UserError
+from .errors import SkipRun, UserError, did_you_mean
 from .provenance import code_hash, defining_file, display_path, local_modules
 from .registry import get_method, get_task
 
@@ -43,6 +43,7 @@ class RunConfig:
     threads: int = 1
     data_dirs: dict[str, str] = field(default_factory=dict)
     save_model: str | None = None  # directory to keep the trained network in
+    lr_schedule: str | None = None  # None: the preset's (constant); see LR_SCHEDULES
 
 
 def resolve_device(name: str) -> torch.device:
@@ -75,6 +76,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: learning-rate schedules over a run's epochs: ``constant``, or ``cosine``: epoch e of E trains at
+#: lr * (1 + cos(pi (e - 1) / E)) / 2 (the full lr in epoch 1, lr (1 + cos(pi (E - 1) / E)) / 2 in
+#: the last), which lets a noisy small-batch run settle (docs/mnist-add-scaling.md)
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def epoch_lr(train: dict[str, Any], epoch: int) -> float:
+    """The learning rate of 1-based ``epoch`` under the run's schedule."""
+    if train.get("lr_schedule", "constant") == "cosine":
+        return train["lr"] * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / train["epochs"]))
+    return train["lr"]
+
+
 def build(cfg: RunConfig):
     """Instantiate the task and method of a config, with the pair's presets (:mod:`harness.presets`)
     and the task's training defaults applied.
@@ -85,11 +99,17 @@ def build(cfg: RunConfig):
     hp, train_md = presets.resolve(task_cls, method_cls, cfg.hp, task.tp)  # the paper's settings of the pair
     method = method_cls(**hp)
     train = {**task_cls.train_defaults, **train_md}
-    for k in ("epochs", "batch_size", "lr"):
+    for k in ("epochs", "batch_size", "lr", "lr_schedule"):
         if getattr(cfg, k) is not None:
             train[k] = getattr(cfg, k)
     if train["epochs"] < 1 or train["batch_size"] < 1 or not train["lr"] > 0:
         raise UserError(f"epochs and batch size must be >= 1 and lr > 0; got {train}")
+    schedule = train.pop("lr_schedule", "constant")
+    if schedule not in LR_SCHEDULES:
+        raise UserError(f"unknown lr schedule {schedule!r}{did_you_mean(str(schedule), LR_SCHEDULES)}; "
+                        f"choose one of {', '.join(LR_SCHEDULES)}")
+    if schedule != "constant":  # a constant rate adds no key: the run ids of constant-rate runs stay
+        train["lr_schedule"] = schedule
     return task, method, train
 
 
@@ -156,7 +176,8 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
         "method_modules": local_modules(type(method)), "task_modules": local_modules(type(task)),
         "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
         "seed": cfg.seed, "epochs": train["epochs"],
-        "batch_size": train["batch_size"], "lr": train["lr"], "device": device.type,
+        "batch_size": train["batch_size"], "lr": train["lr"], "lr_schedule": train.get("lr_schedule", "constant"),
+        "device": device.type,
         "device_name": device_name(device), "threads": cfg.threads,
         "versions": records.package_versions(), **records.git_info(), **records.host_info(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -236,6 +257,8 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         row: dict[str, Any] = {}
         for epoch in range(1, train["epochs"] + 1):
             clock.enter("train")
+            for group in opt.param_groups:
+                group["lr"] = epoch_lr(train, epoch)
             net.train()
             _sync(device)
             t0 = time.perf_counter()

@@ -30,10 +30,11 @@ from typing import Any, Iterable
 
 from .errors import UserError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: fields added by each schema version, with the value an upgraded older row gets
 _ADDED = {2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None,
-              "task_modules": None}}
+              "task_modules": None},
+          3: {"lr_schedule": "constant"}}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -130,7 +131,7 @@ class RunWriter:
 
 
 def upgrade_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """``row`` in the current schema: older rows get the fields added since (with None); a row of a
+    """``row`` in the current schema: older rows get the fields added since (with their defaults of ``_ADDED``); a row of a
     newer schema than this code is a UserError."""
     v = row.get("schema_version", 1)
     if not isinstance(v, int) or v < 1:

@@ -94,8 +94,9 @@ def test_old_rows_are_upgraded_and_newer_ones_refused(tmp_path):
     rows = records.read_rows(str(path))
     assert len(rows) == 2
     assert all(r["schema_version"] == records.SCHEMA_VERSION and r["train_loss"] is None for r in rows)
+    assert all(r["lr_schedule"] == "constant" for r in rows)  # schema 3: rows before schedules were constant
     path.write_text(json.dumps({**old, "schema_version": records.SCHEMA_VERSION + 1}) + "\n")
-    with pytest.raises(UserError, match=r"a.jsonl, line 1: written with row schema 3, this nesybench reads up to 2"):
+    with pytest.raises(UserError, match=r"a.jsonl, line 1: written with row schema 4, this nesybench reads up to 3"):
         records.read_rows(str(path))
 
 

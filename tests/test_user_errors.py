@@ -58,6 +58,7 @@ CASES = {
                           "is a file, not a directory"),
     "data-dir without =": (RUN + ["--data-dir", "clste"], "expected NAME=DIR"),
     "seed list": (RUN + ["--seeds", "0", "x"], "argument --seeds: invalid int value"),
+    "lr schedule": (RUN + ["--lr-schedule", "cosin"], "unknown lr schedule 'cosin' (did you mean 'cosine'?)"),
 }
 
 

@@ -194,7 +194,8 @@ def budget_of(error: str | None) -> float | None:
     return float(m.group(1) or m.group(2)) if m else None
 
 
-_KEYS = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "batch_size", "lr", "device_s"]
+_KEYS = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "batch_size", "lr", "lr_schedule",
+         "device_s"]
 
 
 def cells(df: pd.DataFrame) -> list[dict]:
@@ -203,10 +204,11 @@ def cells(df: pd.DataFrame) -> list[dict]:
     for col, default in (("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
                          ("started_at", ""), ("file_state", "done"), ("setup_seconds", float("nan")),
                          ("eval_seconds", float("nan")), ("train_seconds", float("nan")), ("device", "cpu"),
-                         ("device_name", "")):
+                         ("device_name", ""), ("lr_schedule", "constant")):
         if col not in df:
             df[col] = default
     df["method_hash"] = df["method_hash"].fillna("")
+    df["lr_schedule"] = df["lr_schedule"].fillna("constant")  # rows written before schedules existed
     df["tp_s"] = df["tp"].map(compact)
     df["hp_s"] = df["hp"].map(compact)
     df["device_s"] = [device_label(d, n) for d, n in zip(df["device"], df["device_name"])]
@@ -292,7 +294,13 @@ def config_json(c: dict) -> dict:
     """The full configuration of a cell, for the JSON file the detail tables link to."""
     return {"task": c["task_key"], "method": c["method_key"], "method_hash": c["method_hash"], "tp": c["tp"],
             "hp": c["hp"], "epochs": c["epochs"], "batch_size": c["batch_size"], "lr": c["lr"],
-            "device": c["device"], "seeds": sorted(c["seeds"]), "runs": c["outcomes"]}
+            "lr_schedule": c["lr_schedule"], "device": c["device"], "seeds": sorted(c["seeds"]), "runs": c["outcomes"]}
+
+
+def train_text(c: dict) -> str:
+    """A cell's training setting in words: "E × B, lr" and the schedule when it is not constant."""
+    text = f"{c['epochs']} × {c['batch_size']}, {float(c['lr']):g}"
+    return text + (f" {c['lr_schedule']}" if c.get("lr_schedule", "constant") != "constant" else "")
 
 
 def dumps(obj: Any) -> str:

@@ -20,10 +20,10 @@ import numpy as np
 from tabulate import tabulate
 
 from .cells import cells as make_cells
-from .cells import compact, load_rows
+from .cells import compact, load_rows, train_text
 from .summary import fmt_seconds
 
-_KEY = ("task_key", "tp_s", "method_key", "hp_s", "epochs", "batch_size", "lr")
+_KEY = ("task_key", "tp_s", "method_key", "hp_s", "epochs", "batch_size", "lr", "lr_schedule")
 
 
 def _index(results_dir: str) -> tuple[dict, list]:
@@ -85,7 +85,7 @@ def compare(a_dir: str, b_dir: str, factor: float = 1.1) -> tuple[list[dict], li
         rows.append({
             "task": c["task"] + (f" {compact(c['tp_diff'])}" if c["tp_diff"] else ""),
             "method": c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else ""),
-            "train": f"{c['epochs']} × {c['batch_size']}, {float(c['lr']):g}",
+            "train": train_text(c),
             "metric": metric,
             "A": _fmt(va) if ca else "—", "B": _fmt(vb) if cb else "—",
             "B - A": f"{vb[0] - va[0]:+.2f}" if va and vb else "",

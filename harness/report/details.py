@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .cells import compact, config_json
+from .cells import compact, config_json, train_text
 from .summary import fmt_seconds
 
 
@@ -50,7 +50,7 @@ def tables(cells: list[dict]) -> list[Detail]:
             label = c["method"] + (f" @{str(c['method_hash'])[:7]}" if len(hashes[c["method_key"]]) > 1 else "")
             row = {"method": label, "hp (not default)": compact(c["hp_diff"]),
                    "task params (not default)": compact(c["tp_diff"]),
-                   "epochs × batch, lr": f"{c['epochs']} × {c['batch_size']}, {float(c['lr']):g}",
+                   "epochs × batch, lr": train_text(c),
                    "device": c["device"]}
             for m in names:
                 v = c["metrics"].get(m)

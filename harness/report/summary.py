@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .cells import compact
 
-_TRAIN = ("epochs", "batch_size", "lr")
+_TRAIN = ("epochs", "batch_size", "lr", "lr_schedule")
 
 
 @dataclass
@@ -53,6 +53,8 @@ def _setting_text(s: tuple) -> str:
     tp = [f"{k}={v}" for k, v in s if k not in _TRAIN]
     ep = int(float(d["epochs"])) if d.get("epochs") not in (None, "None", "nan") else "?"
     train = f"{ep} epoch{'s' if ep != 1 else ''}, batch {d.get('batch_size')}, lr {float(d.get('lr') or 0):g}"
+    if d.get("lr_schedule", "constant") != "constant":
+        train += f" ({d['lr_schedule']})"
     return ", ".join(tp + [train])
 
 
@@ -93,7 +95,8 @@ def _row_label(task: str, c: dict, keys: list[str], varying: set[str], sp: str |
 def _split_columns(cs: list[dict]) -> None:
     """Give cells that share a (row, column) their own columns, by what differs between them."""
     extra = [("batch_size", lambda c: f"batch {c['batch_size']}"), ("epochs", lambda c: f"{c['epochs']} ep"),
-             ("lr", lambda c: f"lr {float(c['lr']):g}"), ("device", lambda c: f"[{c['device']}]"),
+             ("lr", lambda c: f"lr {float(c['lr']):g}"), ("lr_schedule", lambda c: f"{c['lr_schedule']} lr"),
+             ("device", lambda c: f"[{c['device']}]"),
              ("method_hash", lambda c: f"@{str(c['method_hash'])[:7]}"),
              ("tp_s", lambda c: compact({k: v for k, v in c['tp_diff'].items()}) or "defaults")]
     for key, fmt in extra:
@@ -197,6 +200,8 @@ def _diff_text(k: str, v: str) -> str:
         return f"batch {v}"
     if k == "lr":
         return f"lr {float(v):g}"
+    if k == "lr_schedule":
+        return f"{v} lr"
     return f"{k}={v}"
 
 
