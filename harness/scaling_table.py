@@ -3,7 +3,8 @@
 Each cell is the main metric's mean ± std over seeds (and the seed count) with the median seconds
 per training epoch, or ``T/O`` with the budget that the run overran (its phase: set-up or run) and
 the seconds it had reached. A method column is the method with the task's encoding where it has
-one (``cl-ste paper``, ``cl-ste column``), so two formulations of one method sit side by side. The
+one (``cl-ste paper``, ``cl-ste column``), so two formulations of one method sit side by side; a
+column also names the top-column curriculum, a batch other than 16 and a learning-rate schedule. The
 plot draws seconds per epoch against N per column on a log scale and marks each timeout with a
 cross at its budget.
 
@@ -21,8 +22,18 @@ from .errors import UserError
 
 
 def _column(row: dict) -> str:
-    enc = (row.get("tp") or {}).get("encoding")
-    return f"{row['method']} {enc}" if enc and enc != "auto" else row["method"]
+    """The method, its encoding, and what sets its training apart: the top column first, a batch
+    other than 16, a learning-rate schedule (two such configurations never share a cell)."""
+    tp = row.get("tp") or {}
+    enc = tp.get("encoding")
+    parts = [row["method"]] + ([enc] if enc and enc != "auto" else [])
+    if tp.get("top_epochs"):
+        parts.append(f"top-first {tp['top_epochs']}")
+    if row.get("batch_size") not in (None, 16):
+        parts.append(f"b{row['batch_size']}")
+    if row.get("lr_schedule") not in (None, "constant"):
+        parts.append(row["lr_schedule"])
+    return " ".join(parts)
 
 
 def collect(results_dir: str, task: str = "mnist-add", metric: str = "sum_acc") -> dict:

@@ -250,3 +250,37 @@ def test_scaling_view_notes_the_hyper_parameters_its_column_does_not_name():
     assert value == "83.00"
     notes = [grid.footnotes[int(n) - 1] for n in ref.strip("[]").split(", ")]
     assert "with w_bound=0.001" in notes  # the view names w_cnf only: the other hp is noted
+
+
+def test_targets_met_not_met_with_their_figures(tmp_path):
+    """An accuracy target needs the bar and the seeds (97.998 is not 98.00); a time target divides by
+    the supervised method's s/epoch at the same N and batch; a target without cells is not run; the
+    Markdown and HTML reports show the table."""
+    from harness.report import build, html, markdown
+    from harness.report.targets import Target, evaluate
+
+    col = {**MA, "digits": 3, "encoding": "column", "top_epochs": 1}
+    rows = runs("mnist-add", "cl-ste", col, CL, [0, 1, 2], [95.0, 94.0, 95.5], "sum_acc", secs=(3.0,), batch=4)
+    rows += runs("mnist-add", "cl-ste", {**col, "digits": 4}, CL, [0], [93.0], "sum_acc", secs=(5.0,), batch=4)
+    rows += runs("mnist-add", "supervised", {**MA, "digits": 3}, {}, [0], [97.0], "sum_acc", secs=(2.5,), batch=4)
+    rows += runs("mnist-add", "supervised", {**MA, "digits": 3}, {}, [0], [97.0], "sum_acc", secs=(1.0,), batch=16)
+    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 2, "encoding": "paper"}, CL, [0, 1, 2],
+                 [97.997, 97.998, 97.999], "digit_acc", batch=1)
+    cs = cells_mod.cells(pd.DataFrame(rows))
+    targets = [Target("a3", "mnist-add", "cl-ste", {"digits": 3, "encoding": "column"}, at_least=94.5),
+               Target("a4", "mnist-add", "cl-ste", {"digits": 4, "encoding": "column"}, at_least=92.7),
+               Target("t3", "mnist-add", "cl-ste", {"digits": 3}, train={"batch_size": 4}, max_ratio=1.5),
+               Target("t4", "mnist-add", "cl-ste", {"digits": 4}, max_ratio=1.5),
+               Target("p2", "mnist-add", "cl-ste", {"digits": 2, "encoding": "paper"}, metric="digit_acc",
+                      at_least=98.0),
+               Target("a15", "mnist-add", "cl-ste", {"digits": 15}, at_least=76.8)]
+    got = {t["target"]: t for t in evaluate(cs, targets)}
+    assert got["a3"]["verdict"] == "met" and got["a3"]["measured"] == "94.83 ± 0.76 (3 seeds)"
+    assert got["a4"]["verdict"] == "reached, but 1 of 3 seeds"
+    assert got["t3"]["verdict"] == "met" and got["t3"]["measured"].startswith("1.20x (3.0 s against 2.5 s")
+    assert got["t4"]["verdict"] == "not run"  # no supervised run at N = 4
+    assert got["p2"]["verdict"] == "not met" and got["p2"]["measured"].startswith("97.998 ± ")
+    assert got["a15"]["verdict"] == "not run"
+    rep = build.build(pd.DataFrame(rows), "t", "scaling-curriculum")
+    rep.configs_file = "c.json"
+    assert "## Targets" in markdown.render(rep) and '<h2 id="targets">' in html.render(rep, str(tmp_path))

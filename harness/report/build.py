@@ -24,6 +24,7 @@ class Report:
     provenance: list[tuple[str, str]]
     figures: dict[str, list[str]] = field(default_factory=dict)
     configs_file: str = ""
+    targets: list[dict] = field(default_factory=list)  # harness.report.targets.evaluate
 
 
 def commands(results_dir: str) -> list[str]:
@@ -61,7 +62,8 @@ def provenance(df: pd.DataFrame, results_dir: str | None) -> list[tuple[str, str
 
 
 def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None) -> Report:
-    from ..suites import VIEWS
+    from ..suites import TARGETS, VIEWS
+    from .targets import evaluate
 
     cs = cells_mod.cells(df)
     entries = literature.load()
@@ -71,4 +73,5 @@ def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: s
         g = summary.build(cs, view.title, view)
         if g.rows:
             tables.append((g, literature.grid_for(g, entries)))
-    return Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir))
+    return Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir),
+                  targets=evaluate(cs, TARGETS.get(suite or "", [])))

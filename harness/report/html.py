@@ -128,6 +128,12 @@ def render(report, out_dir: str) -> str:
         parts.append(grid_html(grid, "summary" if i == 0 else f"view-{i}"))
         if lit is not None:
             parts.append(_published_html(lit))
+    if report.targets:
+        from .targets import LEGEND
+
+        rows = [[(_e(t[k]), "") for k in ("target", "measured", "setting", "verdict")] for t in report.targets]
+        parts.append(f'<h2 id="targets">Targets</h2><p class="legend">{_e(LEGEND)}</p>'
+                     + _table(["target", "measured", "setting", "verdict"], rows, "targets"))
     parts.append('<h2 id="details">Details per task</h2><p class="legend">Parameters are listed only where they '
                  "differ from the defaults (a method's defaults on a task include the task's presets, "
                  "harness/presets.py); the full configuration of each row is in "

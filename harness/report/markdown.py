@@ -46,6 +46,10 @@ def render(report) -> str:
             lines += [f"### {lit.title}", "", PUBLISHED_LEGEND, "",
                       _table([{**ln, "source": f"[{ln['source']}]"} for ln in lit.lines]), ""]
             lines += [f"[{i}] {t}  " for i, t in enumerate(lit.footnotes, start=1)] + [""]
+    if report.targets:
+        from .targets import LEGEND
+
+        lines += ["## Targets", "", LEGEND, "", _table(report.targets), ""]
     lines += ["## Details per task", "",
               "Hyper-parameters and task parameters are listed only where they differ from the defaults "
               "(a method's defaults on a task include the task's presets, `harness/presets.py`); "

@@ -1,0 +1,92 @@
+"""A suite's targets, each shown as met or not met with the figure measured for it.
+
+A target names the cells it is about (task, method, and the task parameters, hyper-parameters and
+training settings those cells must have) and one of two bars: the headline metric's mean over seeds
+at least ``at_least`` with at least ``seeds`` seeds, the seconds per epoch at most ``max_ratio``
+times the reference (``supervised``) method's at the same size parameter, batch size and device, or
+the set-up seconds (data and symbolic compilation) at most ``max_setup``.
+Of several matching cells the one with the highest mean stands for the target (its setting is
+shown); a target no cell matches is "not run". The suites declare theirs in
+:data:`harness.suites.TARGETS`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .cells import REFERENCE_METHOD, train_text
+
+
+@dataclass
+class Target:
+    label: str  # what is asked and by whom, e.g. "N = 3: sum accuracy >= 94.5 (DeepStochLog's published)"
+    task: str
+    method: str
+    tp: dict = field(default_factory=dict)  # task parameters the cells must have
+    hp: dict = field(default_factory=dict)  # hyper-parameters the cells must have
+    train: dict = field(default_factory=dict)  # epochs, batch_size, lr, lr_schedule the cells must have
+    metric: str | None = None  # None: the task's headline metric
+    at_least: float | None = None
+    max_ratio: float | None = None
+    max_setup: float | None = None  # set-up seconds (data, compilation) at most this
+    seeds: int = 3
+
+
+def _matches(c: dict, t: Target) -> bool:
+    return (c["task"] == t.task and c["method"] == t.method
+            and all(str(c["tp"].get(k)) == str(v) for k, v in t.tp.items())
+            and all(str(c["hp"].get(k)) == str(v) for k, v in t.hp.items())
+            and all(str(c.get(k)) == str(v) for k, v in t.train.items()))
+
+
+def _reference(cells: list[dict], c: dict) -> float:
+    """The reference method's median s/epoch at ``c``'s size parameter, batch size and device."""
+    sp = c["size_param"]
+    ref = sorted(r["s_per_epoch"] for r in cells
+                 if r["method"] == REFERENCE_METHOD and r["task"] == c["task"] and r["n_ok"]
+                 and r["s_per_epoch"] == r["s_per_epoch"] and r["batch_size"] == c["batch_size"]
+                 and r["device"] == c["device"] and (sp is None or str(r["tp"].get(sp)) == str(c["tp"].get(sp))))
+    return ref[len(ref) // 2] if ref else float("nan")
+
+
+LEGEND = ("Each target with the cell that stands for it (of several matching cells, the one with the highest "
+          "mean); an accuracy target is met when that mean reaches the bar over at least the seeds it asks for; a "
+          "time target compares the cell's median seconds per epoch with the supervised method's at the same N, "
+          "batch size and device.")
+
+
+def evaluate(cells: list[dict], targets: list[Target]) -> list[dict]:
+    """One record per target: label, measured (text), setting, verdict (met / not met / not run)."""
+    out = []
+    for t in targets:
+        cands = [c for c in cells if _matches(c, t) and c["n_ok"]]
+        metric = t.metric or (cands[0]["main_metric"] if cands else None)
+        cands = [c for c in cands if metric in c["metrics"]]
+        if not cands:
+            out.append({"target": t.label, "measured": "—", "setting": "", "verdict": "not run"})
+            continue
+        c = max(cands, key=lambda c: c["metrics"][metric][0])
+        mean, std, n = c["metrics"][metric]
+        setting = train_text(c) + f", seeds {', '.join(map(str, sorted(c['seeds'])))}"
+        if t.max_setup is not None:
+            measured = f"{c['setup_s']:.2f} s of set-up"
+            verdict = "met" if c["setup_s"] <= t.max_setup else "not met"
+        elif t.max_ratio is not None:
+            ref = _reference(cells, c)
+            ratio = c["s_per_epoch"] / ref
+            if ratio != ratio:
+                out.append({"target": t.label, "measured": f"{c['s_per_epoch']:.1f} s/epoch; no reference run",
+                            "setting": setting, "verdict": "not run"})
+                continue
+            measured = f"{ratio:.2f}x ({c['s_per_epoch']:.1f} s against {ref:.1f} s an epoch)"
+            verdict = "met" if ratio <= t.max_ratio else "not met"
+        else:
+            digits = 3 if round(mean, 2) >= t.at_least > mean else 2  # 97.998 is not 98.00
+            measured = f"{mean:.{digits}f} ± {std:.2f} ({n} seeds)" if n > 1 else f"{mean:.{digits}f} ({n} seed)"
+            if mean < t.at_least:
+                verdict = "not met"
+            elif n < t.seeds:
+                verdict = f"reached, but {n} of {t.seeds} seeds"
+            else:
+                verdict = "met"
+        out.append({"target": t.label, "measured": measured, "setting": setting, "verdict": verdict})
+    return out
