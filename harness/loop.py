@@ -153,6 +153,7 @@ def validate_configs(cfgs: list[RunConfig], results_dir: str) -> None:
         ident = run_identity(cfg, results_dir)
         resolve_device(cfg.device)
         key = json.dumps([cfg.task, ident.task.tp, cfg.data_dirs], sort_keys=True, default=str)
+        ident.writer.check_free()  # another process writing this very run
         if key not in validated:
             validated.add(key)
             ident.task.validate()

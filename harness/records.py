@@ -78,7 +78,52 @@ class RunWriter:
         self.dir = os.path.join(results_dir, task, method)
         self.final = os.path.join(self.dir, f"{run_id}.jsonl")
         self.part = self.final + ".part"
+        # "host pid since" of the process writing the .part, outside the run folders (which hold rows only)
+        self.lock = os.path.join(results_dir, ".locks", f"{task}.{method}.{run_id}")
         self._f = None
+
+    def writer_alive(self) -> str | None:
+        """Who is writing this run now ("process P on H since T"), or None. A lock left by a process
+        that has ended on this host (or by this process itself) is stale; one of another host cannot
+        be checked from here and counts as alive."""
+        try:
+            with open(self.lock) as f:
+                host, pid, since = f.read().split(maxsplit=2)
+            pid = int(pid)
+        except (OSError, ValueError):
+            return None
+        if host == socket.gethostname():
+            if pid == os.getpid():
+                return None
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return None
+            except PermissionError:
+                pass
+            try:  # a killed process its parent has not yet reaped (a zombie) writes nothing more
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return None
+            except (OSError, IndexError):
+                pass
+        return f"process {pid} on {host} since {since.strip()}"
+
+    def check_free(self) -> None:
+        """UserError when another live process is writing this run (two invocations of one run into
+        one results directory would set each other's rows aside)."""
+        who = self.writer_alive()
+        if who:
+            raise UserError(f"run {os.path.basename(self.final)[:-6]} is being written by {who} into "
+                            f"{self.dir}; wait for it to end or use another --results directory (if no such run "
+                            f"is going on, delete {self.lock})")
+
+    def _release(self) -> None:
+        if self.writer_alive() is None and os.path.exists(self.lock):
+            try:
+                os.unlink(self.lock)
+            except FileNotFoundError:
+                pass
 
     def finished(self) -> bool:
         return os.path.exists(self.final)
@@ -97,6 +142,10 @@ class RunWriter:
 
     def open(self) -> None:
         os.makedirs(self.dir, exist_ok=True)
+        self.check_free()
+        os.makedirs(os.path.dirname(self.lock), exist_ok=True)
+        with open(self.lock, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
         self.set_aside("killed")  # a .part left by a killed run: keep its epochs aside
         self._f = open(self.part, "a")
 
@@ -115,6 +164,7 @@ class RunWriter:
         self._f.close()
         self._f = None
         os.replace(self.part, self.final)
+        self._release()
 
     def publish_with(self, row: dict[str, Any]) -> None:
         """Append a closing row to the attempt's epochs (those of a process that died without one)
@@ -123,11 +173,13 @@ class RunWriter:
         with open(self.part, "a") as f:
             f.write(json.dumps(row, default=str) + "\n")
         os.replace(self.part, self.final)
+        self._release()  # the lock of the process that died
 
     def close(self) -> None:
         if self._f is not None:
             self._f.close()
             self._f = None
+        self._release()
 
 
 def upgrade_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
