@@ -66,7 +66,10 @@ def evaluate(cells: list[dict], targets: list[Target]) -> list[dict]:
             continue
         c = max(cands, key=lambda c: c["metrics"][metric][0])
         mean, std, n = c["metrics"][metric]
-        setting = train_text(c) + f", seeds {', '.join(map(str, sorted(c['seeds'])))}"
+        ok_seeds = sorted(s for s, kind in zip(c["seeds"], c["outcomes"].values()) if kind == "ok")
+        others = len(c["outcomes"]) - len(ok_seeds)
+        setting = (train_text(c) + f", seeds {', '.join(map(str, ok_seeds))}"
+                   + (f" ({others} more run{'s' if others > 1 else ''} not finished)" if others else ""))
         if t.max_setup is not None:
             measured = f"{c['setup_s']:.2f} s of set-up"
             verdict = "met" if c["setup_s"] <= t.max_setup else "not met"
