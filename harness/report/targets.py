@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from .cells import REFERENCE_METHOD, train_text
 
 
+#: the metrics are percentages computed in float32 (98.06 % of 10,000 digits is stored as
+#: 98.05999994): a mean this close below the bar reaches it
+TOLERANCE = 1e-4
+
+
 @dataclass
 class Target:
     label: str  # what is asked and by whom, e.g. "N = 3: sum accuracy >= 94.5 (DeepStochLog's published)"
@@ -83,9 +88,10 @@ def evaluate(cells: list[dict], targets: list[Target]) -> list[dict]:
             measured = f"{ratio:.2f}x ({c['s_per_epoch']:.1f} s against {ref:.1f} s an epoch)"
             verdict = "met" if ratio <= t.max_ratio else "not met"
         else:
-            digits = 3 if round(mean, 2) >= t.at_least > mean else 2  # 97.998 is not 98.00
+            short = mean < t.at_least - TOLERANCE
+            digits = 3 if short and round(mean, 2) >= t.at_least else 2  # 97.998 is not 98.00
             measured = f"{mean:.{digits}f} ± {std:.2f} ({n} seeds)" if n > 1 else f"{mean:.{digits}f} ({n} seed)"
-            if mean < t.at_least:
+            if short:
                 verdict = "not met"
             elif n < t.seeds:
                 verdict = f"reached, but {n} of {t.seeds} seeds"
