@@ -183,8 +183,8 @@ class RunWriter:
 
 
 def upgrade_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """``row`` in the current schema: older rows get the fields added since (with their defaults of ``_ADDED``); a row of a
-    newer schema than this code is a UserError."""
+    """``row`` in the current schema: older rows get the fields added since (with their defaults of
+    ``_ADDED``); a row of a newer schema than this code is a UserError."""
     v = row.get("schema_version", 1)
     if not isinstance(v, int) or v < 1:
         raise UserError(f"{where or 'a result row'}: schema_version {v!r} is not a version number; "

@@ -129,11 +129,11 @@ def render(report, out_dir: str) -> str:
         if lit is not None:
             parts.append(_published_html(lit))
     if report.targets:
-        from .targets import LEGEND
+        from .targets import COLUMNS, LEGEND
 
-        rows = [[(_e(t[k]), "") for k in ("target", "measured", "setting", "verdict")] for t in report.targets]
+        rows = [[(_e(t[k]), "") for k in COLUMNS] for t in report.targets]
         parts.append(f'<h2 id="targets">Targets</h2><p class="legend">{_e(LEGEND)}</p>'
-                     + _table(["target", "measured", "setting", "verdict"], rows, "targets"))
+                     + _table(list(COLUMNS), rows, "targets"))
     parts.append('<h2 id="details">Details per task</h2><p class="legend">Parameters are listed only where they '
                  "differ from the defaults (a method's defaults on a task include the task's presets, "
                  "harness/presets.py); the full configuration of each row is in "

@@ -1,7 +1,7 @@
 """A suite's targets, each shown as met or not met with the figure measured for it.
 
 A target names the cells it is about (task, method, and the task parameters, hyper-parameters and
-training settings those cells must have) and one of two bars: the headline metric's mean over seeds
+training settings those cells must have) and one of three bars: the headline metric's mean over seeds
 at least ``at_least`` with at least ``seeds`` seeds, the seconds per epoch at most ``max_ratio``
 times the reference (``supervised``) method's at the same size parameter, batch size and device, or
 the set-up seconds (data and symbolic compilation) at most ``max_setup``.
@@ -53,6 +53,8 @@ def _reference(cells: list[dict], c: dict) -> float:
     return ref[len(ref) // 2] if ref else float("nan")
 
 
+#: the fields of each record of :func:`evaluate`, in the order the tables show them
+COLUMNS = ("target", "measured", "setting", "verdict")
 LEGEND = ("Each target with the cell that stands for it (of several matching cells, the one with the highest "
           "mean); an accuracy target is met when that mean reaches the bar over at least the seeds it asks for; a "
           "time target compares the cell's median seconds per epoch with the supervised method's at the same N, "

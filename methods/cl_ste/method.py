@@ -121,8 +121,9 @@ class CLSTE(Method):
             # only the clauses some example keeps: a dropped clause adds 0 to every term, so the
             # value and gradient are those over all m clauses (e.g. 4 of apply2x2's 42,388)
             rows = mask.any(0).nonzero().squeeze(1)
+            # these rows are already the kept ones: no second selection (ClauseBlocks._kept_block)
             l_cnf = ClauseBlocks(self.idx_[rows], self.sign_[rows], split=False).loss(
-                v_nn, g, mask[:, rows], norm, w_cnf, facts=True)
+                v_nn, g, mask[:, rows], norm, w_cnf, facts=True, select=False)
         loss = l_cnf + self.hp["w_bound"] * _step_mean(steps, bound_loss)
         if self.hp["w_cont"]:
             loss = loss + self.hp["w_cont"] * _step_mean(
