@@ -23,7 +23,7 @@ import torch
 from . import presets, records
 from .budget import Budget, BudgetExceeded, Clock
 from .errors import SkipRun, UserError, did_you_mean
-from .provenance import code_hash, defining_file, display_path, local_modules
+from .provenance import code_hash, defining_file, display_path, local_modules, loop_hash, loop_modules
 from .registry import get_method, get_task
 
 log = logging.getLogger("nesybench")
@@ -118,7 +118,7 @@ def run_config_key(cfg: RunConfig, task, method, train) -> dict[str, Any]:
     return {
         "task": task.key, "task_version": task.version, "task_hash": code_hash(type(task)),
         "method": method.key, "method_version": method.version, "method_hash": code_hash(type(method)),
-        "hp": method.hp, "tp": task.tp, "seed": cfg.seed, **train,
+        "loop_hash": loop_hash(), "hp": method.hp, "tp": task.tp, "seed": cfg.seed, **train,
         "data": {k: os.path.abspath(v) for k, v in cfg.data_dirs.items()},
         "device": cfg.device, "threads": cfg.threads,
     }
@@ -172,9 +172,10 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
         "schema_version": records.SCHEMA_VERSION, "run_id": run_id,
         "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
         "method": method.key, "method_version": method.version, "method_key": f"{method.key}-v{method.version}",
-        "method_hash": key["method_hash"], "task_hash": key["task_hash"],
+        "method_hash": key["method_hash"], "task_hash": key["task_hash"], "loop_hash": key["loop_hash"],
         "method_file": display_path(defining_file(type(method))), "task_file": display_path(defining_file(type(task))),
         "method_modules": local_modules(type(method)), "task_modules": local_modules(type(task)),
+        "loop_modules": loop_modules(),
         "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
         "seed": cfg.seed, "epochs": train["epochs"],
         "batch_size": train["batch_size"], "lr": train["lr"], "lr_schedule": train.get("lr_schedule", "constant"),

@@ -1,13 +1,19 @@
-"""Which source a run's result depends on: the hash of every local module its plug-ins import.
+"""Which source a run's result depends on: the hash of every local module on the run's path.
 
 A run id must change whenever code that can change its numbers changes, so that a changed method
-never pools with old results. The code of a task or method is not only the module that defines its
-class: ``fuzzy`` evaluates atoms with :mod:`harness.atoms`, the semantic loss compiles with
-``methods/_sdd/``, the MNIST tasks build their network in ``tasks/nets.py``. :func:`code_hash`
-therefore walks the ``import`` statements of the defining module, transitively, over every *local*
-module (a file of this repository's ``harness``, ``methods`` and ``tasks`` packages, or a file in
-the directory of an out-of-tree plug-in), and hashes the source of all of them. Third-party
-packages (torch, PySDD, ...) are recorded by version in each row instead (:mod:`harness.records`).
+never pools with old results, and must not change when only a comment, a docstring or the layout of
+the code changes, so that finished runs survive a formatter. The code of a run is not only the
+modules that define its task and method classes: ``fuzzy`` evaluates atoms with
+:mod:`harness.atoms`, the semantic loss compiles with ``methods/_sdd/``, the MNIST tasks build their
+network in ``tasks/nets.py``, and the training loop (:mod:`harness.loop`: the optimiser, the
+learning-rate schedule, batching, evaluation) drives all of them. :func:`code_hash` therefore walks
+the ``import`` statements of a module, transitively, over every *local* module (a file of this
+repository's ``harness``, ``methods`` and ``tasks`` packages, or a file in the directory of an
+out-of-tree plug-in), and hashes the *code* of each: its syntax tree with docstrings removed, written
+back as canonical source (:func:`ast.unparse`), so comments, docstrings, line breaks and quoting do
+not count. A run's key holds three such hashes: the task's, the method's and the loop's
+(:data:`LOOP_MODULE`). Third-party packages (torch, PySDD, ...) are recorded by version in each row
+instead (:mod:`harness.records`).
 
 The walk reads the source with :mod:`ast` (nothing is imported by it); it follows ``import a.b``,
 ``from a import b`` (``b`` a module or a name of ``a``) and relative imports, at any depth of the
@@ -25,6 +31,8 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("harness", "methods", "tasks")
+#: the module that runs every training step and evaluation; its import closure is in every run's id
+LOOP_MODULE = "harness.loop"
 
 
 def _local_roots(cls: type) -> tuple[str, ...]:
@@ -111,21 +119,68 @@ def _closure(module: str, roots: tuple[str, ...]) -> tuple[tuple[str, str], ...]
     return tuple(sorted(seen.items()))
 
 
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    """Remove the docstring of the module and of every class and function of ``tree`` (in place)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+@functools.lru_cache(maxsize=None)
+def _code_cached(path: str, mtime_ns: int, size: int) -> str:
+    with open(path, "rb") as f:
+        src = f.read()
+    try:
+        return ast.unparse(_strip_docstrings(ast.parse(src)))
+    except SyntaxError:  # not Python that parses here: its bytes count as they are
+        return src.decode("utf-8", "replace")
+
+
+def normalized_code(path: str) -> str:
+    """The code of a Python file as it counts for a run id: the syntax tree without docstrings,
+    written back by :func:`ast.unparse` (comments, blank lines, line breaks and quoting gone)."""
+    st = os.stat(path)
+    return _code_cached(path, st.st_mtime_ns, st.st_size)
+
+
 def local_modules(cls: type) -> list[str]:
     """Files (shown relative to the repository) of every local module ``cls``'s module imports."""
     return [display_path(p) for p, _ in _closure(cls.__module__, _local_roots(cls))]
 
 
-def code_hash(cls: type) -> str:
-    """Hash (12 hex digits) of the source of ``cls``'s module and every local module it imports,
-    transitively (see the module docstring)."""
+def _hash_files(files: tuple[tuple[str, str], ...]) -> "hashlib._Hash":
     h = hashlib.sha256()
-    files = _closure(cls.__module__, _local_roots(cls))
-    if not files:  # a class without a source file (defined interactively): its name only
-        h.update(cls.__qualname__.encode())
     for path, name in files:
         h.update(name.encode() + b"\0")
-        with open(path, "rb") as f:
-            h.update(f.read())
+        h.update(normalized_code(path).encode())
         h.update(b"\0")
+    return h
+
+
+def code_hash(cls: type) -> str:
+    """Hash (12 hex digits) of the code of ``cls``'s module and every local module it imports,
+    transitively, with its ``version`` (see the module docstring)."""
+    files = _closure(cls.__module__, _local_roots(cls))
+    h = _hash_files(files)
+    if not files:  # a class without a source file (defined interactively): its name only
+        h.update(cls.__qualname__.encode())
+    h.update(f"version={getattr(cls, 'version', None)}".encode())
     return h.hexdigest()[:12]
+
+
+def loop_modules() -> list[str]:
+    """Files (relative to the repository) of the training loop's module and its local imports."""
+    return [display_path(p) for p, _ in _closure(LOOP_MODULE, _package_roots())]
+
+
+def loop_hash() -> str:
+    """Hash (12 hex digits) of the code of the training loop and every local module it imports."""
+    return _hash_files(_closure(LOOP_MODULE, _package_roots())).hexdigest()[:12]
+
+
+def _package_roots() -> tuple[str, ...]:
+    return tuple(os.path.join(REPO, p) for p in PACKAGES)

@@ -14,7 +14,9 @@ this code is refused with a one-line :class:`~harness.errors.UserError`.
 Schema history: 1, first release; 2 adds ``train_loss`` (mean training loss per epoch),
 ``method_file`` / ``task_file`` (the file defining each plug-in) and ``method_modules`` /
 ``task_modules`` (the local modules hashed into ``method_hash`` / ``task_hash``, which from 2 on
-cover every local module the plug-in imports).
+cover every local module the plug-in imports); 3 adds ``lr_schedule``; 4 adds ``loop_hash`` and
+``loop_modules`` (the training loop's code and the local modules it imports, part of every run id
+from 4 on, as are task and method hashes of code without comments and docstrings).
 """
 from __future__ import annotations
 
@@ -30,11 +32,12 @@ from typing import Any, Iterable
 
 from .errors import UserError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: fields added by each schema version, with the value an upgraded older row gets
 _ADDED = {2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None,
               "task_modules": None},
-          3: {"lr_schedule": "constant"}}
+          3: {"lr_schedule": "constant"},
+          4: {"loop_hash": None, "loop_modules": None}}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -55,11 +58,17 @@ def git_info() -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": dirty}
 
 
+#: every installed distribution a run's numbers can depend on (None in a row: not installed there)
+_RECORDED_PACKAGES = ("nesybench", "torch", "numpy", "scipy", "pandas", "mlxtend", "pysdd", "problog",
+                      "deepproblog", "numba", "klaycircuits", "clingo", "LTNtorch", "ray", "deepstochlog",
+                      "pyswip")
+
+
 def package_versions() -> dict[str, str | None]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for pkg in ("nesybench", "torch", "numpy", "pandas", "pysdd", "problog", "deepproblog"):
+    for pkg in _RECORDED_PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
