@@ -65,6 +65,12 @@ def import_deepproblog():
     return ExactEngine, Model, Network, Query, Constant, Term
 
 
+def _count(targets) -> str:
+    """How many target values there are, written out (a ``range`` may be longer than an index)."""
+    n = targets.stop - targets.start if isinstance(targets, range) else len(targets)
+    return f"{n:,}" if n < 10**9 else f"about 10^{len(str(n)) - 1}"
+
+
 class _Lookup(torch.nn.Module):
     """The 'network' DeepProbLog calls: its inputs already are the harness's probabilities."""
 
@@ -132,7 +138,7 @@ class DeepProbLog(Method):
                     self.sdd_seconds_ += ac.compile_time or 0.0
                     done += 1
         except BudgetExceeded as e:  # the timeout row says how far grounding and compilation got
-            e.args = (f"{e.args[0]}; DeepProbLog had ground and compiled {done} of {len(targets)} queries "
+            e.args = (f"{e.args[0]}; DeepProbLog had ground and compiled {done} of {_count(targets)} queries "
                       f"(grounding {self.ground_seconds_:.1f} s, SDD compilation {self.sdd_seconds_:.1f} s, "
                       f"{time.perf_counter() - t0 - self.ground_seconds_ - self.sdd_seconds_:.1f} s in the "
                       "unfinished query)",)
@@ -153,8 +159,10 @@ class DeepProbLog(Method):
         or (B, k) (one query argument per column)."""
         t0 = time.perf_counter()
         self.source_.probs = torch.softmax(outputs[self.group_], -1)  # (B, G, K)
-        t = torch.as_tensor(targets)
-        targets = t.tolist() if t.dim() == 2 else t.reshape(-1).tolist()  # _query takes ints or rows
+        if isinstance(targets, torch.Tensor):
+            targets = targets.tolist() if targets.dim() == 2 else targets.reshape(-1).tolist()  # ints or rows
+        else:  # Python integers (any size: mnist-add's sums at large N) or rows of them
+            targets = [t.tolist() if isinstance(t, torch.Tensor) else t for t in targets]
         with warnings.catch_warnings():  # its semiring's is_zero calls float() on graph tensors
             warnings.simplefilter("ignore", UserWarning)
             results = self.model_.solve([self._query(b, t) for b, t in enumerate(targets)])

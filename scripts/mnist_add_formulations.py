@@ -144,7 +144,7 @@ def main(argv=None):
                     batch.evidence[:, cj] = 0
             elif a.variant.startswith("gate"):
                 with torch.no_grad():
-                    right = argmax_columns(net(batch.x)["digit"].argmax(-1), batch.target, n)
+                    right = argmax_columns(net(batch.x)["digit"].argmax(-1), torch.as_tensor(batch.target), n)
                 above = right[:, n - 1]
                 for j in range(n - 2, -1, -1):  # column j kept while the columns above it are right
                     batch.evidence[:, lower[j]] *= above.unsqueeze(1).float()

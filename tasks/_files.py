@@ -9,7 +9,17 @@ from harness.errors import UserError
 
 
 def read_rows(path: str, n_fields: int, what: str) -> np.ndarray:
-    """The paper's space-separated integer rows, checked for their field count."""
+    """The paper's space-separated integer rows, checked for their field count, as an int64 array."""
+    rows = read_int_rows(path, n_fields, what)
+    big = next((v for r in rows for v in r if not -2**63 <= v < 2**63), None)
+    if big is not None:
+        raise UserError(f"{path}: {what} fields are 64-bit integers; {big} is not")
+    return np.asarray(rows, dtype=np.int64)
+
+
+def read_int_rows(path: str, n_fields: int, what: str) -> list[list[int]]:
+    """The paper's space-separated integer rows as Python integers (exact at any size), checked for
+    their field count."""
     if not os.path.isfile(path):
         raise UserError(f"{what}: data_file not found: {path}")
     rows = []
@@ -28,4 +38,4 @@ def read_rows(path: str, n_fields: int, what: str) -> np.ndarray:
             rows.append(vals)
     if not rows:
         raise UserError(f"{path}: no examples")
-    return np.asarray(rows, dtype=np.int64)
+    return rows

@@ -58,7 +58,7 @@ from harness.cnf import CNF, CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
 
-from ._files import read_rows
+from ._files import read_int_rows
 from .asp_programs import mnist_add_asp
 from .mnist_add_encodings import column_encoding, column_targets
 from .mnist_add_paper import check_size, sparse_paper_constraint
@@ -66,12 +66,56 @@ from .mnist_data import load_mnist, to_float as _to_float
 from .nets import LeNet, PerImage
 
 MAX_PAPER_DIGITS = 2  # the paper encoding is listed up to here, generated per example beyond
+MAX_DIGITS = 500  # N beyond this leaves full MNIST's 10,000 test digits fewer than 10 test sums
+
+
+#: the most digits whose numbers fit an int64 place value (10^18); only small-N helpers use them
+INT64_DIGITS = 18
 
 
 def number_weights(n_digits: int) -> np.ndarray:
-    """Place values of the 2N images: [10^(N-1) .. 1, 10^(N-1) .. 1]."""
+    """Place values of the 2N images: [10^(N-1) .. 1, 10^(N-1) .. 1], int64, for N <= 18 only
+    (the paper encoding's enumeration and small hand-worked cases; sums are added as digits)."""
+    if n_digits > INT64_DIGITS:
+        raise ValueError(f"number_weights: 10^{n_digits - 1} does not fit an int64; add digits with add_numbers")
     w = 10 ** np.arange(n_digits - 1, -1, -1)
     return np.concatenate([w, w]).astype(np.int64)
+
+
+def add_numbers(digits: torch.Tensor) -> torch.Tensor:
+    """Column addition, exact at any N: (B, 2N) digits of two numbers (each most significant first,
+    the first number's N digits then the second's) -> (B, N+1) digits of their sum, least
+    significant first. No number is formed, so nothing overflows."""
+    n = digits.shape[-1] // 2
+    a, b = digits[..., :n].flip(-1), digits[..., n:].flip(-1)  # least significant first
+    out = torch.empty(*digits.shape[:-1], n + 1, dtype=torch.long, device=digits.device)
+    carry = torch.zeros(digits.shape[:-1], dtype=torch.long, device=digits.device)
+    for j in range(n):
+        t = a[..., j] + b[..., j] + carry
+        out[..., j] = t % 10
+        carry = t // 10
+    out[..., n] = carry
+    return out
+
+
+def digits_to_ints(digits: torch.Tensor) -> list[int]:
+    """(B, K) decimal digits, least significant first -> B Python integers (exact at any K)."""
+    rows = digits.flip(-1).cpu().numpy().astype(np.uint8) + ord("0")
+    return [int(r.tobytes().decode()) for r in rows] if rows.shape[-1] else [0] * len(rows)
+
+
+def sum_digits(sums, n_digits: int) -> torch.Tensor:
+    """Sums (B,), Python integers or an integer tensor -> (B, N+1) decimal digits, least significant
+    first, on the tensor's device. Exact at any N; a sum outside 0 .. 2 (10^N - 1) is a ValueError."""
+    device = sums.device if isinstance(sums, torch.Tensor) else None
+    vals = [int(v) for v in (sums.tolist() if isinstance(sums, torch.Tensor) else sums)]
+    top = 2 * (10 ** n_digits - 1)
+    bad = [v for v in vals if not 0 <= v <= top]
+    if bad:
+        raise ValueError(f"sum {bad[0]} is not the sum of two {n_digits}-digit numbers (0 .. {top})")
+    text = "".join(str(v).zfill(n_digits + 1)[::-1] for v in vals).encode()
+    out = torch.frombuffer(bytearray(text), dtype=torch.uint8).long() - ord("0") if vals else torch.zeros(0)
+    return out.reshape(len(vals), n_digits + 1).to(device or "cpu")
 
 
 def paper_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, np.ndarray]:
@@ -186,12 +230,6 @@ def compact_blocks(cnf: CNF, n_digits: int) -> list[list[int]]:
     return blocks
 
 
-def sum_digits(sums: torch.Tensor, n_digits: int) -> torch.Tensor:
-    """(B,) sums -> (B, N+1) decimal digits, least significant first."""
-    p = 10 ** torch.arange(n_digits + 1, device=sums.device)
-    return torch.div(sums.unsqueeze(1), p, rounding_mode="floor") % 10
-
-
 def problog_program(n_digits: int, n_values: int = 10) -> str:
     """The DeepProbLog program for N-digit addition, in the style of DeepProbLog's own MNIST examples:
     a number is a list of digit images read most significant first (``number/3`` accumulates
@@ -232,8 +270,9 @@ class MnistAdd(Task):
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
         n = self.tp["digits"]
-        if n < 1:
-            raise UserError(f"mnist-add: digits must be >= 1, got {n}")
+        if not 1 <= n <= MAX_DIGITS:
+            raise UserError(f"mnist-add: digits must be 1 .. {MAX_DIGITS}, got {n} (at N = {MAX_DIGITS} full MNIST "
+                            f"gives {10000 // (2 * MAX_DIGITS)} test sums)")
         enc = self.tp["encoding"]
         if enc not in ("auto", "paper", "compact", "column"):
             raise UserError(f"mnist-add: unknown encoding {enc!r}; available: auto, paper, compact, column")
@@ -275,22 +314,28 @@ class MnistAdd(Task):
                 self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
 
-    def evidence_for(self, sums: torch.Tensor, top_only: bool = False) -> torch.Tensor:
-        """(B,) sums -> (B, n) evidence: sum(s) = 1 (paper) or sdig(j, s_j) = 1 for each digit s_j
-        of the sum (compact); every other atom unknown (as the reference). ``top_only`` (column
-        encoding): only the top column's total, the sum's lower digits unknown."""
+    def evidence_for(self, sums, top_only: bool = False) -> torch.Tensor:
+        """(B,) sums (Python integers or an integer tensor) -> (B, n) evidence; see
+        :meth:`evidence_from_digits`."""
+        return self.evidence_from_digits(sum_digits(sums, self.tp["digits"]), top_only)
+
+    def evidence_from_digits(self, digits: torch.Tensor, top_only: bool = False) -> torch.Tensor:
+        """(B, N+1) sum digits, least significant first -> (B, n) evidence: sum(s) = 1 (paper),
+        sdig(j, s_j) = 1 for each digit s_j of the sum (compact), or the columns' digits and the
+        top column's total (column); every other atom unknown (as the reference). ``top_only``
+        (column encoding): only the top column's total, the sum's lower digits unknown."""
         c = self.constraint()
-        ev = torch.zeros(len(sums), c.n_atoms, device=sums.device)
-        cols = self.sum_cols_.to(sums.device)
-        rows = torch.arange(len(sums), device=sums.device)
-        if self.encoding == "paper":
-            ev[rows, cols[sums]] = 1.0
+        ev = torch.zeros(len(digits), c.n_atoms, device=digits.device)
+        cols = self.sum_cols_.to(digits.device)
+        rows = torch.arange(len(digits), device=digits.device)
+        if self.encoding == "paper":  # N <= 4 (check_size): the sum is an index of a few digits
+            place = 10 ** torch.arange(digits.shape[1], device=digits.device)
+            ev[rows, cols[(digits * place).sum(1)]] = 1.0
         elif self.encoding == "column":  # sdig(j, s_j) for j < N-1, top(s_N-1 + 10 s_N)
-            targets = column_targets(sums, self.tp["digits"])  # (B, N)
+            targets = column_targets(digits)  # (B, N)
             for j in range(targets.shape[1] - 1 if top_only else 0, targets.shape[1]):
                 ev[rows, cols[j][targets[:, j]]] = 1.0
         else:
-            digits = sum_digits(sums, self.tp["digits"])  # (B, N+1)
             for j in range(digits.shape[1]):
                 ev[rows, cols[j][digits[:, j]]] = 1.0
         return ev
@@ -300,16 +345,19 @@ class MnistAdd(Task):
 
     # ---- data ---------------------------------------------------------------------------------
     def _read_pairs_file(self, path: str, n_train: int, labels: np.ndarray) -> np.ndarray:
-        weights = number_weights(self.tp["digits"])
-        rows = read_rows(path, self.n_img + 1, f"mnist-add digits={self.tp['digits']} (i_1..i_{self.n_img} sum)")
-        idx, sums = rows[:, :-1], rows[:, -1]
-        bad = np.flatnonzero((idx < 0).any(1) | (idx >= n_train).any(1))
-        if len(bad):
+        """(P, 2N) image indices of a pairs file, each row's sum checked against its digits' labels
+        (as Python integers: exact at any N)."""
+        rows = read_int_rows(path, self.n_img + 1, f"mnist-add digits={self.tp['digits']} (i_1..i_{self.n_img} sum)")
+        bad = [k for k, r in enumerate(rows) if any(not 0 <= v < n_train for v in r[:-1])]
+        if bad:
             raise UserError(f"{path}, row {bad[0] + 1}: image index outside the {n_train} training digits "
                             "(the paper's files index the full MNIST; pass --mnist-dir)")
-        bad = np.flatnonzero(labels[idx] @ weights != sums)
-        if len(bad):
-            raise UserError(f"{path}, row {bad[0] + 1}: sum {sums[bad[0]]} disagrees with the digits' labels")
+        idx = np.asarray([r[:-1] for r in rows], dtype=np.int64)
+        true = digits_to_ints(add_numbers(torch.as_tensor(labels[idx], dtype=torch.long)))
+        bad = [k for k, (r, t) in enumerate(zip(rows, true)) if r[-1] != t]
+        if bad:
+            raise UserError(f"{path}, row {bad[0] + 1}: sum {rows[bad[0]][-1]} disagrees with the digits' labels "
+                            f"({true[bad[0]]})")
         return idx
 
     def _pairs_path(self) -> str:
@@ -352,45 +400,57 @@ class MnistAdd(Task):
         return pairs
 
     def validate(self) -> None:
-        """The MNIST files and the pairs file (read and checked as ``setup`` does)."""
+        """The MNIST files and the pairs file (read and checked as ``setup`` does), and that the
+        digits make at least one training and one test sum of 2N images."""
         data = load_mnist(self.data_dirs.get("mnist"))
-        self._train_pairs(data, self._split(data)[1], 0)
+        _, train_y, _, test_y = self._split(data)
+        n_test = len(self._test_pairs(len(test_y)))
+        if len(train_y) < self.n_img or n_test < 1:
+            raise UserError(f"mnist-add: N = {self.tp['digits']} needs {self.n_img} digits per sum; {data.source} MNIST "
+                            f"has {len(train_y)} training and {len(test_y)} scoring digits; lower digits"
+                            + ("" if data.source.startswith("full") else " or pass --mnist-dir"))
+        self._train_pairs(data, train_y, 0)
 
     def setup(self, seed: int, device: torch.device) -> None:
         data = load_mnist(self.data_dirs.get("mnist"))
         self.source_ = data.source
         train_x, train_y, test_x, test_y = self._split(data)
         pairs = self._train_pairs(data, train_y, seed)
-        weights = torch.as_tensor(number_weights(self.tp["digits"]))
         self.train_images_ = _to_float(train_x).to(device)  # (N, 1, 28, 28)
         self.train_labels_ = torch.as_tensor(train_y).to(device)
         self.pairs_ = torch.as_tensor(pairs, dtype=torch.long).to(device)  # (P, 2N)
-        self.pair_sums_ = (self.train_labels_[self.pairs_] * weights.to(device)).sum(1)
+        self.pair_sum_digits_ = add_numbers(self.train_labels_[self.pairs_].long())  # (P, N+1), exact
+        self.pair_sums_ = digits_to_ints(self.pair_sum_digits_)  # P Python integers: the labels
         self.test_images_ = _to_float(test_x).to(device)
         self.test_labels_ = torch.as_tensor(test_y).to(device)
-        n_test = len(test_y) // self.n_img
-        test_perm = np.random.default_rng(12345).permutation(len(test_y))[: n_test * self.n_img]
-        self.test_pairs_ = torch.as_tensor(test_perm.reshape(n_test, self.n_img)).to(device)
-        self.weights_ = weights.to(device)
+        self.test_pairs_ = torch.as_tensor(self._test_pairs(len(test_y))).to(device)  # (T, 2N)
         self.epochs_started_ = 0
         self.constraint()
+
+    def _test_pairs(self, n_test_digits: int) -> np.ndarray:
+        """(T, 2N) test image indices: the test digits in a fixed permutation (seed 12345) cut into
+        floor(n / 2N) groups, each digit used once, the same for every run."""
+        n_test = n_test_digits // self.n_img
+        return np.random.default_rng(12345).permutation(n_test_digits)[: n_test * self.n_img].reshape(n_test, self.n_img)
 
     def describe(self) -> dict:
         return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.pairs_)),
                 "scored_on": f"{self.tp['holdout']} held-out training digits" if self.tp["holdout"] else "test",
-                "n_test_examples": int(len(self.test_pairs_))}
+                "n_test_examples": int(len(self.test_pairs_)),
+                "protocol": ("pairs file" if self.tp["pairs_file"] else "each digit image used once") +
+                            f": {len(self.pairs_)} training sums, {len(self.test_pairs_)} test sums of 2N = "
+                            f"{self.n_img} images" + (f" (n_pairs={self.tp['n_pairs']})" if self.tp["n_pairs"] else "")}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
         """One epoch's batches; within the first ``top_epochs`` epochs the evidence holds only the
         top column's total (docs/mnist-add-scaling.md: the only column whose clause tells the digits
-        apart on an untrained network)."""
+        apart on an untrained network). ``target``: the sums as Python integers."""
         self.epochs_started_ = getattr(self, "epochs_started_", 0) + 1
         top_only = self.epochs_started_ <= self.tp["top_epochs"]
         for o in shuffled_batches(len(self.pairs_), batch_size, generator, self.pairs_.device):
             sel = self.pairs_[o]  # (B, 2N)
-            sums = self.pair_sums_[o]
-            yield Batch(x=self.train_images_[sel], evidence=self.evidence_for(sums, top_only),
-                        labels={"digit": self.train_labels_[sel]}, target=sums)
+            yield Batch(x=self.train_images_[sel], evidence=self.evidence_from_digits(self.pair_sum_digits_[o], top_only),
+                        labels={"digit": self.train_labels_[sel]}, target=[self.pair_sums_[i] for i in o.tolist()])
 
     @torch.no_grad()
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
@@ -400,8 +460,7 @@ class MnistAdd(Task):
             preds.append(net(x)["digit"].squeeze(1).argmax(-1))
         pred = torch.cat(preds)
         digit_acc = (pred == self.test_labels_).float().mean().item()
-        w = self.weights_
-        true_sum = (self.test_labels_[self.test_pairs_] * w).sum(1)
-        pred_sum = (pred[self.test_pairs_] * w).sum(1)
-        sum_acc = (pred_sum == true_sum).float().mean().item()
+        true_sum = add_numbers(self.test_labels_[self.test_pairs_].long())  # (T, N+1) digits: exact at any N
+        pred_sum = add_numbers(pred[self.test_pairs_].long())
+        sum_acc = (pred_sum == true_sum).all(1).float().mean().item()
         return {"digit_acc": 100.0 * digit_acc, "sum_acc": 100.0 * sum_acc}

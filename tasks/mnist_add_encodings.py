@@ -110,10 +110,9 @@ def column_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, lis
     return b.build(), digit_atoms, torch.tensor(pair_rows), ops, ev_cols
 
 
-def column_targets(sums: torch.Tensor, n_digits: int) -> torch.Tensor:
-    """(B,) sums -> (B, N) evidence index per column: the sum's digit j for j < N-1, and the top
-    column's total (digit N-1 + 10 * digit N) in the last slot."""
-    p = 10 ** torch.arange(n_digits, device=sums.device)
-    digits = torch.div(sums.unsqueeze(1), p, rounding_mode="floor") % 10  # (B, N)
-    digits[:, -1] = torch.div(sums, 10 ** (n_digits - 1), rounding_mode="floor")
-    return digits
+def column_targets(digits: torch.Tensor) -> torch.Tensor:
+    """(B, N+1) sum digits, least significant first -> (B, N) evidence index per column: the sum's
+    digit j for j < N-1, and the top column's total (digit N-1 + 10 * digit N) in the last slot."""
+    out = digits[:, :-1].clone()
+    out[:, -1] = digits[:, -2] + 10 * digits[:, -1]
+    return out
