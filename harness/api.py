@@ -308,6 +308,12 @@ class Task:
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
         raise NotImplementedError
 
+    def observe(self, outputs: dict[str, torch.Tensor], batch: Batch) -> None:
+        """Optional: called by the training loop after each step with the network's outputs on the
+        step's batch (not to be differentiated), so that a curriculum can read how training goes
+        from the training examples alone (never from their hidden labels). The loop calls it only
+        where a task overrides it."""
+
     #: True when the task's training examples carry labels of the neural variables that a method
     #: may use with w_label > 0 (shortest path's edges); False when they are hidden gold symbols
     #: (mnist-add's digits), used only by the supervised ceiling and the metrics

@@ -186,10 +186,21 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
     }
 
 
-def train_step(task, method, net, opt, batch, w_label: float) -> torch.Tensor:
+def observes(task) -> bool:
+    """Whether ``task`` overrides :meth:`~harness.api.Task.observe` (the loop then calls it per step)."""
+    from .api import Task
+
+    return type(task).observe is not Task.observe
+
+
+def train_step(task, method, net, opt, batch, w_label: float, observe: bool = False) -> torch.Tensor:
     """One optimizer step of the training loop: the method's loss on the network's outputs, plus
-    the task's supervised loss weighted by ``w_label`` when it is not 0; returns the loss."""
+    the task's supervised loss weighted by ``w_label`` when it is not 0; returns the loss. With
+    ``observe`` the task sees the step's outputs (:meth:`~harness.api.Task.observe`)."""
     outputs = net(batch.x)
+    if observe:
+        with torch.no_grad():
+            task.observe(outputs, batch)
     loss = method.loss(outputs, batch)
     if w_label:
         loss = loss + w_label * task.label_loss(outputs, batch)
@@ -197,6 +208,15 @@ def train_step(task, method, net, opt, batch, w_label: float) -> torch.Tensor:
     loss.backward()
     opt.step()
     return loss
+
+
+def _load_average() -> float | None:
+    """The machine's 1-minute load average as the epoch ends: above the run's threads, other work
+    shared the CPU with it (its times are then not a quiet machine's)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
 
 
 def make_optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -256,6 +276,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
                     data_seconds=data_seconds, setup_seconds=setup_seconds,
                     n_parameters=sum(p.numel() for p in net.parameters()))
         w_label = float(method.hp.get("w_label", 0.0))
+        observe = observes(task)
         row: dict[str, Any] = {}
         for epoch in range(1, train["epochs"] + 1):
             clock.enter("train")
@@ -267,7 +288,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             n_steps = 0
             loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
             for batch in task.train_batches(train["batch_size"], gen):
-                loss = train_step(task, method, net, opt, batch, w_label)
+                loss = train_step(task, method, net, opt, batch, w_label, observe)
                 loss_sum += loss.detach()
                 n_steps += 1
                 if n_steps % 200 == 1:  # cheap divergence check without a sync per step
@@ -285,6 +306,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             eval_seconds = time.perf_counter() - t0
             row = {**base, "epoch": epoch, "status": "ok", "error": None, "metrics": metrics,
                    "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps, "train_loss": train_loss,
+                   "load_avg_1m": _load_average(),
                    "final": epoch == train["epochs"], "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             writer.append(row)
             if progress:

@@ -16,7 +16,8 @@ Schema history: 1, first release; 2 adds ``train_loss`` (mean training loss per 
 ``task_modules`` (the local modules hashed into ``method_hash`` / ``task_hash``, which from 2 on
 cover every local module the plug-in imports); 3 adds ``lr_schedule``; 4 adds ``loop_hash`` and
 ``loop_modules`` (the training loop's code and the local modules it imports, part of every run id
-from 4 on, as are task and method hashes of code without comments and docstrings).
+from 4 on, as are task and method hashes of code without comments and docstrings) and
+``load_avg_1m`` (the machine's load as each epoch ends).
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ SCHEMA_VERSION = 4
 _ADDED = {2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None,
               "task_modules": None},
           3: {"lr_schedule": "constant"},
-          4: {"loop_hash": None, "loop_modules": None}}
+          4: {"loop_hash": None, "loop_modules": None, "load_avg_1m": None}}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -24,14 +24,19 @@ alone; the one CL-STE learns from at every N (docs/mnist-add-scaling.md says why
 ``top_epochs=E`` (column encoding only) gives, in the first E training epochs, only the top column's
 total as evidence (the sum's two leading digits), the other columns' clauses then unused: a curriculum
 under which CL-STE learns the digits from the one column that tells them apart before it sees the
-columns whose clauses are mod 10 (docs/mnist-add-scaling.md).
+columns whose clauses are mod 10 (docs/mnist-add-scaling.md). ``top_until=A`` ends that phase by what
+training shows instead of a count of epochs, so that one setting serves every N: the phase lasts until
+an epoch in which the argmax digits got the top column's total right on a fraction A of the training
+sums (read from the training evidence, never from a digit label); rows record that fraction
+(``train_top_acc``) and the phase (``top_phase``) per epoch.
 
 ``holdout=K`` keeps K training digits (one fixed draw) out of training and scores on them instead of
 the test set: the validation split for tuning.
 
-Data: training examples are drawn per seed as a random permutation of the training digits cut into
-consecutive groups of 2N (each digit used once; 30,000 pairs on full MNIST at N = 1, as in the
-paper), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N sum`` indexing
+Data (the field's protocol at every N): training examples are drawn per seed as a random permutation
+of the training digits cut into consecutive groups of 2N, each digit image used once: floor(60000 / 2N)
+training sums on full MNIST (30,000 at N = 1, 300 at N = 100), and floor(10000 / 2N) test sums (50 at
+N = 100: one test sum is 2 points of accuracy), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N sum`` indexing
 the full MNIST training set, e.g. ``mnistAdd_train.txt``; ``pairs_file=paper`` reads
 ``mnistAdd_train.txt``, ``mnistAdd2_train.txt`` or ``mnistAdd3_train.txt`` from ``--data-dir
 clste``). Test examples: the test digits in a
@@ -39,11 +44,6 @@ fixed permutation (seed 12345) cut into groups of 2N, the same for every run.
 
 Metrics: ``digit_acc`` on every test digit, ``sum_acc`` on the test examples (the sum of the
 numbers read from the predicted digits equals the true sum).
-
-Version history: v1, first release (paper encoding, N <= 2); then the compact encoding and
-``encoding=auto`` (default; the paper encoding wherever it was possible before, so earlier
-configurations give the same runs); the paper encoding generated per example for N = 3, 4 (where
-it was refused) and ``pairs_file=paper``; ``top_epochs`` (default 0: the same runs as before).
 """
 from __future__ import annotations
 
@@ -261,6 +261,7 @@ class MnistAdd(Task):
         "holdout": 0,  # > 0: hold out this many training digits (fixed draw) and score on them, not on the test set
         "encoding": "auto",  # paper (10^(2N) atoms, N <= 4), compact or column (linear in N), auto: paper if N <= 2
         "top_epochs": 0,  # column encoding: the first E epochs give only the top column's total (a curriculum)
+        "top_until": 0.0,  # column encoding: only the top column's total until an epoch's argmax digits get it right this often
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
     main_metric = "sum_acc"
@@ -285,6 +286,9 @@ class MnistAdd(Task):
             raise UserError(f"mnist-add: n_pairs must be >= 0, got {self.tp['n_pairs']}")
         if self.tp["top_epochs"] < 0 or (self.tp["top_epochs"] and self.encoding != "column"):
             raise UserError(f"mnist-add: top_epochs={self.tp['top_epochs']} needs encoding=column and a value >= 0")
+        until = self.tp["top_until"]
+        if not 0 <= until <= 1 or (until and (self.encoding != "column" or self.tp["top_epochs"])):
+            raise UserError(f"mnist-add: top_until={until} needs a fraction in [0, 1], encoding=column and no top_epochs")
         self.n_img = 2 * n
         self._constraint = None
 
@@ -425,6 +429,8 @@ class MnistAdd(Task):
         self.test_labels_ = torch.as_tensor(test_y).to(device)
         self.test_pairs_ = torch.as_tensor(self._test_pairs(len(test_y))).to(device)  # (T, 2N)
         self.epochs_started_ = 0
+        self.top_phase_ = self.tp["top_until"] > 0  # the curriculum's top-column phase, until the switch
+        self.top_right_, self.top_seen_ = 0, 0
         self.constraint()
 
     def _test_pairs(self, n_test_digits: int) -> np.ndarray:
@@ -442,15 +448,38 @@ class MnistAdd(Task):
                             f"{self.n_img} images" + (f" (n_pairs={self.tp['n_pairs']})" if self.tp["n_pairs"] else "")}
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
-        """One epoch's batches; within the first ``top_epochs`` epochs the evidence holds only the
+        """One epoch's batches; within the curriculum's top-column phase the evidence holds only the
         top column's total (docs/mnist-add-scaling.md: the only column whose clause tells the digits
-        apart on an untrained network). ``target``: the sums as Python integers."""
+        apart on an untrained network). The phase is the first ``top_epochs`` epochs, or with
+        ``top_until`` = A every epoch until one in which the argmax digits got the top column's total
+        right on at least a fraction A of the training sums (:meth:`observe`). ``target``: the sums
+        as Python integers."""
         self.epochs_started_ = getattr(self, "epochs_started_", 0) + 1
-        top_only = self.epochs_started_ <= self.tp["top_epochs"]
+        if self.tp["top_until"]:
+            if self.top_phase_ and self.top_seen_ and self.top_right_ >= self.tp["top_until"] * self.top_seen_:
+                self.top_phase_ = False
+            self.top_right_, self.top_seen_ = 0, 0
+            top_only = self.top_phase_
+        else:
+            top_only = self.epochs_started_ <= self.tp["top_epochs"]
         for o in shuffled_batches(len(self.pairs_), batch_size, generator, self.pairs_.device):
             sel = self.pairs_[o]  # (B, 2N)
             yield Batch(x=self.train_images_[sel], evidence=self.evidence_from_digits(self.pair_sum_digits_[o], top_only),
                         labels={"digit": self.train_labels_[sel]}, target=[self.pair_sums_[i] for i in o.tolist()])
+
+    def observe(self, outputs: dict[str, torch.Tensor], batch: Batch) -> None:
+        """Under ``top_until``: count the training sums whose top column's total
+        (the sum's two leading digits, read from the batch's evidence) the argmax digits get right,
+        carries from the lower columns included. No digit label is read."""
+        if not self.tp["top_until"]:
+            return
+        n = self.tp["digits"]
+        top_cols = self.sum_cols_[n - 1].to(batch.evidence.device)
+        top_cols = top_cols[top_cols >= 0]  # top(t), t = 0 .. 19
+        true_top = batch.evidence[:, top_cols].argmax(1)  # (B,)
+        pred = add_numbers(outputs["digit"].argmax(-1))  # (B, N+1)
+        self.top_right_ += int(((pred[:, n - 1] + 10 * pred[:, n]) == true_top).sum())
+        self.top_seen_ += len(true_top)
 
     @torch.no_grad()
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
@@ -463,4 +492,8 @@ class MnistAdd(Task):
         true_sum = add_numbers(self.test_labels_[self.test_pairs_].long())  # (T, N+1) digits: exact at any N
         pred_sum = add_numbers(pred[self.test_pairs_].long())
         sum_acc = (pred_sum == true_sum).all(1).float().mean().item()
-        return {"digit_acc": 100.0 * digit_acc, "sum_acc": 100.0 * sum_acc}
+        out = {"digit_acc": 100.0 * digit_acc, "sum_acc": 100.0 * sum_acc}
+        if self.tp["top_until"]:  # the curriculum, read from the epoch just trained (training sums only)
+            out["train_top_acc"] = 100.0 * self.top_right_ / max(self.top_seen_, 1)
+            out["top_phase"] = float(self.top_phase_)
+        return out

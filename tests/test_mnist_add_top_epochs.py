@@ -76,3 +76,41 @@ def test_tiny_top_epochs_run_learns_digits(tmp_path):
     row = run(cfg, str(tmp_path))
     assert row["status"] == "ok"
     assert row["metrics"]["digit_acc"] > 25.0
+
+
+def _top_only(batch, task):
+    """Whether a batch's evidence holds the top column's total alone."""
+    n = task.tp["digits"]
+    return bool((batch.evidence[:, task.sum_cols_[: n - 1][task.sum_cols_[: n - 1] >= 0]] == 0).all())
+
+
+def test_top_until_switches_on_the_training_sums_read_by_the_argmax_digits():
+    """top_until = A: top-column evidence only until an epoch whose argmax digits got the top
+    column's total right on >= A of the training sums; the count reads the evidence, not labels."""
+    task = MnistAdd(digits=3, encoding="column", top_until=0.9, n_pairs=40)
+    task.setup(0, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch(right: bool):
+        batches = list(task.train_batches(8, gen))
+        for b in batches:
+            digits = b.labels["digit"] if right else torch.zeros_like(b.labels["digit"])
+            task.observe({"digit": torch.nn.functional.one_hot(digits, 10).float()}, b)
+        return batches
+
+    assert all(_top_only(b, task) for b in epoch(right=False))  # epoch 1: top only; all-zero digits
+    assert task.top_right_ < 0.9 * task.top_seen_ and task.top_seen_ == 40
+    assert all(_top_only(b, task) for b in epoch(right=True))  # epoch 2: still top only (epoch 1 failed)
+    assert task.top_right_ == task.top_seen_ == 40
+    assert not any(_top_only(b, task) for b in epoch(right=False))  # epoch 3: every column
+    assert not task.top_phase_  # the switch is once and for all
+
+
+def test_top_until_is_checked_and_recorded(tmp_path):
+    with pytest.raises(UserError, match="top_until=1.5 needs a fraction"):
+        MnistAdd(digits=2, encoding="column", top_until=1.5)
+    with pytest.raises(UserError, match="top_until=0.5 needs"):
+        MnistAdd(digits=2, encoding="compact", top_until=0.5)
+    row = run(RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=8, device="cpu",
+                        tp={"digits": 2, "encoding": "column", "top_until": 0.99, "n_pairs": 16}), str(tmp_path))
+    assert row["metrics"]["top_phase"] == 1.0 and 0 <= row["metrics"]["train_top_acc"] <= 100

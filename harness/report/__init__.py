@@ -55,6 +55,10 @@ def write_report(results_dir: str, out: str, title: str = "nesybench report", pl
     _write(os.path.join(out_dir, report.configs_file), cells.dumps(details.configs(report.cells)))
     if plots:
         report.figures = plots_mod.plot_all(df, report.tables[0][0], out_dir, stem)
+        if report.frontier and report.frontier["rows"]:
+            from . import frontier, literature
+
+            report.figures["frontier"] = frontier.plot(report.cells, literature.load(), out_dir, stem)
     text = markdown.render(report)
     if "md" in formats:
         _write(stem_path + ".md", text)

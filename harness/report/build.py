@@ -25,6 +25,7 @@ class Report:
     figures: dict[str, list[str]] = field(default_factory=dict)
     configs_file: str = ""
     targets: list[dict] = field(default_factory=list)  # harness.report.targets.evaluate
+    frontier: dict | None = None  # harness.report.frontier.table, for the suites that ask for it
 
 
 def commands(results_dir: str) -> list[str]:
@@ -62,7 +63,7 @@ def provenance(df: pd.DataFrame, results_dir: str | None) -> list[tuple[str, str
 
 
 def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None) -> Report:
-    from ..suites import TARGETS, VIEWS
+    from ..suites import FRONTIER_TABLE, TARGETS, VIEWS
     from .targets import evaluate
 
     cs = cells_mod.cells(df)
@@ -73,5 +74,10 @@ def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: s
         g = summary.build(cs, view.title, view)
         if g.rows:
             tables.append((g, literature.grid_for(g, entries)))
-    return Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir),
-                  targets=evaluate(cs, TARGETS.get(suite or "", [])))
+    report = Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir),
+                    targets=evaluate(cs, TARGETS.get(suite or "", [])))
+    if suite in FRONTIER_TABLE:
+        from . import frontier
+
+        report.frontier = frontier.table(cs, entries)
+    return report

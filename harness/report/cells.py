@@ -248,8 +248,10 @@ def cells(df: pd.DataFrame) -> list[dict]:
             vals = frame[m].dropna()
             if len(vals):
                 rec["metrics"][m] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, len(vals))
-        rec["s_per_epoch"] = rec["setup_s"] = rec["eval_s"] = float("nan")
-        rec["s_per_epoch_runs"], rec["epoch_seconds"] = [], []
+        rec["s_per_epoch"] = rec["setup_s"] = rec["eval_s"] = rec["train_minutes"] = float("nan")
+        rec["s_per_epoch_runs"], rec["epoch_seconds"], rec["train_minutes_runs"] = [], [], []
+        rec["seed_metrics"] = {int(f["seed"]): dict(f["metrics"]) for f in finals}  # per seed: its final metrics
+        rec["epochs_run"] = sorted({int(f["epoch"]) for f in finals if f.get("epoch") == f.get("epoch")})
         if len(ok):
             later = ok[ok["epoch"] > 1]
             rec["s_per_epoch"] = float((later if len(later) else ok)["train_seconds"].median())
@@ -259,6 +261,16 @@ def cells(df: pd.DataFrame) -> list[dict]:
                        for _, r in ok.groupby("run_id")]
             rec["s_per_epoch_runs"] = per_run
             rec["epoch_seconds"] = [float(v) for v in (later if len(later) else ok)["train_seconds"].dropna()]
+            # total training minutes of each finished run: every epoch's training time (evaluation and
+            # set-up apart), from the published attempt only
+            done = ok[ok["file_state"] == "done"]
+            rec["train_minutes_runs"] = [float(r["train_seconds"].sum()) / 60 for _, r in done.groupby("run_id")]
+            if rec["train_minutes_runs"]:
+                rec["train_minutes"] = float(pd.Series(rec["train_minutes_runs"]).median())
+            load = done.get("load_avg_1m")
+            threads = done.get("threads")
+            rec["shared_cpu"] = bool(load is not None and threads is not None
+                                     and ((load.astype(float) - threads.astype(float)) > 0.75).any())
         rec["size_param"] = size_param(task, first.get("size_param"))
         rec["hp_diff"] = hp_differing(task, method, rec["tp"], rec["hp"])
         rec["tp_diff"] = tp_shown(task, rec["tp"])

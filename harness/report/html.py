@@ -124,6 +124,16 @@ def render(report, out_dir: str) -> str:
              f"<h1>{_e(report.title)}</h1>", '<dl class="prov">']
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in report.provenance]
     parts.append("</dl>")
+    if report.frontier and report.frontier["rows"]:
+        from .frontier import LEGEND as FRONTIER_LEGEND
+
+        t = report.frontier
+        rows = [[(_e(r.get(c, "")), "" if c.startswith("published") else "num") for c in t["columns"]]
+                for r in t["rows"]]
+        parts.append(f'<h2 id="frontier">MNIST addition at the frontier</h2><p class="legend">{_e(FRONTIER_LEGEND)}</p>'
+                     + _table(t["columns"], rows, "frontier"))
+        if t["notes"]:
+            parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in t["notes"]) + "</ul>")
     for i, (grid, lit) in enumerate(report.tables):
         parts.append(grid_html(grid, "summary" if i == 0 else f"view-{i}"))
         if lit is not None:

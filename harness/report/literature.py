@@ -2,8 +2,9 @@
 
 Each line of the file is one number a paper or its repository states: method, task (a task key
 here), setting (``key=value`` task parameters, ``;``-separated, that a row must have), metric (a
-metric name here), value (or ``T/O``), std, n (runs), protocol, source and status (``confirmed``:
-stated by the source; ``derived``: computed from its result files; ``log``: from its run logs).
+metric name here), value (or ``T/O``), std, n (runs), protocol, source, status (``confirmed``:
+stated by the source; ``derived``: computed from its result files; ``log``: from its run logs) and
+minutes (total training time the source states, on its own hardware; empty where it states none).
 A report shows, for the rows of its summary table, the published numbers on the same task,
 setting and headline metric, in lines of their own marked "published, not run here", each with its
 source and protocol.
@@ -18,7 +19,7 @@ from .cells import _same
 from .summary import Grid
 
 PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "literature.csv")
-FIELDS = ["method", "task", "setting", "metric", "value", "std", "n", "protocol", "source", "status"]
+FIELDS = ["method", "task", "setting", "metric", "value", "std", "n", "protocol", "source", "status", "minutes"]
 
 
 def load(path: str = PATH) -> list[dict]:
@@ -32,7 +33,7 @@ def load(path: str = PATH) -> list[dict]:
                 raise ValueError(f"{path} line {i}: a published number needs its source")
             setting = dict(kv.split("=", 1) for kv in r["setting"].split(";") if kv.strip())
             out.append({**r, "setting": setting, "value": _num(r["value"]), "std": _num(r["std"]),
-                        "n": int(r["n"]) if r["n"].strip() else None})
+                        "n": int(r["n"]) if r["n"].strip() else None, "minutes": _num(r["minutes"])})
         return out
 
 

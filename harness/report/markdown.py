@@ -37,9 +37,23 @@ def grid_md(grid: Grid, level: str = "##") -> list[str]:
     return lines + [""]
 
 
+def frontier_md(report) -> list[str]:
+    """The frontier table (harness/report/frontier.py) with its legend, notes and figure."""
+    from .frontier import LEGEND
+
+    t = report.frontier
+    lines = ["## MNIST addition at the frontier", "", LEGEND, "", _table(t["rows"]), ""]
+    lines += [f"- {n}" for n in t["notes"]] + ([""] if t["notes"] else [])
+    for png in (f for f in report.figures.get("frontier", []) if f.endswith(".png")):
+        lines += [f"![frontier]({png})", ""]
+    return lines
+
+
 def render(report) -> str:
     lines = [f"# {report.title}", ""]
     lines += [f"- {k}: {v}" for k, v in report.provenance] + [""]
+    if report.frontier and report.frontier["rows"]:
+        lines += frontier_md(report)
     for grid, lit in report.tables:
         lines += grid_md(grid)
         if lit is not None:
@@ -64,6 +78,8 @@ def render(report) -> str:
     if report.figures:
         lines += ["## Figures", ""]
         for task, files in report.figures.items():
+            if task == "frontier":
+                continue
             for png in (f for f in files if f.endswith(".png")):
                 svg = png[:-4] + ".svg"
                 lines += [f"![{task}]({png})", "", f"({task}; vector: [{svg}]({svg}))", ""]

@@ -1,10 +1,11 @@
 """A suite's targets, each shown as met or not met with the figure measured for it.
 
 A target names the cells it is about (task, method, and the task parameters, hyper-parameters and
-training settings those cells must have) and one of three bars: the headline metric's mean over seeds
+training settings those cells must have) and one of four bars: the headline metric's mean over seeds
 at least ``at_least`` with at least ``seeds`` seeds, the seconds per epoch at most ``max_ratio``
-times the reference (``supervised``) method's at the same size parameter, batch size and device, or
-the set-up seconds (data and symbolic compilation) at most ``max_setup``.
+times the reference (``supervised``) method's at the same size parameter, batch size and device,
+the set-up seconds (data and symbolic compilation) at most ``max_setup``, or every finished run's
+total training minutes at most ``max_minutes``.
 Of several matching cells the one with the highest mean stands for the target (its setting is
 shown); a target no cell matches is "not run". The suites declare theirs in
 :data:`harness.suites.TARGETS`.
@@ -33,6 +34,7 @@ class Target:
     at_least: float | None = None
     max_ratio: float | None = None
     max_setup: float | None = None  # set-up seconds (data, compilation) at most this
+    max_minutes: float | None = None  # every finished run's total training minutes at most this
     seeds: int = 3
 
 
@@ -77,7 +79,14 @@ def evaluate(cells: list[dict], targets: list[Target]) -> list[dict]:
         others = len(c["outcomes"]) - len(ok_seeds)
         setting = (train_text(c) + f", seeds {', '.join(map(str, ok_seeds))}"
                    + (f" ({others} more run{'s' if others > 1 else ''} not finished)" if others else ""))
-        if t.max_setup is not None:
+        if t.max_minutes is not None:
+            runs = c["train_minutes_runs"]
+            worst = max(runs) if runs else float("nan")
+            measured = (f"{worst:.1f} min, the longest of {len(runs)} runs (median {c['train_minutes']:.1f})"
+                        + ("; the CPU was shared" if c.get("shared_cpu") else ""))
+            verdict = ("met" if worst <= t.max_minutes and len(runs) >= t.seeds else
+                       f"within, but {len(runs)} of {t.seeds} seeds" if worst <= t.max_minutes else "not met")
+        elif t.max_setup is not None:
             measured = f"{c['setup_s']:.2f} s of set-up"
             verdict = "met" if c["setup_s"] <= t.max_setup else "not met"
         elif t.max_ratio is not None:

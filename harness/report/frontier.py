@@ -1,0 +1,206 @@
+"""The frontier table of N-digit MNIST addition: N down, methods across, beside the published frontier.
+
+Per N (a row) and method (a column group): the sum accuracy's mean ± std over seeds (n), the digit
+accuracy's mean, the epochs trained and the total training minutes per run (median over runs; set-up
+and evaluation apart), or the outcome of runs that did not finish (T/O with its budget). Beside them:
+
+- the supervised ceiling p^(2N), p the supervised runs' mean digit accuracy: the sum accuracy of a
+  digit classifier of that accuracy making independent errors. Where it is below a published figure,
+  that figure is out of reach of this network and data for every method, not of the reasoning alone;
+- a one-sided Mann-Whitney U test between CL-STE and the semantic loss on the per-seed sum
+  accuracies, both directions (:func:`mann_whitney`);
+- the published figures at that N (``harness/data/literature.csv``), each with its total training
+  minutes where the source states them, on its own hardware.
+
+:func:`plot` draws sum accuracy and total training minutes against N on log axes, the runs here as
+lines with their seeds' spread and the published points as open markers.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+from .cells import REFERENCE_METHOD
+
+TASK = "mnist-add"
+#: the methods compared, in column order, with their labels (other methods follow by key)
+METHODS = {"cl-ste": "CL-STE", "semantic-loss": "semantic loss", "supervised": "supervised",
+           "deepproblog": "DeepProbLog", "neurasp": "NeurASP"}
+PAIR = ("cl-ste", "semantic-loss")  # the two methods the U test compares
+
+
+def mann_whitney(x: list[float], y: list[float]) -> tuple[float, float]:
+    """One-sided Mann-Whitney U p-values (exact where scipy can) that x is stochastically greater than
+    y, and that y is greater than x; NaN where either side has fewer than 2 values."""
+    if len(x) < 2 or len(y) < 2:
+        return float("nan"), float("nan")
+    from scipy.stats import mannwhitneyu
+
+    return (float(mannwhitneyu(x, y, alternative="greater").pvalue),
+            float(mannwhitneyu(x, y, alternative="less").pvalue))
+
+
+def _cells_by_n(cells: list[dict]) -> dict[int, dict[str, dict]]:
+    """{N: {method: cell}}: of several configurations of a method at N, the one with the most runs."""
+    out: dict[int, dict[str, dict]] = {}
+    for c in cells:
+        if c["task"] != TASK or c["tp"].get("digits") is None:
+            continue
+        n = int(c["tp"]["digits"])
+        best = out.setdefault(n, {}).get(c["method"])
+        if best is None or len(c["outcomes"]) > len(best["outcomes"]):
+            out[n][c["method"]] = c
+    return out
+
+
+def _seed_values(c: dict, metric: str) -> list[float]:
+    return [m[metric] for _, m in sorted(c["seed_metrics"].items()) if metric in m]
+
+
+def _cell_text(c: dict | None) -> dict[str, str]:
+    if c is None:
+        return {"sum": "—", "digits": "", "epochs": "", "min/run": ""}
+    sums = _seed_values(c, "sum_acc")
+    if not sums:
+        kinds = sorted(set(c["outcomes"].values()))
+        budget = next((b for b in c.get("budgets", []) if b), None)
+        text = ", ".join(kinds) + (f" ({budget:g} s budget)" if budget and "T/O" in kinds else "")
+        return {"sum": text, "digits": "", "epochs": "", "min/run": ""}
+    mean = sum(sums) / len(sums)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in sums) / (len(sums) - 1)) if len(sums) > 1 else 0.0
+    digits = _seed_values(c, "digit_acc")
+    others = len(c["outcomes"]) - len(sums)
+    return {"sum": f"{mean:.2f} ± {sd:.2f} ({len(sums)})" + (f" +{others} not finished" if others else ""),
+            "digits": f"{sum(digits) / len(digits):.2f}" if digits else "",
+            "epochs": ", ".join(map(str, c.get("epochs_run", []))) or str(c.get("epochs", "")),
+            "min/run": (f"{c['train_minutes']:.1f}" if c["train_minutes"] == c["train_minutes"] else "")
+            + ("*" if c.get("shared_cpu") else "")}
+
+
+def _published(entries: list[dict], n: int) -> list[dict]:
+    return [e for e in entries if e["task"] == TASK and e["metric"] == "sum_acc"
+            and str(e["setting"].get("digits")) == str(n) and len(e["setting"]) == 1]
+
+
+def _published_text(e: dict) -> str:
+    v = e["value"]
+    text = v if isinstance(v, str) else f"{v:.1f}" + (f" ± {e['std']:.1f}" if e["std"] == e["std"] else "")
+    mins = e.get("minutes")
+    return f"{e['method']} {text}" + (f" ({mins:g} min)" if isinstance(mins, float) and mins == mins else "")
+
+
+def table(cells: list[dict], entries: list[dict]) -> dict:
+    """{"columns": [...], "rows": [{column: text}], "notes": [...]} of the frontier table, or rows
+    empty when no mnist-add cell has runs."""
+    by_n = _cells_by_n(cells)
+    methods = [m for m in METHODS if any(m in d for d in by_n.values())]
+    methods += sorted({m for d in by_n.values() for m in d} - set(methods))
+    rows, notes = [], []
+    for n in sorted(by_n):
+        d = by_n[n]
+        row = {"N": str(n)}
+        for m in methods:
+            t = _cell_text(d.get(m))
+            label = METHODS.get(m, m)
+            row[f"{label}: sum %"] = t["sum"]
+            row[f"{label}: digit %"] = t["digits"]
+            row[f"{label}: epochs"] = t["epochs"]
+            row[f"{label}: min/run"] = t["min/run"]
+        ref = d.get(REFERENCE_METHOD)
+        p = _seed_values(ref, "digit_acc") if ref else []
+        if p:
+            ceiling = 100.0 * (sum(p) / len(p) / 100.0) ** (2 * n)
+            row["ceiling p^(2N) %"] = f"{ceiling:.2f}"
+            beaten = [e for e in _published(entries, n) if isinstance(e["value"], float) and e["value"] > ceiling]
+            if beaten:
+                notes.append(f"N = {n}: the supervised ceiling {ceiling:.2f} % (digit accuracy {sum(p) / len(p):.2f} %) "
+                             f"is below {', '.join(_published_text(e) for e in beaten)}: there the digit classifier of "
+                             "this network, data and schedule is the limit, not the method.")
+        else:
+            row["ceiling p^(2N) %"] = ""
+        a, b = (d.get(m) for m in PAIR)
+        x, y = (_seed_values(a, "sum_acc") if a else []), (_seed_values(b, "sum_acc") if b else [])
+        gt, lt = mann_whitney(x, y)
+        row["U test: CL-STE > SL, SL > CL-STE"] = "" if gt != gt else f"p = {gt:.3f}, {lt:.3f} ({len(x)} vs {len(y)})"
+        row["published (min)"] = "; ".join(_published_text(e) for e in _published(entries, n))
+        rows.append(row)
+    columns = list(rows[0]) if rows else []
+    if any("*" in r.get(f"{METHODS.get(m, m)}: min/run", "") for r in rows for m in methods):
+        notes.append("* a run of this cell shared the CPU with other work (its rows' load average exceeded its "
+                     "threads): its minutes overstate a quiet machine's.")
+    return {"columns": columns, "rows": rows, "notes": notes}
+
+
+LEGEND = ("MNIST addition of two N-digit numbers on the full MNIST, each digit image used once "
+          "(floor(60000 / 2N) training and floor(10000 / 2N) test sums). Per method: sum accuracy mean ± std "
+          "(finished seeds), digit accuracy, epochs, and total training minutes per run (median; set-up and "
+          "evaluation apart; ours on one CPU thread of this machine, the published ones on their authors' "
+          "hardware, so minutes compare orders of magnitude, not machines). Ceiling: p^(2N) with p the "
+          "supervised runs' digit accuracy. U test: one-sided Mann-Whitney U p-values (scipy) on the per-seed sum "
+          "accuracies of CL-STE and the semantic loss. Published: the field's figures at the same N "
+          "(harness/data/literature.csv), not run here.")
+
+
+def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) -> list[str]:
+    """Sum accuracy and total training minutes against N (log axes): PNG and SVG paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_n = _cells_by_n(tab_cells)
+    if not by_n:
+        return []
+    fig, (ax_acc, ax_min) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    methods = [m for m in METHODS if any(m in d for d in by_n.values())]
+    for i, m in enumerate(methods):
+        pts = [(n, _seed_values(d[m], "sum_acc"), d[m]["train_minutes_runs"]) for n, d in sorted(by_n.items())
+               if m in d]
+        acc = [(n, v) for n, v, _ in pts if v]
+        mins = [(n, r) for n, _, r in pts if r]
+        style = dict(color=colors[i % len(colors)], marker="o", label=f"{METHODS[m]} (here)")
+        if acc:
+            ax_acc.errorbar([n for n, _ in acc], [sum(v) / len(v) for _, v in acc],
+                            yerr=[_sd(v) for _, v in acc], capsize=3, **style)
+        if mins:
+            ax_min.plot([n for n, _ in mins], [sorted(r)[len(r) // 2] for _, r in mins], **style)
+    peers = sorted({e["method"] for n in by_n for e in _published(entries, n) if isinstance(e["value"], float)})
+    markers = "sDv^<>phX"
+    for j, name in enumerate(peers):
+        es = [(int(e["setting"]["digits"]), e) for n in by_n for e in _published(entries, n)
+              if e["method"] == name and isinstance(e["value"], float)]
+        style = dict(marker=markers[j % len(markers)], color="0.35", linestyle=":", markerfacecolor="none",
+                     label=f"{name} (published)")
+        ax_acc.plot([n for n, _ in es], [e["value"] for _, e in es], **style)
+        timed = [(n, e["minutes"]) for n, e in es if e["minutes"] == e["minutes"] and isinstance(e["minutes"], float)]
+        if timed:
+            ax_min.plot([n for n, _ in timed], [t for _, t in timed], **style)
+    for ax in (ax_acc, ax_min):
+        ax.set_xscale("log")
+        ax.set_xlabel("N (digits per number)")
+        ax.set_xticks(sorted(by_n))
+        ax.set_xticklabels([str(n) for n in sorted(by_n)])
+        ax.grid(alpha=0.3, which="both")
+    ax_acc.set_ylabel("test sum accuracy (%)")
+    ax_acc.set_ylim(0, 100)
+    ax_min.set_yscale("log")
+    ax_min.set_ylabel("total training minutes per run")
+    handles, labels = ax_acc.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.suptitle("MNIST addition at the frontier: runs here (filled) and published (open)", fontsize=10)
+    fig.tight_layout()
+    paths = []
+    for ext in ("png", "svg"):
+        path = os.path.join(out_dir, f"{stem}-frontier.{ext}")
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+        paths.append(os.path.basename(path))
+    plt.close(fig)
+    return paths
+
+
+def _sd(v: list[float]) -> float:
+    if len(v) < 2:
+        return 0.0
+    m = sum(v) / len(v)
+    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
