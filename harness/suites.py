@@ -222,6 +222,14 @@ def _frontier(method: str, n: int, seeds: list[int], setup: float = 600.0, run: 
                  lr_schedule="cosine", needs=["mnist"], setup_budget=setup, run_budget=run)
 
 
+# The curriculum switch of the frontier suite, chosen on the validation split: CL-STE with top_until in
+# {0.8, 0.9, 0.95} at N = 15 and 100, scored on 10,000 held-out training digits (holdout), never the
+# test set; seed 0, the frontier's schedule.
+SUITES["frontier-tune"] = [
+    Entry("mnist-add", {"digits": n, "encoding": "column", "top_until": a, "holdout": 10000}, [("cl-ste", {})], [0],
+          FRONTIER_EPOCHS[n], 4, 1e-3, lr_schedule="cosine", needs=["mnist"], setup_budget=600.0, run_budget=7200.0)
+    for n in (15, 100) for a in (0.8, 0.9, 0.95)]
+
 SUITES["frontier"] = (
     [_frontier(m, n, [seed]) for seed in range(5) for n in FRONTIER_EPOCHS if seed < FRONTIER_SEEDS[n]
      for m in ("cl-ste", "semantic-loss", "supervised")]
