@@ -22,3 +22,13 @@ def test_out_of_tree_method_passes_checks_and_runs_in_a_suite(tmp_path):
     text = (tmp_path / "r.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| task "))  # the summary table's
     assert "clause-hinge" in header and "| clause-hinge " in text.split("## Details")[1]
+
+
+def test_the_example_task_passes_every_check(tmp_path):
+    """examples/my_task.py (docs/adding-a-task.md) passes the task's checks and every built-in method's."""
+    p = subprocess.run([sys.executable, "-m", "harness", "check", "--plugin", "examples/my_task.py", "--task",
+                        "mnist-mul"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for method in ("cl-ste", "semantic-loss", "deepproblog", "neurasp", "fuzzy", "ltn", "supervised"):
+        assert f"zero_on_gold                       {method} on mnist-mul" in p.stdout
+    assert "tiny_run_offline                   task mnist-mul" in p.stdout and " 0 failed" in p.stdout
