@@ -10,7 +10,7 @@ values); clauses ``-prod(r) | OR pair(a,b) with a * b = r``. The evidence sets `
 import numpy as np
 import torch
 
-from harness.api import Batch, Constraint, NeuralGroup, Task, shuffled_batches
+from harness.api import Batch, Constraint, NeuralGroup, Program, Task, shuffled_batches
 from harness.cnf import CNFBuilder
 from harness.registry import register_task
 from tasks.mnist_data import load_mnist, to_float
@@ -37,7 +37,7 @@ class MnistMul(Task):
                    "product(X,Y,Z) :- digit(X,A), digit(Y,B), Z is A*B.\n")
         asp = "img(0..1).\n1 { digit(I, K) : K = 0..9 } 1 :- img(I).\nprod(A * B) :- digit(0, A), digit(1, B).\n"
         return Constraint(self.cnf_, [NeuralGroup("digit", torch.arange(20).reshape(2, 10))], derived=derived,
-                          problog=program, problog_query="product", problog_targets=PRODUCTS, asp=asp)
+                          programs={"problog": Program(program, "product", PRODUCTS), "asp": Program(asp)})
 
     def setup(self, seed: int, device: torch.device) -> None:
         data = load_mnist(self.data_dirs.get("mnist"))
@@ -51,7 +51,7 @@ class MnistMul(Task):
     def network(self) -> torch.nn.Module:
         return PerImage(LeNet(10, xavier=True), "digit")
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
+    def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         for o in shuffled_batches(len(self.pairs_), batch_size, generator, self.pairs_.device):
             digits = self.y_[self.pairs_[o]]  # (B, 2): read for the product label and the supervised ceiling
             products = digits[:, 0] * digits[:, 1]

@@ -10,12 +10,12 @@ G variables of K classes each. A *categorical* group is one softmax over K per v
 image: K = 10); a *bernoulli* group has K = 1 and a sigmoid per variable (an edge of a path).
 Each (g, k) is tied to one atom of the task's CNF by ``NeuralGroup.atoms[g, k]`` (0-based column).
 
-A recurrent network (the Sudoku RRN) may also return, under the key :data:`STEPS` placed last in
-the dict, a list of the per-step output dicts ({group: logits}, the last one being the top-level
-groups). The top-level groups are its final prediction: what evaluation and every method that does
-not know about steps read. :func:`final_outputs` and :func:`step_outputs` read such a dict; the
-supervised loss averages over the steps, CL-STE chooses a step for L_cnf (``cnf_step``) and applies
-L_bound and L_cont over all of them.
+A recurrent network (the Sudoku RRN) returns :class:`StepOutputs`: the dict of its final
+{group: logits}, which evaluation and every method that does not know about steps read as any
+network's outputs, with every step's {group: logits} in its ``steps``. :func:`step_outputs` reads
+the steps of any network's outputs (one step for a network without them); the supervised loss
+averages over the steps, CL-STE chooses a step for L_cnf (``cnf_step``) and applies L_bound and
+L_cont over all of them.
 """
 from __future__ import annotations
 
@@ -27,21 +27,20 @@ import torch
 from .cnf import CNF
 from .errors import UserError, did_you_mean
 
-#: the key under which a recurrent network returns its per-step outputs (see the module docstring)
-STEPS = "steps"
+class StepOutputs(dict):
+    """A recurrent network's outputs: the dict itself holds the final step's {group: logits (B, G, K)};
+    ``steps`` holds every step's {group: logits}, in order (the last one is the final step)."""
+
+    def __init__(self, steps: list[dict[str, torch.Tensor]]):
+        if not steps:
+            raise ValueError("StepOutputs: a recurrent network has at least one step")
+        super().__init__(steps[-1])
+        self.steps = list(steps)
 
 
-def final_outputs(outputs: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The network's final {group: logits}, without any per-step outputs."""
-    if STEPS not in outputs:
-        return outputs
-    return {k: v for k, v in outputs.items() if k != STEPS}
-
-
-def step_outputs(outputs: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+def step_outputs(outputs: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
     """Every step's {group: logits}, in order; a network without steps has one (its outputs)."""
-    steps = outputs.get(STEPS)
-    return list(steps) if steps else [final_outputs(outputs)]
+    return list(outputs.steps) if isinstance(outputs, StepOutputs) else [outputs]
 
 
 @dataclass
@@ -63,60 +62,93 @@ class NeuralGroup:
 
 
 @dataclass
+class Program:
+    """A task's knowledge in another language, for the methods that reason in it.
+
+    text: the program. For ProbLog (DeepProbLog): a program with a neural predicate ``nn(...)``;
+    ``query``, the predicate queried per example, ``query(X_0, ..., X_{G-1}, target...)`` over the G
+    neural variables and the example's target; ``targets``, every target value a training example
+    can have (an int, or a tuple of ints for a label of several parts), so that each query is compiled
+    once in ``prepare``. For ASP (NeurASP): a clingo program (conventions in ``tasks/asp_programs.py``).
+    """
+
+    text: str
+    query: str | None = None
+    targets: Sequence[Any] | None = None
+
+
+#: the languages a task may give programs in, with the methods that read them
+LANGUAGES = {"problog": "deepproblog", "asp": "neurasp"}
+
+#: the hints a task may give (``Constraint.hints``), by name: what each holds and which method reads it
+HINTS = {
+    "encoding": "the encoding's name (str), for people reading the constraint",
+    "always_keep": "(m,) bool tensor: clauses CL-STE's clause filtering never drops",
+    "exactly_one": "families of 'exactly one of these atoms' sets that the CNF also encodes, each an (E, k) "
+                   "tensor of neural atoms; CL-STE's w_cont asks each set's probabilities to sum to one",
+    "var_blocks": "lists of atom columns, one per block, that the semantic loss's vtree follows in order "
+                  "(mnist-add's compact encoding: one block per column of the addition)",
+}
+
+
+@dataclass
 class Constraint:
     """What a task asks the network's predictions to satisfy.
 
-    cnf: the CNF; groups: the neural atoms; derived: conjunction atoms, each a row
-    ``(atom, component atoms...)`` of 0-based columns (the components are neural atoms), e.g.
-    CL-STE's ``aux(d1, d2)``; padded rows use -1. always_keep: (m,) bool, clauses that CL-STE's
-    clause filtering never drops (the exactly-one clauses). Evidence (per example, in {-1,0,1}^n) comes with each batch.
-    derived_ops: optional further derived atoms, evaluated after ``derived`` stage by stage, in
-    order: ``("and" | "or", rows)`` with rows ``(atom, components...)`` (-1 padded) whose components
-    are neural atoms or atoms of ``derived`` or of an earlier stage; an "or" row's components must
-    be mutually exclusive events (then the sum of their probabilities is the marginal, which the
-    b_p variant of CL-STE binarizes). A task that uses them also writes their definitions into the
-    CNF as clauses (atom <-> and/or of components), so a method that only reads the CNF (a WMC
-    over the latent atoms) stays exact.
-    exactly_one: optional families of "exactly one of these atoms" sets that the CNF also encodes,
-    each a (E, k) tensor of neural atoms (Sudoku: one family each for rows, columns and boxes, a
-    set per (unit, digit)); CL-STE's ``w_cont`` regularizer asks each set's probabilities to sum
-    to one (docs/method.md, "The regularizers").
+    The core every method reads: ``cnf``, the CNF; ``groups``, the neural atoms; ``derived``,
+    conjunction atoms, each a row ``(atom, component atoms...)`` of 0-based columns (the components
+    are neural atoms), e.g. CL-STE's ``aux(d1, d2)``, padded rows use -1; ``derived_ops``, optional
+    further derived atoms, evaluated after ``derived`` stage by stage, in order: ``("and" | "or",
+    rows)`` with rows ``(atom, components...)`` (-1 padded) whose components are neural atoms or atoms
+    of ``derived`` or of an earlier stage; an "or" row's components must be mutually exclusive events
+    (then the sum of their probabilities is the marginal, which the b_p variant of CL-STE binarizes).
+    A task that uses them also writes their definitions into the CNF as clauses (atom <-> and/or of
+    components), so a method that only reads the CNF (a WMC over the latent atoms) stays exact.
+    Evidence (per example, in {-1,0,1}^n) comes with each batch.
 
-    For methods that reason in ProbLog (DeepProbLog): ``problog``, the task's program, with a
-    neural predicate ``nn(...)``; ``problog_query``, the predicate queried per example,
-    ``query(X_0, ..., X_{G-1}, target...)`` over the G neural variables and the example's target;
-    ``problog_targets``, every target value a training example can have (an int, or a tuple of ints
-    for a label of several parts), so that each query is compiled once in ``prepare``.
-    meta: facts about the encoding, recorded but read by no method (e.g. its name).
+    What one method needs beyond the core: ``programs`` by language (:data:`LANGUAGES`, each a
+    :class:`Program`) and ``hints`` by name (:data:`HINTS`); a name outside those is an error, so a
+    typo cannot pass unread.
     """
 
     cnf: CNF
     groups: list[NeuralGroup]
     derived: torch.Tensor | None = None
-    always_keep: torch.Tensor | None = None
-    problog: str | None = None
-    asp: str | None = None  # optional ASP program (clingo) for methods that reason with stable models (neurasp)
-    meta: dict[str, Any] = field(default_factory=dict)
-    problog_query: str | None = None
-    problog_targets: Sequence[Any] | None = None
     derived_ops: list[tuple[str, torch.Tensor]] = field(default_factory=list)
-    exactly_one: list[torch.Tensor] = field(default_factory=list)
+    programs: dict[str, Program] = field(default_factory=dict)
+    hints: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         n = self.cnf.n_atoms
-        self.exactly_one = [torch.as_tensor(f, dtype=torch.long) for f in self.exactly_one]
-        if any(f.dim() != 2 for f in self.exactly_one):
-            raise ValueError("exactly_one: each family is an (E, k) tensor of atoms")
+        unknown = sorted(set(self.programs) - set(LANGUAGES)) + sorted(set(self.hints) - set(HINTS))
+        if unknown:
+            raise ValueError(f"constraint: unknown program language or hint {unknown[0]!r}; "
+                             f"languages: {', '.join(LANGUAGES)}; hints: {', '.join(HINTS)}")
+        if "exactly_one" in self.hints:
+            self.hints["exactly_one"] = [torch.as_tensor(f, dtype=torch.long) for f in self.hints["exactly_one"]]
+            if any(f.dim() != 2 for f in self.hints["exactly_one"]):
+                raise ValueError("exactly_one: each family is an (E, k) tensor of atoms")
         self.derived_ops = [(kind, torch.as_tensor(rows, dtype=torch.long)) for kind, rows in self.derived_ops]
         if any(kind not in ("and", "or") for kind, _ in self.derived_ops):
             raise ValueError("derived_ops: each stage is ('and' | 'or', rows)")
         if self.derived is not None:
             self.derived = torch.as_tensor(self.derived, dtype=torch.long)
-        if self.always_keep is None:
-            self.always_keep = torch.zeros(self.cnf.n_clauses, dtype=torch.bool)
         seen = torch.cat([g.atoms.flatten() for g in self.groups]) if self.groups else torch.zeros(0)
         if len(seen) and (int(seen.min()) < 0 or int(seen.max()) >= n):
             raise ValueError("neural atoms outside the CNF's atoms")
+
+    def program(self, language: str) -> Program | None:
+        """The task's program in ``language`` (:data:`LANGUAGES`), or None when it gives none."""
+        return self.programs.get(language)
+
+    def always_keep(self) -> torch.Tensor:
+        """(m,) bool: the clauses CL-STE's filtering never drops (none unless the task hints some)."""
+        keep = self.hints.get("always_keep")
+        return keep if keep is not None else torch.zeros(self.cnf.n_clauses, dtype=torch.bool)
+
+    def exactly_one(self) -> list[torch.Tensor]:
+        """The task's "exactly one" families (:data:`HINTS`), empty when it gives none."""
+        return self.hints.get("exactly_one", [])
 
     @property
     def n_atoms(self) -> int:
@@ -302,7 +334,9 @@ class Task:
         """A fresh network whose forward returns {group: logits (B, G, K)}."""
         raise NotImplementedError
 
-    def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
+    def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1) -> Iterator[Batch]:
+        """One epoch's batches, shuffled by ``generator``; ``epoch`` (1-based) lets a curriculum
+        change what the examples hold as training goes on."""
         raise NotImplementedError
 
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
@@ -349,7 +383,7 @@ def supervised_loss(outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Ten
 
     Categorical groups: softmax cross-entropy over K; bernoulli groups: binary cross-entropy with
     logits. Only the examples in ``batch.labelled`` count when that mask is given (a batch without
-    a labelled example gives a zero loss). A network with per-step outputs (:data:`STEPS`) gets the
+    a labelled example gives a zero loss). A network with per-step outputs (:class:`StepOutputs`) gets the
     mean of the loss over its steps (Palm's RRN: cross-entropy on every step's output).
     """
     steps = step_outputs(outputs)

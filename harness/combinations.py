@@ -70,13 +70,13 @@ class ImplicitCNF(CNF):
 @dataclass
 class CombinationConstraint(Constraint):
     """A :class:`~harness.api.Constraint` whose clauses are :class:`CombinationClauses` (its ``cnf``
-    an :class:`ImplicitCNF`); ``always_keep`` must be given (there is no clause list to size it)."""
+    an :class:`ImplicitCNF`); its ``always_keep`` hint defaults to no clause (there is no clause list to
+    size it)."""
 
     combination: CombinationClauses | None = None
 
     def __post_init__(self):
-        if self.always_keep is None:
-            self.always_keep = torch.zeros(0, dtype=torch.bool)
+        self.hints.setdefault("always_keep", torch.zeros(0, dtype=torch.bool))
         super().__post_init__()
         if self.combination is None:
             raise ValueError("a CombinationConstraint needs its CombinationClauses")

@@ -287,7 +287,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             t0 = time.perf_counter()
             n_steps = 0
             loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
-            for batch in task.train_batches(train["batch_size"], gen):
+            for batch in task.train_batches(train["batch_size"], gen, epoch):
                 loss = train_step(task, method, net, opt, batch, w_label, observe)
                 loss_sum += loss.detach()
                 n_steps += 1

@@ -7,12 +7,12 @@ declared dependencies, which pull torchvision and a CUDA build of torch: ``make 
 What runs, and what is measured. The harness owns the step, as for every method: it runs the
 network on the batch, calls :meth:`DeepProbLog.loss`, back-propagates and steps the optimiser, and
 times the epoch. ``loss`` hands the network's softmax probabilities to a DeepProbLog ``Model``
-built from the task's program (``Constraint.problog``) whose neural predicate's network is a
+built from the task's ProbLog program (``Constraint.programs["problog"]``) whose neural predicate's network is a
 look-up of those probabilities (a tensor source ``nesy(b, i)``: example b, neural variable i), so
 DeepProbLog's own machinery does the symbolic part exactly as in its ``train_model``: the query
-``<Constraint.problog_query>(X_0, ..., X_{G-1}, target)`` is ground and compiled to an SDD by its
+``<Program.query>(X_0, ..., X_{G-1}, target)`` is ground and compiled to an SDD by its
 ``ExactEngine`` once per target value (cached by DeepProbLog's solver; every value in
-``Constraint.problog_targets`` is compiled in ``prepare``, timed as set-up; a target is an int, or a
+``Program.targets`` is compiled in ``prepare``, timed as set-up; a target is an int, or a
 tuple of ints for a label of several parts such as add2x2's four sums), and per example its
 ``Solver.solve`` evaluates the compiled circuit with its ``GraphSemiring`` in Python, building a
 torch graph through the probabilities. The loss is DeepProbLog's cross-entropy for a true query,
@@ -105,16 +105,17 @@ class DeepProbLog(Method):
         super().prepare(constraint, device)
         if self.hp["max_seconds"] < 0:
             raise UserError("method deepproblog: max_seconds must be >= 0 (0: no limit of its own)")
-        if not constraint.problog:
+        program = constraint.program("problog")
+        if program is None or not program.text:
             raise SkipRun("deepproblog: the task provides no ProbLog program")
-        pred, targets = constraint.problog_query, constraint.problog_targets
+        pred, targets = program.query, program.targets
         if not pred or targets is None:
-            raise SkipRun("deepproblog: the task does not name its query (Constraint.problog_query, problog_targets)")
+            raise SkipRun("deepproblog: the task does not name its query (Program.query, Program.targets)")
         cat = [g for g in constraint.groups if g.kind == "categorical"]
         if len(constraint.groups) != 1 or len(cat) != 1:
             raise SkipRun("deepproblog: only tasks with one categorical neural group are wired")
         ExactEngine, Model, Network, self.Query_, self.Constant_, self.Term_ = import_deepproblog()
-        names = sorted(set(re.findall(r"nn\(\s*(\w+)\s*,", constraint.problog)))
+        names = sorted(set(re.findall(r"nn\(\s*(\w+)\s*,", program.text)))
         if not names:
             raise SkipRun("deepproblog: the program has no neural predicate nn(...)")
         self.group_ = cat[0].name
@@ -123,7 +124,7 @@ class DeepProbLog(Method):
         self.source_ = _BatchProbabilities()
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it prints "Caching ACs"
             warnings.simplefilter("ignore")
-            self.model_ = Model(constraint.problog, [Network(_Lookup(), n, batching=True) for n in names], load=False)
+            self.model_ = Model(program.text, [Network(_Lookup(), n, batching=True) for n in names], load=False)
             self.model_.set_engine(ExactEngine(self.model_), cache=True)
         self.model_.add_tensor_source(SOURCE, self.source_)
         self.placeholders_ = [self.Term_(f"x{i}") for i in range(self.n_vars_)]

@@ -3,7 +3,7 @@
 Yang, Ishay, Lee. "NeurASP: Embracing Neural Networks into Answer Set Programming", IJCAI 2020;
 stable models enumerated by clingo (Potassco, the ``clingo`` package on PyPI).
 
-Semantics. The task's ASP program (``Constraint.asp``; conventions in ``tasks/asp_programs.py``)
+Semantics. The task's ASP program (``Constraint.programs["asp"]``; conventions in ``tasks/asp_programs.py``)
 makes each neural variable choose one value (the translation of NeurASP's ``nn`` rule); a choice of
 every neural variable is a total choice sigma with probability P(sigma) = prod over the variables of
 the network's probability of the chosen value (softmax for a categorical group; a bernoulli group's
@@ -97,7 +97,7 @@ class StableModels:
         self.n_vars = len(self.kinds)
         self.categorical_vars = [v for v, k in enumerate(self.kinds) if k == "categorical"]
         shows = sorted({(s.name, len(s.arguments)) for s in self.var_sym})
-        program = constraint.asp + "\n" + "\n".join(f"#show {n}/{a}." for n, a in shows) + "\n"
+        program = constraint.program("asp").text + "\n" + "\n".join(f"#show {n}/{a}." for n, a in shows) + "\n"
         self.ctl = clingo.Control(["0", "--opt-mode=optN", "--warn=none"])
         self.ctl.add("base", [], program)
         self.ctl.ground([("base", [])])
@@ -213,7 +213,7 @@ class NeurASP(Method):
         super().prepare(constraint, device)
         if self.hp["max_seconds"] < 0:
             raise UserError("method neurasp: max_seconds must be >= 0 (0: no limit of its own)")
-        if not constraint.asp:
+        if constraint.program("asp") is None:
             raise SkipRun("neurasp: the task provides no ASP program")
         if constraint.cnf.names is None:
             raise SkipRun("neurasp: the task's CNF has no atom names to tie its ASP program to")

@@ -15,7 +15,7 @@ computed exactly by weighted model counting on an SDD:
   example's evidence leaves them unknown, conditioned where it fixes them. The full semantics and
   the construction that serves every evidence pattern with one circuit are in ``methods/_sdd/``.
   Default vtree ``auto``: ``blocks`` where the task states its structure as blocks of atoms
-  (``Constraint.meta["var_blocks"]``; mnist-add's compact encoding, one block per column of the
+  (``Constraint.hints["var_blocks"]``; mnist-add's compact encoding, one block per column of the
   addition: a vtree along the carry chain, linear in N, ``methods/_sdd/vtrees.py``), else
   ``split`` (the root separates the network's atoms from the hidden atoms' evidence variables,
   each side balanced); no dynamic minimisation. The circuit's size and compile time are recorded

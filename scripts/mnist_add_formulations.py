@@ -125,7 +125,7 @@ def main(argv=None):
     if a.variant == "top-repeat":
         top = [cl for cl in c.cnf.clauses if names[abs(cl[0]) - 1].startswith("top(")]
         c.cnf = CNF(c.cnf.n_atoms, list(c.cnf.clauses) + top * (a.repeat - 1), names)
-        c.always_keep = torch.zeros(c.cnf.n_clauses, dtype=torch.bool)
+        c.hints["always_keep"] = torch.zeros(c.cnf.n_clauses, dtype=torch.bool)
     method.prepare(c, dev)
     if a.variant.startswith("carry"):
         method.layout_.values = carry_values(method, names, n, a.variant)

@@ -22,7 +22,7 @@ w_bound) = (1, 0.1) for b_p + iSTE and per task for b(x): add2x2 and apply2x2 (1
 MNIST is normalised as the reference's (mean 0.1307, std 0.3081); the HASY operators as
 (x - 0.5) / 0.5. Known difference from the reference: the apply2x2 L_cnf pooling above.
 
-The DeepProbLog programs (``Constraint.problog``) take the label as the query's last arguments
+The DeepProbLog programs (``Constraint.programs["problog"]``) take the label as the query's last arguments
 (the batch's ``target``); each task module has its own.
 """
 from __future__ import annotations
@@ -160,7 +160,7 @@ class _NeuroLogTask(Task):
         return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.idx_)),
                 "data_file": self.tp["data_file"] or "generated"}
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
+    def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         for o in shuffled_batches(len(self.idx_), batch_size, generator, self.idx_.device):
             sel = self.idx_[o]
             yield Batch(x=self.train_images_[sel], evidence=self.evidence_[o],

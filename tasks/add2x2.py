@@ -18,7 +18,7 @@ import itertools
 import numpy as np
 import torch
 
-from harness.api import Constraint, NeuralGroup
+from harness.api import Constraint, NeuralGroup, Program
 from harness.cnf import CNFBuilder
 from harness.registry import register_task
 
@@ -46,7 +46,7 @@ class Add2x2(_NeuroLogTask):
     def setup(self, seed: int, device: torch.device) -> None:
         super().setup(seed, device)
         # DeepProbLog compiles one query per label: those of the training rows, not all 19^4
-        self.constraint().problog_targets = sorted({tuple(r) for r in self.target_.tolist()})
+        self.constraint().programs["problog"].targets = sorted({tuple(r) for r in self.target_.tolist()})
 
     def build_constraint(self) -> Constraint:
         b = CNFBuilder()
@@ -62,9 +62,9 @@ class Add2x2(_NeuroLogTask):
         cnf = b.build()
         self.sum0_ = cnf.index("sum(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(40).reshape(4, 10))], derived=derived,
-                          problog=ADD2X2_PROBLOG, asp=add2x2_asp(self.PAIRS),
-                          meta={"encoding": "paper (add2x2.cnf)"}, problog_query="add2x2",
-                          problog_targets=[])  # set by setup from the training rows
+                          programs={"problog": Program(ADD2X2_PROBLOG, "add2x2", []),  # targets: set by setup
+                                    "asp": Program(add2x2_asp(self.PAIRS))},
+                          hints={"encoding": "paper (add2x2.cnf)"})
 
     def generate(self, rng, labels):
         idx = rng.integers(0, len(labels), (self.tp["n_train"], 4))

@@ -80,7 +80,7 @@ class Apply2x2(_NeuroLogTask):
             for i, (key, pairs) in enumerate(ops.items()):
                 b.clause(-(self.apply0_[row] + i + 1), *[f"operators({row},{o0},{o1})" for o0, o1 in pairs])
         return Constraint(b.build(), [NeuralGroup("op", torch.arange(24).reshape(8, 3))], derived=derived,
-                          meta={"encoding": "paper (apply2x2.cnf), one copy per row and column"})
+                          hints={"encoding": "paper (apply2x2.cnf), one copy per row and column"})
 
     def network(self) -> torch.nn.Module:
         return _Grid(LeNet(3, side=SIDE), "op", self.SLOTS)
@@ -146,7 +146,7 @@ class Apply2x2(_NeuroLogTask):
         return {"operators": getattr(self, "op_source_", None), "n_train_examples": int(len(self.idx_)),
                 "n_test_images": int(len(self.test_labels_)), "data_file": self.tp["data_file"] or "generated"}
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
+    def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         slots = torch.tensor(self.SLOTS, device=self.idx_.device)
         for o in shuffled_batches(len(self.idx_), batch_size, generator, self.idx_.device):
             sel = self.idx_[o]  # (B, 4)

@@ -1,6 +1,6 @@
 """ASP programs (clingo syntax) of the tasks, for methods that reason with stable models (neurasp).
 
-Conventions shared by every program here (``Constraint.asp``):
+Conventions shared by every program here (``Constraint.programs["asp"]``):
 
 - **Neural atoms** are the CNF's atom names (``digit(i,k)``, ``sp(e)``) made free by a choice rule:
   ``1 { digit(I,K) : K = 0..9 } 1`` per image, ``{ sp(E) }`` per edge. That is the translation of

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.api import Constraint, NeuralGroup
+from harness.api import Constraint, NeuralGroup, Program
 from harness.cnf import CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
@@ -67,9 +67,10 @@ class Member(_NeuroLogTask):
         cnf = b.build()
         self.in0_ = cnf.index("in(0,0)") - 1
         return Constraint(cnf, [NeuralGroup("digit", torch.arange(10 * n).reshape(n, 10))],
-                          problog=member_problog(n), asp=member_asp(n),
-                          meta={"encoding": f"paper (member{n}.cnf)"}, problog_query="member",
-                          problog_targets=[(d, lab) for d in range(10) for lab in (0, 1)])
+                          programs={"problog": Program(member_problog(n), "member",
+                                                       [(d, lab) for d in range(10) for lab in (0, 1)]),
+                                    "asp": Program(member_asp(n))},
+                          hints={"encoding": f"paper (member{n}.cnf)"})
 
     def generate(self, rng, labels):
         n, P = self.n_images, self.tp["n_train"]

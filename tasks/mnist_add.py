@@ -53,7 +53,7 @@ import os
 import numpy as np
 import torch
 
-from harness.api import Batch, Constraint, NeuralGroup, Task, shuffled_batches
+from harness.api import Batch, Constraint, NeuralGroup, Program, Task, shuffled_batches
 from harness.cnf import CNF, CNFBuilder
 from harness.errors import UserError
 from harness.registry import register_task
@@ -220,7 +220,7 @@ def compact_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, li
 def compact_blocks(cnf: CNF, n_digits: int) -> list[list[int]]:
     """The compact encoding's columns, least significant first, as atom columns: per position j
     its two digits, big, nine, t, the carry out of it and its sum digit; then the last sum digit.
-    A compiler can follow the carry chain with it (``Constraint.meta["var_blocks"]``)."""
+    A compiler can follow the carry chain with it (``Constraint.hints["var_blocks"]``)."""
     N, names = n_digits, set(cnf.names)
     blocks = []
     for j in range(N + 1):
@@ -297,13 +297,15 @@ class MnistAdd(Task):
         if self._constraint is None:
             n = self.tp["digits"]
             ops = []
-            meta = {"encoding": self.encoding}
+            hints = {"encoding": self.encoding}
             # the ProbLog query of an example: addition(images..., sum)
-            query = {"problog_query": "addition", "problog_targets": range(2 * (10 ** n - 1) + 1)}
+            programs = {"problog": Program(problog_program(n), "addition", range(2 * (10 ** n - 1) + 1))}
             if self.encoding == "paper" and n > MAX_PAPER_DIGITS:  # clauses generated per example
-                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, problog=problog_program(n), meta=meta,
-                                                                           **query)
+                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, programs=programs,
+                                                                           hints=hints)
                 return self._constraint
+            if self.encoding != "column":
+                programs["asp"] = Program(mnist_add_asp(n, self.encoding))
             if self.encoding == "paper":
                 cnf, digit_atoms, derived, sum_cols = paper_encoding(n)
             elif self.encoding == "column":
@@ -312,10 +314,9 @@ class MnistAdd(Task):
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
             self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          problog=problog_program(n), meta=meta, derived_ops=ops, **query,
-                                          asp=mnist_add_asp(n, self.encoding) if self.encoding != "column" else None)
+                                          derived_ops=ops, hints=hints, programs=programs)
             if self.encoding == "compact":
-                self._constraint.meta["var_blocks"] = compact_blocks(cnf, n)
+                self._constraint.hints["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
 
     def evidence_for(self, sums, top_only: bool = False) -> torch.Tensor:
@@ -428,7 +429,7 @@ class MnistAdd(Task):
         self.test_images_ = _to_float(test_x).to(device)
         self.test_labels_ = torch.as_tensor(test_y).to(device)
         self.test_pairs_ = torch.as_tensor(self._test_pairs(len(test_y))).to(device)  # (T, 2N)
-        self.epochs_started_ = 0
+        self.counted_epoch_ = 0  # the epoch whose training sums top_right_ / top_seen_ count
         self.top_phase_ = self.tp["top_until"] > 0  # the curriculum's top-column phase, until the switch
         self.top_right_, self.top_seen_ = 0, 0
         self.constraint()
@@ -447,21 +448,21 @@ class MnistAdd(Task):
                             f": {len(self.pairs_)} training sums, {len(self.test_pairs_)} test sums of 2N = "
                             f"{self.n_img} images" + (f" (n_pairs={self.tp['n_pairs']})" if self.tp["n_pairs"] else "")}
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
+    def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         """One epoch's batches; within the curriculum's top-column phase the evidence holds only the
         top column's total (docs/mnist-add-scaling.md: the only column whose clause tells the digits
         apart on an untrained network). The phase is the first ``top_epochs`` epochs, or with
         ``top_until`` = A every epoch until one in which the argmax digits got the top column's total
         right on at least a fraction A of the training sums (:meth:`observe`). ``target``: the sums
         as Python integers."""
-        self.epochs_started_ = getattr(self, "epochs_started_", 0) + 1
         if self.tp["top_until"]:
-            if self.top_phase_ and self.top_seen_ and self.top_right_ >= self.tp["top_until"] * self.top_seen_:
-                self.top_phase_ = False
-            self.top_right_, self.top_seen_ = 0, 0
+            if epoch != self.counted_epoch_:  # a new epoch: did the last one reach the bar?
+                if self.top_phase_ and self.top_seen_ and self.top_right_ >= self.tp["top_until"] * self.top_seen_:
+                    self.top_phase_ = False
+                self.top_right_, self.top_seen_, self.counted_epoch_ = 0, 0, epoch
             top_only = self.top_phase_
         else:
-            top_only = self.epochs_started_ <= self.tp["top_epochs"]
+            top_only = epoch <= self.tp["top_epochs"]
         for o in shuffled_batches(len(self.pairs_), batch_size, generator, self.pairs_.device):
             sel = self.pairs_[o]  # (B, 2N)
             yield Batch(x=self.train_images_[sel], evidence=self.evidence_from_digits(self.pair_sum_digits_[o], top_only),

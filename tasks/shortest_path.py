@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.api import Batch, Constraint, NeuralGroup, Task, shuffled_batches
+from harness.api import Batch, Constraint, NeuralGroup, Program, Task, shuffled_batches
 from harness.cnf import CNF
 from harness.errors import UserError
 from harness.registry import register_task
@@ -321,8 +321,8 @@ class ShortestPath(Task):
             cnf = encoding(self.n, self.tp["encoding"])
             atoms = torch.arange(self.n_nodes, self.n_nodes + self.n_edges).unsqueeze(1)  # (E, 1)
             self._constraint = Constraint(cnf, [NeuralGroup("edge", atoms, kind="bernoulli")],
-                                          asp=shortest_path_asp(grid_edges(self.n), self.n_nodes),
-                                          meta={"encoding": self.tp["encoding"]})
+                                          programs={"asp": Program(shortest_path_asp(grid_edges(self.n), self.n_nodes))},
+                                          hints={"encoding": self.tp["encoding"]})
         return self._constraint
 
     def network(self) -> nn.Module:
@@ -381,7 +381,7 @@ class ShortestPath(Task):
                 "n_test_examples": len(self.test_ex_), "n_atoms": self.constraint().n_atoms,
                 "n_clauses": self.constraint().cnf.n_clauses}
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
+    def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         d = self.train_
         for sel in shuffled_batches(len(d["x"]), batch_size, generator, d["x"].device):
             yield Batch(x=d["x"][sel], evidence=d["evidence"][sel], labels={"edge": d["label"][sel]})

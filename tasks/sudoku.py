@@ -6,7 +6,7 @@ Input: the quiz as one channel of digits 0..9 (0 blank), shape (B, 1, 9, 9), as 
 learns from far faster than from a digit's magnitude.
 Networks (:mod:`tasks.sudoku_nets`): Park's CNN (``net=cnn``; the paper's is 512 wide, 9 layers)
 or Palm's recurrent relational network (``net=rrn``), whose per-step outputs come under
-``harness.api.STEPS``: the supervised loss averages over the steps, CL-STE takes L_cnf on step 0
+``harness.api.StepOutputs``: the supervised loss averages over the steps, CL-STE takes L_cnf on step 0
 and L_bound and L_cont over all steps (the presets of ``cl-ste`` with ``net=rrn``). Output:
 {"cell": (B, 81, 9)} logits, one categorical variable per cell.
 
@@ -167,7 +167,7 @@ class Sudoku(Task):
     def constraint(self) -> Constraint:
         if self._constraint is None:
             self._constraint = Constraint(sudoku_cnf(), [NeuralGroup("cell", torch.arange(729).reshape(81, 9))],
-                                          meta={"encoding": "paper"}, exactly_one=exactly_one_sets())
+                                          hints={"encoding": "paper", "exactly_one": exactly_one_sets()})
         return self._constraint
 
     def network(self) -> nn.Module:
@@ -229,7 +229,7 @@ class Sudoku(Task):
         one_hot = torch.nn.functional.one_hot(quizzes, num_classes=10)[..., 1:]  # (B, 81, 9)
         return one_hot.reshape(len(quizzes), 729).float()
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
+    def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         for sel in shuffled_batches(len(self.train_q_), batch_size, generator, self.train_q_.device):
             q = self.train_q_[sel]
             yield Batch(x=q.view(-1, 1, 9, 9).float(), evidence=self.evidence_for(q),

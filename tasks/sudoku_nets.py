@@ -10,7 +10,7 @@ MLP give each cell its input x; ``steps`` rounds of message passing over the Sud
 receives from its 20 peers: 1,620 directed edges), a message being an MLP of (sender, receiver)
 states with edge dropout (``edge_drop``), summed per receiver and fed with x into an LSTM cell
 (``hidden``); a linear layer reads 9 logits per cell after every step. Its outputs are the final
-step's ``{"cell"}`` plus every step's under ``harness.api.STEPS``: the supervised loss averages
+step's ``{"cell"}`` as a ``harness.api.StepOutputs`` with every step's: the supervised loss averages
 over the steps, CL-STE takes L_cnf on step 0 and L_bound and L_cont over all steps (the paper's
 ``--loss cross cont cnf bound --idx 0``, the defaults of ``cl-ste`` with ``net=rrn``). All puzzles
 of a batch and all edges are computed at once (gathers and one sum per step).
@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.api import STEPS
+from harness.api import StepOutputs
 
 
 def sudoku_units() -> dict[str, list[list[int]]]:
@@ -125,7 +125,7 @@ class RRN(nn.Module):
         return self.input_mlp(emb)
 
     def forward(self, x: torch.Tensor) -> dict:
-        """x (B, 1, 9, 9) digits -> {"cell": final (B, 81, 9), STEPS: [{"cell": ...} per step]}."""
+        """x (B, 1, 9, 9) digits -> StepOutputs: {"cell": final (B, 81, 9)}, steps [{"cell": ...} per step]."""
         xs = self.encode(x)
         h = xs
         state = (torch.zeros_like(xs), torch.zeros_like(xs))
@@ -133,7 +133,7 @@ class RRN(nn.Module):
         for _ in range(self.steps):
             h, state = self.step(xs, h, state)
             steps.append({"cell": self.out(h)})
-        return {"cell": steps[-1]["cell"], STEPS: steps}
+        return StepOutputs(steps)
 
 
 class ParkCNN(nn.Module):

@@ -312,7 +312,7 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     ref_out = {k: o.detach().clone().requires_grad_(True) for k, o in outputs.items()}
     ste = m.hp["ste"]
     clauses = list(c.cnf.clauses)
-    keep = c.always_keep.clone()
+    keep = c.always_keep().clone()
     if m.hp["uec"] == "yes" or (m.hp["uec"] == "auto" and ste != "bp-iste"):
         extra = exactly_one_clauses(c)
         clauses += extra

@@ -118,7 +118,7 @@ def test_add2x2_query_is_the_probability_of_the_four_sums():
     task = Add2x2(n_train=16)
     task.setup(0, torch.device("cpu"))
     c = task.constraint()
-    assert c.problog_targets == sorted({tuple(r) for r in task.target_.tolist()})
+    assert c.program("problog").targets == sorted({tuple(r) for r in task.target_.tolist()})
     m = DeepProbLog()
     m.prepare(c, torch.device("cpu"))
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from harness.api import Constraint, NeuralGroup
+from harness.api import Constraint, NeuralGroup, Program
 from harness.budget import BudgetExceeded
 from harness.cnf import CNF
 
@@ -22,8 +22,7 @@ def _constraint(n_digits: int, n_values: int, targets) -> Constraint:
     n_img = 2 * n_digits
     atoms = torch.arange(n_img * n_values).reshape(n_img, n_values)
     return Constraint(CNF(n_img * n_values, []), [NeuralGroup("digit", atoms)],
-                      problog=problog_program(n_digits, n_values),
-                      problog_query="addition", problog_targets=list(targets))
+                      programs={"problog": Program(problog_program(n_digits, n_values), "addition", list(targets))})
 
 
 def _brute_force(p: torch.Tensor, n_digits: int, s: int) -> torch.Tensor:

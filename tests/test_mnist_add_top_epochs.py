@@ -32,8 +32,8 @@ def test_train_batches_switch_to_every_column_after_top_epochs():
     top = task.sum_cols_[1][task.sum_cols_[1] >= 0]
     low = task.sum_cols_[0][task.sum_cols_[0] >= 0]
     seen = []
-    for _ in range(3):
-        ev = torch.cat([b.evidence for b in task.train_batches(4, torch.Generator().manual_seed(0))])
+    for epoch in (1, 2, 3):
+        ev = torch.cat([b.evidence for b in task.train_batches(4, torch.Generator().manual_seed(0), epoch)])
         assert (ev[:, top].sum(1) == 1).all()  # every example keeps its top column's total
         seen.append(int(ev[:, low].sum()))
     assert seen == [0, 0, 8]  # epochs 1 and 2: no sum digit of column 0; epoch 3: one per example
@@ -92,12 +92,14 @@ def test_top_until_switches_on_the_training_sums_read_by_the_argmax_digits():
     gen = torch.Generator().manual_seed(0)
 
     def epoch(right: bool):
-        batches = list(task.train_batches(8, gen))
+        epoch.count += 1
+        batches = list(task.train_batches(8, gen, epoch.count))
         for b in batches:
             digits = b.labels["digit"] if right else torch.zeros_like(b.labels["digit"])
             task.observe({"digit": torch.nn.functional.one_hot(digits, 10).float()}, b)
         return batches
 
+    epoch.count = 0
     assert all(_top_only(b, task) for b in epoch(right=False))  # epoch 1: top only; all-zero digits
     assert task.top_right_ < 0.9 * task.top_seen_ and task.top_seen_ == 40
     assert all(_top_only(b, task) for b in epoch(right=True))  # epoch 2: still top only (epoch 1 failed)

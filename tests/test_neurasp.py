@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.api import Batch, Constraint, NeuralGroup
+from harness.api import Batch, Constraint, NeuralGroup, Program
 from harness.budget import BudgetExceeded
 from harness.cnf import CNF
 from harness.errors import SkipRun, UserError
@@ -19,6 +19,12 @@ pytest.importorskip("clingo", reason="clingo is not installed (make setup instal
 from methods.neurasp import NeurASP  # noqa: E402
 
 CPU = torch.device("cpu")
+
+
+def _with_targets(c, targets):
+    """``c`` with its ProbLog program's targets replaced (DeepProbLog compiles only those)."""
+    return dataclasses.replace(c, programs={**c.programs, "problog": dataclasses.replace(c.program("problog"),
+                                                                                    targets=targets)})
 
 
 def prepared(constraint, **hp):
@@ -61,7 +67,7 @@ def test_mnist_add_equals_the_hand_formula_semantic_loss_and_deepproblog():
     from methods.deepproblog import DeepProbLog
 
     dpl = DeepProbLog()  # compiling only the queries used here
-    dpl.prepare(dataclasses.replace(c, meta={**c.meta, "problog_targets": sums.tolist()}), CPU)
+    dpl.prepare(_with_targets(c, sums.tolist()), CPU)
     torch.testing.assert_close(dpl.query_probabilities({"digit": logits}, sums).log(), got, rtol=1e-9, atol=1e-9)
 
 
@@ -88,8 +94,7 @@ def test_member3_equals_semantic_loss_and_deepproblog():
     from methods.deepproblog import DeepProbLog
 
     dpl = DeepProbLog()
-    dpl.prepare(dataclasses.replace(c, meta={**c.meta, "problog_targets": sorted({tuple(r) for r in rows[:, 3:].tolist()})}),
-                CPU)
+    dpl.prepare(_with_targets(c, sorted({tuple(r) for r in rows[:, 3:].tolist()})), CPU)
     dp = dpl.query_probabilities({"digit": logits}, torch.as_tensor(rows[:, 3:]))
     torch.testing.assert_close(dp.log(), got, rtol=1e-9, atol=1e-9)
 
@@ -201,16 +206,17 @@ def test_errors_and_skips():
     with pytest.raises(UserError, match="max_seconds"):
         NeurASP(max_seconds=-1).prepare(c, CPU)
     # two stable models for one neural choice (a free atom b besides the neural a(k))
-    c.asp = "1 { a(0); a(1) } 1.\n{ b }.\n"
+    c.programs["asp"] = Program("1 { a(0); a(1) } 1.\n{ b }.\n")
     m = prepared(c)
     with pytest.raises(ValueError, match="two stable models"):
         m.loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.zeros(1, 2)))
     # evidence on an atom the program never mentions
-    c2 = Constraint(CNF(3, [(1, 2)], ["a(0)", "a(1)", "z"]), [NeuralGroup("d", [[0, 1]])], asp="1 { a(0); a(1) } 1.\n")
+    c2 = Constraint(CNF(3, [(1, 2)], ["a(0)", "a(1)", "z"]), [NeuralGroup("d", [[0, 1]])],
+                    programs={"asp": Program("1 { a(0); a(1) } 1.\n")})
     with pytest.raises(ValueError, match="never mentions"):
         prepared(c2).loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.tensor([[0.0, 0.0, 1.0]])))
     # a choice rule that lets a categorical variable take no value
-    c.asp = "{ a(0); a(1) }.\n"
+    c.programs["asp"] = Program("{ a(0); a(1) }.\n")
     with pytest.raises(ValueError, match="not one"):
         prepared(c).loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.zeros(1, 2)))
 

@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from harness.api import STEPS, Batch, final_outputs, step_outputs, supervised_loss
+from harness.api import Batch, StepOutputs, step_outputs, supervised_loss
 from harness.errors import UserError
 from harness.loop import RunConfig, build, run
 from methods.cl_ste import CLSTE, cnf_loss, cnf_loss_padded, cont_loss
@@ -44,11 +44,11 @@ def test_rrn_outputs_every_step():
     net = RRN(steps=3, hidden=16, embed=4, edge_drop=0.0)
     out = net(quizzes(5))
     assert out["cell"].shape == (5, 81, 9)
-    assert list(out)[-1] == STEPS and len(out[STEPS]) == 3
-    assert all(o["cell"].shape == (5, 81, 9) for o in out[STEPS])
-    assert out[STEPS][-1]["cell"] is out["cell"]
-    assert not torch.allclose(out[STEPS][0]["cell"], out[STEPS][1]["cell"])
-    assert list(final_outputs(out)) == ["cell"] and len(step_outputs(out)) == 3
+    assert isinstance(out, StepOutputs) and list(out) == ["cell"] and len(out.steps) == 3
+    assert all(o["cell"].shape == (5, 81, 9) for o in out.steps)
+    assert out.steps[-1]["cell"] is out["cell"]
+    assert not torch.allclose(out.steps[0]["cell"], out.steps[1]["cell"])
+    assert len(step_outputs(out)) == 3
     assert len(step_outputs({"cell": out["cell"]})) == 1
 
 
@@ -61,7 +61,7 @@ def test_message_passing_batched_equals_per_puzzle():
     for i in range(7):
         one = net(x[i : i + 1])
         for t in range(2):
-            assert torch.allclose(batched[STEPS][t]["cell"][i], one[STEPS][t]["cell"][0], atol=1e-5)
+            assert torch.allclose(batched.steps[t]["cell"][i], one.steps[t]["cell"][0], atol=1e-5)
     # the gathered-and-broadcast first layer and the blocked sum equal a plain index_add over edges
     h = torch.randn(7, 81, 24)
     src, dst = sudoku_edges()
@@ -84,7 +84,7 @@ def test_supervised_loss_ignores_unlabelled_puzzles():
     torch.manual_seed(0)
     logits = [torch.randn(4, 81, 9, requires_grad=True) for _ in range(3)]
     labels = torch.randint(0, 9, (4, 81))
-    out = {"cell": logits[-1], STEPS: [{"cell": t} for t in logits]}
+    out = StepOutputs([{"cell": t} for t in logits])
     mask = torch.tensor([True, False, True, False])
     loss = supervised_loss(out, Batch(x=None, evidence=torch.zeros(4, 729), labels={"cell": labels}, labelled=mask))
     loss.backward()
@@ -128,7 +128,7 @@ def test_rrn_cl_ste_defaults_and_loss_terms():
     m.prepare(c, torch.device("cpu"))
     torch.manual_seed(0)
     steps = [{"cell": torch.randn(2, 81, 9, requires_grad=True)} for _ in range(3)]
-    out = {"cell": steps[-1]["cell"], STEPS: steps}
+    out = StepOutputs(steps)
     q = torch.as_tensor([[int(ch) for ch in QUIZ]] * 2)
     batch = Batch(x=None, evidence=Sudoku.evidence_for(q))
     m.loss(out, batch).backward()

@@ -115,7 +115,7 @@ def test_block_vtree_equals_brute_force_and_pysdd():
     # blocks (methods/_sdd/vtrees.py) given as atom columns: a derived atom stands for its
     # components, a hidden atom for its o, v (and h) variables, the uncovered variables come last
     c = mixed_constraint()
-    c.meta["var_blocks"] = [[3, 4, 5, 8], [7, 9]]
+    c.hints["var_blocks"] = [[3, 4, 5, 8], [7, 9]]
     torch.manual_seed(4)
     B = 30
     outputs = {"cat": torch.randn(B, 2, 3, dtype=torch.float64), "ber": torch.randn(B, 1, 1, dtype=torch.float64)}

@@ -59,7 +59,7 @@ def compile_constraint(constraint: Constraint, vtree: str = "auto", minimize: bo
                        max_seconds: float = 0.0) -> CompiledConstraint:
     """Compile F* (the package docstring of :mod:`methods._sdd`) with PySDD.
 
-    vtree: ``blocks`` (along the constraint's ``meta["var_blocks"]``: right-linear over the
+    vtree: ``blocks`` (along the constraint's ``hints["var_blocks"]``: right-linear over the
     blocks, balanced within each, the clauses conjoined block by block; ``methods/_sdd/vtrees.py``),
     ``split`` (the root separates the neural variables from the hidden atoms' o, v variables, each
     side balanced over its order), or PySDD's ``balanced``, ``right`` or ``vertical`` over the
@@ -153,10 +153,10 @@ def _compile(constraint: Constraint, vtree: str, minimize: bool) -> CompiledCons
         return [var_of[col]]
 
     if vtree == "auto":
-        vtree = "blocks" if constraint.meta.get("var_blocks") else "split"
+        vtree = "blocks" if constraint.hints.get("var_blocks") else "split"
     rank = None
     if vtree == "blocks":  # methods/_sdd/vtrees.py
-        blocks = vtrees.var_blocks(constraint.meta.get("var_blocks") or [], vars_of_atom, n_vars)
+        blocks = vtrees.var_blocks(constraint.hints.get("var_blocks") or [], vars_of_atom, n_vars)
         vt = vtrees.block_vtree(blocks)
         rank = vtrees.block_rank(blocks, n_vars)
     elif vtree == "split":

@@ -5,7 +5,7 @@ conjoin a constraint's clauses in along its blocks.
 network's outputs from the hidden atoms' evidence variables, each side balanced over its order.
 
 ``blocks`` (:func:`block_vtree`, and ``"auto"`` when the constraint has blocks) follows the
-constraint's own structure. A task states its structure as ``Constraint.meta["var_blocks"]``: a list
+constraint's own structure. A task states its structure as ``Constraint.hints["var_blocks"]``: a list
 of blocks, each a list of atom columns, in the order a left-to-right reading of the constraint
 meets them. For mnist-add's compact encoding a block is one column of the addition, least
 significant first: the column's two digits, its carry atoms, its sum digit; the next block

@@ -18,14 +18,14 @@ One deliberate generalisation: v = 1[g = 1] + b(x) * 1[g = 0], so that a fact g 
 the reference writes v = g + b(x) * 1[g = 0], which is the same for the g in {0,1} that all of its
 problems use.
 
-Recurrent networks (outputs with per-step outputs, ``harness.api.STEPS``; the Sudoku RRN, docs/method.md
+Recurrent networks (outputs with per-step outputs, ``harness.api.StepOutputs``; the Sudoku RRN, docs/method.md
 "Recurrent networks"): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
 a network without steps; the paper's RRN uses step 0, ``--idx 0``); L_bound and L_cont are means
 over every step. ``cnf_norm=all`` selects the normalisation of ``sudoku_gnn/ste.py`` that the
 paper's RRN experiments use (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat are means over all (example, clause)
 pairs and L_deduce sums over the unsatisfied unit-propagation clauses only. ``w_cont`` weighs the
 "cont" regularizer of ``sudoku_gnn`` (docs/method.md "The regularizers"): for each family of exactly-one sets of the
-constraint (``Constraint.exactly_one``; Sudoku: rows, columns, boxes), the mean over its sets of
+constraint (the ``exactly_one`` hint of ``Constraint.hints``; Sudoku: rows, columns, boxes), the mean over its sets of
 (sum of the set's probabilities - 1)^2, summed over the families.
 
 Version history: v1, first release; derived atoms may come in further "and"/"or" stages

@@ -11,6 +11,7 @@ import torch
 from harness.api import Batch, Constraint, Method, step_outputs
 from harness.atoms import cols as _cols
 from harness.cnf import CNF
+from harness.combinations import CombinationConstraint
 from harness.errors import UserError
 from harness.registry import register_method
 
@@ -43,18 +44,18 @@ class CLSTE(Method):
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         super().prepare(constraint, device)
-        if self.hp["w_cont"] and not constraint.exactly_one:
+        if self.hp["w_cont"] and not constraint.exactly_one():
             raise UserError("method cl-ste: w_cont > 0 needs a task whose constraint declares exactly-one sets "
                             "(sudoku); set w_cont=0")
         add_uec = self.hp["uec"] == "yes" or (self.hp["uec"] == "auto" and self.hp["ste"] != "bp-iste")
         self.generated_ = None
-        if getattr(constraint, "combination", None) is not None:  # clauses generated per example
+        if isinstance(constraint, CombinationConstraint):  # clauses generated per example
             from ..cl_ste_sparse import CombinationCnfLoss
 
             self.generated_ = CombinationCnfLoss(constraint, self.hp, add_uec, device)
             return
         cnf = constraint.cnf
-        keep = constraint.always_keep.clone()
+        keep = constraint.always_keep().clone()
         if add_uec:
             extra = exactly_one_clauses(constraint)
             cnf = CNF(cnf.n_atoms, list(cnf.clauses) + extra, cnf.names)
@@ -67,7 +68,7 @@ class CLSTE(Method):
         self.always_keep_ = keep.to(device)
         self.blocks_ = ClauseBlocks(self.idx_, self.sign_)
         n_neural = sum(grp.atoms.numel() for grp in constraint.groups)
-        self.cont_ = [self.layout_.pos[f.to(device)] for f in constraint.exactly_one]  # positions in p
+        self.cont_ = [self.layout_.pos[f.to(device)] for f in constraint.exactly_one()]  # positions in p
         if any(len(f) and int(f.max()) >= n_neural for f in self.cont_):
             raise UserError("method cl-ste: an exactly-one set of the constraint holds an atom the network does not predict")
         # clause filtering needs g C^T per batch: a dense product for small CNFs (mnist-add: 19 x 139),
