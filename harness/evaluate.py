@@ -4,8 +4,6 @@ The saved file holds {state_dict, config, run_id}; the task is rebuilt from the 
 loaded, and scored either on the task's own test split (as at the end of training) or on a data
 file the user names, through the task's optional ``evaluate_file(net, path, device, limit)``
 (e.g. a Sudoku ``quiz,solution`` CSV file).
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

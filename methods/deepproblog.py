@@ -27,8 +27,6 @@ suite's run budget); past it the run is a ``timeout``.
 
 A set-up timeout's row says how many of the queries were ground and compiled, and the seconds
 spent grounding (ProbLog's ground program) and compiling (its SDD), from DeepProbLog's own timers.
-
-Version history: v1, first release; the timeout row's grounding/compilation progress.
 """
 from __future__ import annotations
 

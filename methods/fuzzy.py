@@ -16,9 +16,6 @@ The Goedel and Lukasiewicz variants are the ``ltn`` method's, on LTNtorch (``tno
 ``lukasiewicz``, ``clauses=and``, ``p=1``, ``stable=false``: 1 - min_j t_j and min(1, sum_j (1 - t_j)) per example,
 the same values; tests/test_ltn.py). LTN has no log-product aggregator, so this loss stays here.
 :func:`truth_degrees` still serves all three t-norms (a helper for plug-ins).
-
-Version history: v1, first release; the Goedel and Lukasiewicz variants moved to ``ltn`` (the
-product loss unchanged).
 """
 from __future__ import annotations
 

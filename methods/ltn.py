@@ -34,8 +34,6 @@ pMeanError is the mean (``stable=false``: LTNtorch's stable pMeanError scales by
 the loss is mean_x (1 - AND_j clause_j(x)): for ``godel`` and
 ``lukasiewicz`` that is exactly ``fuzzy``'s loss, for ``product`` it is 1 - exp(-fuzzy's
 per-example loss) (fuzzy's product loss is the log-product, -sum_j log clause_j).
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

@@ -45,8 +45,6 @@ What it cannot do: the number of models is what it pays for (mnist-add has up to
 label, member(n) 9^n for a negative one), so it is exponential where the label leaves many
 choices; it needs the label as evidence on atoms of the program; no sampling engine (NeurASP's
 ``method='sampling'``) and no learnable probabilistic rules of plain ASP atoms.
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

@@ -4,8 +4,6 @@ Same network, same data and same batches as the constraint methods, but it reads
 (e.g. each digit's class) that they never see: the accuracy ceiling and the speed reference (the
 "physical limit" of an epoch: the network alone). In a semi-supervised run (a task's labelled
 fraction below one) it trains on the labelled examples only (``labelled_only``).
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

@@ -18,9 +18,6 @@ read Palm's files (``read_csv``) instead.
 
 Generated sets are cached as ``.npz`` under ``$NESYBENCH_CACHE`` (default
 ``$XDG_CACHE_HOME/nesybench`` or ``~/.cache/nesybench``), keyed by (count, givens, seed, version).
-
-Version history: v1, first release; a range of givens added (a fixed number makes the same
-puzzles as before).
 """
 from __future__ import annotations
 

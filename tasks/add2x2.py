@@ -8,8 +8,6 @@
 
 DeepProbLog: ``add2x2(X_0..X_3, R1, R2, C1, C2)`` over the four sums (one compiled query per
 distinct label of the training rows).
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

@@ -16,8 +16,6 @@ Operator images come from ``--data-dir operators=DIR`` (HASY as in the paper, or
 reference's HASY images ((x - 0.5) / 0.5). DeepProbLog has no program for it (its network's slots
 repeat the four images, which a program over the slots would treat as eight independent
 operators): DeepProbLog skips it.
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

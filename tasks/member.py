@@ -7,8 +7,6 @@
 
 DeepProbLog: ``member(X_0..X_{n-1}, D, L)`` with ``has(.., D)`` true when some image is D and
 ``L = 0`` through negation as failure (20 queries, compiled in ``prepare``).
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

@@ -30,8 +30,6 @@ Metrics on the test split: ``exact_match`` (the binarised 24 edges equal the lab
 metric), ``valid_path`` (the predicted edges form one simple path between the terminals over
 present edges), ``shortest`` (a valid path of shortest length: any shortest path counts), and
 ``train_exact`` (exact match on the training split, as the paper logs it).
-
-Version history: v1, first release.
 """
 from __future__ import annotations
 

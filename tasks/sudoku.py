@@ -37,9 +37,6 @@ fills, in every unfinished puzzle at once, the blank whose most probable digit i
 forward pass per blank), -1 leaves the trick (and its two metrics) out. Palm's RRN is scored
 one-shot at its final step (``board_acc``). :meth:`Sudoku.evaluate_file` scores a network on any
 CSV file.
-
-Version history: v1, first release; ``net=rrn``, ``labelled_fraction``, ``givens_max`` and
-``trick_test=-1`` and ``input`` added, whose defaults leave the task as it was.
 """
 from __future__ import annotations
 

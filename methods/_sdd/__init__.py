@@ -51,10 +51,6 @@ Evaluation (:class:`FlatCircuit`): in linear space, in the input's floating type
 normalised weights (every node's count is then at most 1), with a hand-written backward; the
 examples whose count is too small for linear space (or exactly 0) are evaluated again in log
 space, so the value is exact at any magnitude.
-
-Version history: v1, first release; the batched evaluation later moved to linear space with a
-log-space fallback (same values; a variable whose two weights are both 0 now gives a count of
-0, as in PySDD).
 """
 from .circuit import HAVE_NUMBA, FlatCircuit
 from .compile import VTREES, CompiledConstraint, compile_constraint

@@ -28,15 +28,6 @@ pairs and L_deduce sums over the unsatisfied unit-propagation clauses only. ``w_
 constraint (the ``exactly_one`` hint of ``Constraint.hints``; Sudoku: rows, columns, boxes), the mean over its sets of
 (sum of the set's probabilities - 1)^2, summed over the families.
 
-Version history: v1, first release; derived atoms may come in further "and"/"or" stages
-(``Constraint.derived_ops``, e.g. mnist-add's compact carries), which leaves every earlier
-constraint's loss unchanged; ``cnf_step``, ``cnf_norm`` and ``w_cont`` added, whose defaults leave
-the loss unchanged; L_cnf of the training step computed in one autograd node (:class:`_FusedCnf`,
-same value and gradient, fewer tensor operations; in the training step, where every value is 0
-or 1, a leaner binary path, bit-identical on the tested tasks); constraints whose clauses are
-generated per example (``harness.combinations``, :mod:`methods.cl_ste_sparse`), where the CNF
-could not be listed before.
-
 Layout (one job per module):
 
 - :mod:`.ste`: the binarizations b_p and b with their straight-through estimators;
