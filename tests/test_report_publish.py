@@ -73,8 +73,8 @@ def test_compare_marks_only_beyond_the_spread():
 def test_publish_never_overwrites_and_states_its_provenance(two_folders, tmp_path):
     a, _ = two_folders
     dest = str(tmp_path / "reports")
-    first = publish(a, "smoke", dest, argv=["publish", "--results", a, "--suite", "smoke"])
-    second = publish(a, "smoke", dest)
+    first = publish(a, "smoke", dest, argv=["publish", "--results", a, "--suite", "smoke", "--force"], force=True)
+    second = publish(a, "smoke", dest, force=True)
     day = time.strftime("%Y-%m-%d")
     assert os.path.basename(first) == f"{day}-smoke" and os.path.basename(second) == f"{day}-smoke-2"
     assert sorted(os.listdir(dest)) == [f"{day}-smoke", f"{day}-smoke-2"]
@@ -84,7 +84,8 @@ def test_publish_never_overwrites_and_states_its_provenance(two_folders, tmp_pat
     readme = open(os.path.join(first, "README.md")).read()
     commit = json.loads(open(next(os.path.join(d, f) for d, _, fs in os.walk(a) for f in fs)).readline())["git_commit"]
     assert (commit or "unknown")[:10] in readme and "devices: cpu" in readme
-    assert f"nesybench publish --results {a} --suite smoke" in readme
+    assert f"nesybench publish --results {a} --suite smoke --force" in readme
+    assert "Published with `--force`**: 4 of 4 runs are not of suite smoke" in readme
     # the published rows read as the original ones: the same report cells
     again = write_report(os.path.join(first, "rows"), str(tmp_path / "again" / "r.md"), plots=False, formats=("md",))
     assert "| mnist-add digits=1" in again and again.count("(2), ") == 2
@@ -104,7 +105,7 @@ def test_a_failed_publish_leaves_nothing_behind(two_folders, tmp_path, monkeypat
 
     monkeypatch.setattr(report, "write_report", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        publish(a, "smoke", str(dest))
+        publish(a, "smoke", str(dest), force=True)
     assert os.listdir(dest) == []  # no folder, no temporary folder
 
 

@@ -30,14 +30,31 @@ _OOM = re.compile(r"MemoryError|out of memory|bad_alloc|cannot allocate memory|\
 _LIMIT = re.compile(r"limit (\d+(?:\.\d+)?) s|budget (\d+(?:\.\d+)?) s")
 
 
-def load_rows(results_dir: str) -> pd.DataFrame:
-    """Every row under a results directory as a DataFrame (UserError when there is none)."""
+def load_rows(results_dir: str, strict: bool = False, warn=None) -> pd.DataFrame:
+    """Every row under a results directory as a DataFrame (UserError when there is none).
+
+    Each damaged row file (:func:`harness.records.read_file`) is reported by ``warn`` (default:
+    one line on standard error) and its run does not count; with ``strict`` any damaged file is a
+    UserError after they are listed."""
     if not os.path.isdir(results_dir):
         raise UserError(f"results directory not found: {results_dir}; run 'nesybench run' or 'bench' first")
-    rows = list(records.iter_rows(results_dir))
+    rows, damaged = records.scan(results_dir)
+    report_damage(damaged, strict, warn)
     if not rows:
         raise UserError(f"no result rows under {results_dir}")
     return pd.DataFrame(rows)
+
+
+def report_damage(damaged: list, strict: bool = False, warn=None) -> None:
+    """One line per damaged row file; with ``strict`` a UserError when there is one."""
+    import sys
+
+    say = warn or (lambda line: print(line, file=sys.stderr, flush=True))
+    for d in damaged:
+        say(f"nesybench: damaged row file: {d.line()}")
+    if damaged and strict:
+        raise UserError(f"{len(damaged)} damaged row file{'s' if len(damaged) > 1 else ''} (listed above); "
+                        "repair or remove them, or re-run their runs (resume sets a damaged file aside)")
 
 
 def base_key(key: str) -> str:
@@ -201,7 +218,7 @@ _KEYS = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "bat
 def cells(df: pd.DataFrame) -> list[dict]:
     """One record per configuration; see the module docstring."""
     df = df.copy()
-    for col, default in (("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
+    for col, default in (("damage", None), ("final", None), ("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
                          ("started_at", ""), ("file_state", "done"), ("setup_seconds", float("nan")),
                          ("eval_seconds", float("nan")), ("train_seconds", float("nan")), ("device", "cpu"),
                          ("device_name", ""), ("lr_schedule", "constant")):
@@ -226,13 +243,16 @@ def cells(df: pd.DataFrame) -> list[dict]:
             attempt = done if len(done) else r[r["started_at"] == r["started_at"].max()]
             last = attempt.iloc[-1]
             status = last["status"]
-            if status == "ok" and last.get("file_state") != "done":
+            if status == "ok" and (last.get("file_state") != "done" or str(last.get("final")) == "False"):
                 status = "incomplete"
-            kind = classify(status, last.get("error"))
+            damage = last.get("damage")
+            kind = "damaged" if isinstance(damage, str) and damage else classify(status, last.get("error"))
             rec["outcomes"][run_id] = kind
             rec["seeds"].append(int(last["seed"]))
             if kind == "ok":
                 finals.append(last)
+            elif kind == "damaged":
+                rec["reasons"].append((kind, f"the row file {run_id}.jsonl {damage}"))
             else:
                 if last.get("error"):
                     rec["reasons"].append((kind, str(last["error"])))
@@ -273,7 +293,7 @@ def _cell_status(rec: dict) -> str:
     if rec["n_ok"]:
         return "ok"
     kinds = list(rec["outcomes"].values())
-    for k in ("T/O", "OOM", "failed", "n/a", "incomplete"):
+    for k in ("T/O", "OOM", "failed", "damaged", "n/a", "incomplete"):
         if k in kinds:
             return k
     return "incomplete"

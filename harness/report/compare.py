@@ -26,8 +26,8 @@ from .summary import fmt_seconds
 _KEY = ("task_key", "tp_s", "method_key", "hp_s", "epochs", "batch_size", "lr", "lr_schedule")
 
 
-def _index(results_dir: str) -> tuple[dict, list]:
-    df = load_rows(results_dir)
+def _index(results_dir: str, strict: bool = False) -> tuple[dict, list]:
+    df = load_rows(results_dir, strict=strict)
     out = {}
     for c in make_cells(df):
         out.setdefault(tuple(str(c[k]) for k in _KEY), []).append(c)
@@ -70,10 +70,11 @@ def time_mark(a: list[float], b: list[float], factor: float) -> tuple[float, str
     return ratio, ""
 
 
-def compare(a_dir: str, b_dir: str, factor: float = 1.1) -> tuple[list[dict], list[str]]:
-    """Rows of the comparison table and the two folders' provenance lines."""
-    a, pa = _index(a_dir)
-    b, pb = _index(b_dir)
+def compare(a_dir: str, b_dir: str, factor: float = 1.1, strict: bool = False) -> tuple[list[dict], list[str]]:
+    """Rows of the comparison table and the two folders' provenance lines (damaged row files are
+    listed on standard error; with ``strict`` they are a UserError)."""
+    a, pa = _index(a_dir, strict)
+    b, pb = _index(b_dir, strict)
     rows = []
     for key in sorted(set(a) | set(b)):
         ca, cb = (a.get(key) or [None])[0], (b.get(key) or [None])[0]
@@ -103,7 +104,7 @@ def _outcomes(ca, cb) -> str:
 
 
 def main(args) -> int:
-    rows, head = compare(args.a, args.b, args.factor)
+    rows, head = compare(args.a, args.b, args.factor, strict=args.strict)
     print("\n".join(head))
     print(f"marks: metric worse/better where mean ± std of A and B do not overlap (? : fewer than 2 seeds); "
           f"time slower/faster where the ratio is beyond {args.factor:g} and the epoch times' interquartile "
