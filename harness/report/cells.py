@@ -218,7 +218,7 @@ _KEYS = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "bat
 def cells(df: pd.DataFrame) -> list[dict]:
     """One record per configuration; see the module docstring."""
     df = df.copy()
-    for col, default in (("damage", None), ("final", None), ("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
+    for col, default in (("damage", None), ("final", None), ("collapsed", None), ("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
                          ("started_at", ""), ("file_state", "done"), ("setup_seconds", float("nan")),
                          ("eval_seconds", float("nan")), ("train_seconds", float("nan")), ("device", "cpu"),
                          ("device_name", ""), ("lr_schedule", "constant")):
@@ -260,6 +260,8 @@ def cells(df: pd.DataFrame) -> list[dict]:
                     rec["budgets"].append(budget_of(last.get("error")))
         ok_ids = [k for k, s in rec["outcomes"].items() if s == "ok"]
         ok = g[(g["status"] == "ok") & g["run_id"].isin(ok_ids)]
+        rec["collapsed"] = [(int(f["seed"]), dict(f["collapsed"])) for f in finals
+                            if isinstance(f.get("collapsed"), dict) and f["collapsed"]]
         rec["counts"] = pd.Series(list(rec["outcomes"].values())).value_counts().to_dict()
         rec["n_ok"] = len(finals)
         rec["metrics"] = {}
