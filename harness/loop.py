@@ -234,6 +234,20 @@ def end_row(base: dict[str, Any], status: str, error: str, **extra) -> dict[str,
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
+def render_facts(task, method) -> dict[str, Any]:
+    """What a report needs to know of the task and method classes, recorded so that the rows of a
+    plug-in render the same without it: the headline metric, the task parameters' defaults (and
+    which apply only in one setting) and the hyper-parameters the method gets by default on this
+    task (its presets applied)."""
+    hp, _ = presets.resolve(type(task), type(method), {}, task.tp)
+    try:
+        hp_defaults = type(method)(**hp).hp
+    except UserError:  # presets this code rejects: the method's own defaults
+        hp_defaults = {"w_label": 0.0, **type(method).hparams}
+    return {"main_metric": type(task).main_metric or None, "tp_defaults": dict(type(task).params),
+            "param_applies": dict(getattr(type(task), "param_applies", {}) or {}), "hp_defaults": hp_defaults}
+
+
 def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[str, Any]:
     """The fields every row of a run carries (provenance, configuration)."""
     task, method, train, key, run_id = ident.task, ident.method, ident.train, ident.key, ident.run_id
@@ -245,6 +259,7 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
         "method_file": display_path(defining_file(type(method))), "task_file": display_path(defining_file(type(task))),
         "method_modules": local_modules(type(method)), "task_modules": local_modules(type(task)),
         "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
+        **render_facts(task, method),
         "seed": cfg.seed, "epochs": train["epochs"],
         "batch_size": train["batch_size"], "lr": train["lr"], "lr_schedule": train.get("lr_schedule", "constant"),
         "device": device.type,

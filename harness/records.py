@@ -14,7 +14,11 @@ this code is refused with a one-line :class:`~harness.errors.UserError`.
 Schema history: 1, first release; 2 adds ``train_loss`` (mean training loss per epoch),
 ``method_file`` / ``task_file`` (the file defining each plug-in) and ``method_modules`` /
 ``task_modules`` (the local modules hashed into ``method_hash`` / ``task_hash``, which from 2 on
-cover every local module the plug-in imports).
+cover every local module the plug-in imports); 3 adds ``lr_schedule``; 4 adds what a report needs
+without the task's and method's code (``main_metric``, ``tp_defaults``, ``param_applies``,
+``hp_defaults``), ``collapsed`` (output groups predicted as one class on the test set), and on a
+run's closing row ``error_at`` and ``traceback`` (a crash), ``timeout_budget`` and
+``budget_source`` (a timeout), ``suite`` (the suite that ran it).
 """
 from __future__ import annotations
 
@@ -31,11 +35,13 @@ from typing import Any, Iterable, NamedTuple
 
 from .errors import UserError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: fields added by each schema version, with the value an upgraded older row gets
 _ADDED = {2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None,
               "task_modules": None},
-          3: {"lr_schedule": "constant"}}
+          3: {"lr_schedule": "constant"},
+          4: {"main_metric": None, "tp_defaults": None, "param_applies": None, "hp_defaults": None,
+              "collapsed": None}}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

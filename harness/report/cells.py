@@ -116,10 +116,11 @@ def _resolved_hp(task: str, method: str, tp: dict, given: dict) -> dict | None:
         return None
 
 
-def hp_differing(task: str, method: str, tp: dict, hp: dict) -> dict:
+def hp_differing(task: str, method: str, tp: dict, hp: dict, recorded: dict | None = None) -> dict:
     """The smallest set of hyper-parameters that, given to the method on this task, reproduces
     ``hp``: what differs from the defaults, leaving out values that follow from another given one
-    (``ste=b-iste`` brings its own ``w_bound`` on add2x2)."""
+    (``ste=b-iste`` brings its own ``w_bound`` on add2x2). Without the method's code (a plug-in not
+    loaded) what differs from the defaults the rows recorded (``recorded``: ``hp_defaults``)."""
     hp = dict(hp or {})
     tp_known = _known_tp(task, tp)
     given: dict = {}
@@ -127,7 +128,8 @@ def hp_differing(task: str, method: str, tp: dict, hp: dict) -> dict:
         res = _resolved_hp(task, method, tp_known, given)
         if res is None:
             _, m = _classes(task, method)
-            defaults = {"w_label": 0.0, **(getattr(m, "hparams", None) or {})}
+            defaults = recorded if isinstance(recorded, dict) and m is None else {
+                "w_label": 0.0, **(getattr(m, "hparams", None) or {})}
             return {k: v for k, v in hp.items() if k not in defaults or not _same(defaults[k], v)}
         diff = {k: v for k, v in hp.items() if k in res and not _same(res[k], v) and k not in given}
         if not diff:
@@ -154,27 +156,35 @@ def _known_tp(task: str, tp: dict) -> dict:
     return {k: v for k, v in (tp or {}).items() if k in params}
 
 
-def tp_applies(task: str, tp: dict) -> dict:
+def _task_facts(task: str, recorded: dict | None) -> tuple[dict, dict]:
+    """(parameter defaults, ``param_applies``) of a task: from its code, else from what its rows
+    recorded (``recorded``: {"tp_defaults": ..., "param_applies": ...}; a plug-in not loaded)."""
+    t, _ = _classes(task, "")
+    if t is None and recorded:
+        d, a = recorded.get("tp_defaults"), recorded.get("param_applies")
+        return (d if isinstance(d, dict) else {}), (a if isinstance(a, dict) else {})
+    return (getattr(t, "params", None) or {}), (getattr(t, "param_applies", None) or {})
+
+
+def tp_applies(task: str, tp: dict, recorded: dict | None = None) -> dict:
     """The task parameters that apply to a run: a task's ``param_applies`` ({param: "key=value"})
     names those that only one setting reads (Sudoku's RRN sizes only with ``net=rrn``)."""
-    t, _ = _classes(task, "")
-    cond = getattr(t, "param_applies", None) or {}
+    params, cond = _task_facts(task, recorded)
     out = {}
     for k, v in (tp or {}).items():
         c = cond.get(k)
         if c:
             ck, _, want = c.partition("=")
-            if str((tp or {}).get(ck, (getattr(t, "params", {}) or {}).get(ck))) != want:
+            if str((tp or {}).get(ck, params.get(ck))) != want:
                 continue
         out[k] = v
     return out
 
 
-def tp_shown(task: str, tp: dict) -> dict:
+def tp_shown(task: str, tp: dict, recorded: dict | None = None) -> dict:
     """Task parameters that apply and differ from the task's defaults."""
-    t, _ = _classes(task, "")
-    defaults = getattr(t, "params", None) or {}
-    return {k: v for k, v in tp_applies(task, tp).items() if k not in defaults or not _same(defaults[k], v)}
+    defaults, _ = _task_facts(task, recorded)
+    return {k: v for k, v in tp_applies(task, tp, recorded).items() if k not in defaults or not _same(defaults[k], v)}
 
 
 def size_param(task: str, rows_value: Any = None) -> str | None:
@@ -185,9 +195,11 @@ def size_param(task: str, rows_value: Any = None) -> str | None:
     return rows_value if isinstance(rows_value, str) and rows_value else None
 
 
-def main_metric(task: str, metrics: list[str]) -> str | None:
+def main_metric(task: str, metrics: list[str], recorded: str | None = None) -> str | None:
+    """The task's headline metric: the one its rows recorded (``main_metric``), else its code's;
+    when no finished run reported it, the first metric there is."""
     t, _ = _classes(task, "")
-    m = getattr(t, "main_metric", "") if t is not None else ""
+    m = recorded if isinstance(recorded, str) and recorded else (getattr(t, "main_metric", "") if t is not None else "")
     if not metrics:  # no run finished: the task's headline metric names the row
         return m or None
     return m if m in metrics else sorted(metrics)[0]
@@ -218,7 +230,8 @@ _KEYS = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "bat
 def cells(df: pd.DataFrame) -> list[dict]:
     """One record per configuration; see the module docstring."""
     df = df.copy()
-    for col, default in (("damage", None), ("final", None), ("collapsed", None), ("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
+    for col, default in (("damage", None), ("final", None), ("collapsed", None), ("main_metric", None),
+                         ("tp_defaults", None), ("param_applies", None), ("hp_defaults", None), ("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
                          ("started_at", ""), ("file_state", "done"), ("setup_seconds", float("nan")),
                          ("eval_seconds", float("nan")), ("train_seconds", float("nan")), ("device", "cpu"),
                          ("device_name", ""), ("lr_schedule", "constant")):
@@ -282,9 +295,10 @@ def cells(df: pd.DataFrame) -> list[dict]:
             rec["s_per_epoch_runs"] = per_run
             rec["epoch_seconds"] = [float(v) for v in (later if len(later) else ok)["train_seconds"].dropna()]
         rec["size_param"] = size_param(task, first.get("size_param"))
-        rec["hp_diff"] = hp_differing(task, method, rec["tp"], rec["hp"])
-        rec["tp_diff"] = tp_shown(task, rec["tp"])
-        rec["main_metric"] = main_metric(task, sorted(rec["metrics"]))
+        facts = {k: first.get(k) for k in ("tp_defaults", "param_applies")}
+        rec["hp_diff"] = hp_differing(task, method, rec["tp"], rec["hp"], first.get("hp_defaults"))
+        rec["tp_diff"] = tp_shown(task, rec["tp"], facts)
+        rec["main_metric"] = main_metric(task, sorted(rec["metrics"]), first.get("main_metric"))
         rec["status"] = _cell_status(rec)
         out.append(rec)
     _x_ref(out)

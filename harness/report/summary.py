@@ -226,7 +226,7 @@ def collapse_note(c: dict) -> str:
             groups.setdefault(g, set()).add(k)
     what = "; ".join(f"{g} always {' or '.join(map(str, sorted(ks)))}" for g, ks in groups.items())
     n = len(c["collapsed"])
-    return f"predicts one class for all images ({what}) in {n} of {c['n_ok']} seed{'s' if c['n_ok'] > 1 else ''}"
+    return f"predicts one class for all images ({what})" + (f" in {n} of {c['n_ok']} seeds" if c["n_ok"] > 1 else "")
 
 
 def fmt_seconds(x: float) -> str:
