@@ -264,10 +264,12 @@ def read_file(path: str) -> tuple[list[dict[str, Any]], str | None]:
                 break  # the line a kill cut mid-write
             damage = damage or (f"line {lineno} is cut off (not JSON)" if last and i else f"line {lineno} is not JSON")
             continue
+        if isinstance(row, dict):
+            row = upgrade_row(row, f"{path}, line {lineno}")  # a newer schema is refused before anything else
         if not isinstance(row, dict) or "run_id" not in row or "status" not in row:
             damage = damage or f"line {lineno} is not a result row (a JSON object with run_id and status)"
             continue
-        out.append(upgrade_row(row, f"{path}, line {lineno}"))
+        out.append(row)
     if state == "damaged":  # set aside as damaged when found (and said so then): its rows never count
         for r in out:
             r["damage"] = "its file was found damaged and set aside"
