@@ -230,6 +230,19 @@ def resolve_params(defaults: dict[str, Any], given: dict[str, Any], owner: str, 
     return out
 
 
+def check_bounds(values: dict[str, Any], bounds: dict[str, tuple], owner: str, what: str) -> None:
+    """UserError for a value outside its inclusive ``(low, high)`` bounds (None: no bound on that
+    side), naming the range: a size the code does not support is refused before any run starts."""
+    for k, (low, high) in bounds.items():
+        v = values.get(k)
+        if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if (low is not None and v < low) or (high is not None and v > high):
+            rng = (f"{low}..{high}" if low is not None and high is not None
+                   else f">= {low}" if low is not None else f"<= {high}")
+            raise UserError(f"{owner}: {what} {k}={v} is outside what it supports ({rng}); give a value in that range")
+
+
 def source_hash(cls: type) -> str:
     """Hash of the source of a plug-in's module and of every local module it imports, transitively
     (:func:`harness.provenance.code_hash`): a changed plug-in never pools with old numbers."""
@@ -311,9 +324,14 @@ class Task:
     param_applies: ClassVar[dict[str, str]] = {}
     #: task parameters that make a seconds-long instance (conformance checks and tests)
     tiny_params: ClassVar[dict[str, Any]] = {}
+    #: inclusive bounds of numeric task parameters, ``{name: (low, high)}`` with None for an open
+    #: side (e.g. ``{"digits": (1, 500)}``): a value outside is a one-line user error when the task
+    #: is built, so ``run`` and ``bench`` refuse it before any run starts
+    param_bounds: ClassVar[dict[str, tuple]] = {}
 
     def __init__(self, data_dirs: dict[str, str] | None = None, **tp):
         self.tp = resolve_params(self.params, tp, f"task {self.key}", "task parameter", self.param_choices)
+        check_bounds(self.tp, self.param_bounds, f"task {self.key}", "task parameter")
         self.data_dirs = dict(data_dirs or {})
 
     # -- to implement ---------------------------------------------------------------------------

@@ -29,11 +29,12 @@ import time
 from dataclasses import asdict
 
 from . import records
-from .config import data_dirs
+from .budget import Budget
+from .config import data_dirs, output_file
 from .errors import UserError
 from .launcher import RunProcess
-from .loop import RunConfig, base_row, end_row, resolve_device, run_identity, validate_configs
-from .registry import get_method
+from .loop import RunConfig, base_row, end_row, resolve_device, run_identity, stale_timeout, validate_configs
+from .registry import get_method, get_task
 from .report import write_report
 from .suites import Entry, get_suite
 
@@ -52,6 +53,7 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
     extra = [(m, {}) for m in (getattr(args, "add_method", None) or [])]
     for m, _ in extra:
         get_method(m)  # a typo in --add-method is found before anything runs
+    entries = list(entries) + added_tasks(entries, getattr(args, "add_task", None) or [])
     for entry in entries:
         missing = [n for n in entry.needs if n not in dirs]
         if missing:
@@ -66,6 +68,27 @@ def plan(entries: list[Entry], args, dirs: dict[str, str]) -> list[tuple[Entry, 
     return out
 
 
+def added_tasks(entries: list[Entry], keys: list[str]) -> list[Entry]:
+    """``--add-task KEY``: an entry per task that runs every method of the suite (with its defaults
+    on the task) on the task's default parameters, with the seeds and budgets of the suite's first
+    entry and the task's own training settings."""
+    out = []
+    if not keys:
+        return out
+    methods = list(dict.fromkeys(m for e in entries for m, _ in e.methods))
+    first = entries[0]
+    for key in keys:
+        get_task(key)  # a typo is found before anything runs
+        out.append(Entry(key, {}, [(m, {}) for m in methods], list(first.seeds), None,
+                         setup_budget=first.setup_budget, run_budget=first.run_budget))
+    return out
+
+
+def entry_budget(entry: Entry, suite: str) -> Budget:
+    """An entry's budgets, each named as set by the suite (a timeout's message says so)."""
+    return Budget(entry.setup_budget, entry.run_budget, setup_source=f"suite {suite}", run_source=f"suite {suite}")
+
+
 def _publish_end_row(cfg: RunConfig, results: str, status: str, error: str, **extra) -> None:
     """Append a run's closing row, written by this parent (the child did not), and publish the file
     with whatever epochs the child finished before it."""
@@ -73,17 +96,23 @@ def _publish_end_row(cfg: RunConfig, results: str, status: str, error: str, **ex
     ident.writer.publish_with(end_row(base_row(cfg, ident, resolve_device(cfg.device)), status, error, **extra))
 
 
-def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float) -> None:
+def _record_kill(cfg: RunConfig, results: str, phase: str, limit: float, elapsed: float,
+                 source: str | None = None) -> None:
     """The child was killed by the parent: a timeout row after the epochs it finished."""
     _publish_end_row(cfg, results, "timeout",
                      f"killed by the suite runner after {elapsed:.0f} s (run budget {limit:g} s + grace)",
-                     timeout_phase=phase, seconds_reached=elapsed, budget_seconds=limit)
+                     timeout_phase=phase, seconds_reached=elapsed, budget_seconds=limit, timeout_budget="run",
+                     budget_source=source)
 
 
-def _final_row(cfg: RunConfig, results: str) -> dict | None:
-    """The last row of a finished run, or None."""
+def _final_row(cfg: RunConfig, results: str, budget: Budget | None = None) -> dict | None:
+    """The last row of a finished run, or None: not finished, its file damaged, or (with
+    ``budget``) a timeout under a smaller budget (the run runs again: :func:`harness.loop.run`)."""
     writer = run_identity(cfg, results).writer
-    return records.last_row(writer.final) if writer.finished() else None
+    row = records.last_row(writer.final) if writer.finished() else None
+    if row is not None and budget is not None and stale_timeout(row, budget):
+        return None
+    return row
 
 
 def _setup_key(entry: Entry, cfg: RunConfig) -> str:
@@ -96,20 +125,24 @@ def _record_setup_timeout(cfg: RunConfig, results: str, first: dict) -> None:
     _publish_end_row(cfg, results, "timeout",
                      f"not run: the set-up of this configuration timed out at seed {first['seed']} "
                      f"({first.get('error')}); the symbolic set-up does not depend on the seed",
-                     timeout_phase="setup", not_run=True, timeout_seed=first["seed"])
+                     timeout_phase="setup", not_run=True, timeout_seed=first["seed"],
+                     **{k: first.get(k) for k in ("budget_seconds", "timeout_budget", "budget_source")})
 
 
 def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
     """Run one configuration in its own process (:class:`harness.launcher.RunProcess`); returns its
     outcome (status)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"config": asdict(cfg), "setup_budget": entry.setup_budget, "run_budget": entry.run_budget}, f)
+        json.dump({"config": asdict(cfg), "setup_budget": entry.setup_budget, "run_budget": entry.run_budget,
+                   "suite": getattr(args, "suite", None)}, f)
         cfg_path = f.name
     argv = ["run-one", "--config", cfg_path, "--results", args.results]
     for p in getattr(args, "plugin", []) or []:
         argv += ["--plugin", p]
     if args.quiet:
         argv.append("--quiet")
+    if getattr(args, "debug", False):
+        argv.append("--debug")
     t0 = time.monotonic()
     memory_gb = getattr(args, "memory_gb", None)
     proc = RunProcess(argv, memory_gb)
@@ -118,7 +151,8 @@ def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
         code = proc.wait(timeout=hard)
         if code is None:
             proc.kill()
-            _record_kill(cfg, args.results, "run", entry.run_budget, time.monotonic() - t0)
+            _record_kill(cfg, args.results, "run", entry.run_budget, time.monotonic() - t0,
+                         f"suite {getattr(args, 'suite', None) or ''}".strip())
             say(f"{cfg.task} {cfg.method} seed {cfg.seed}: killed at its budget, recorded as timeout")
             return "timeout"
     except KeyboardInterrupt:
@@ -127,7 +161,7 @@ def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
     finally:
         os.unlink(cfg_path)
         proc.close()
-    if code not in (0, 2) and _final_row(cfg, args.results) is None:
+    if code not in (0, 2, RUN_FAILED) and _final_row(cfg, args.results) is None:
         # the child died without writing its closing row (a C library's abort, a signal): the parent does
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         cap = f"; the run's address space is capped at {memory_gb:g} GB (--memory-gb)" if memory_gb else ""
@@ -136,6 +170,10 @@ def run_isolated(entry: Entry, cfg: RunConfig, args, say) -> str:
                          f"its last message: {proc.last_line or '(none)'}{cap}")
         say(f"{cfg.task} {cfg.method} seed {cfg.seed}: process ended ({how}), recorded as failed")
     return {0: "done", 2: "user-error"}.get(code, "failed")
+
+
+#: the exit status of a run process whose run crashed and was recorded as a failed row
+RUN_FAILED = 3
 
 
 def _note_command(results: str, argv: list[str]) -> None:
@@ -149,6 +187,8 @@ def _note_command(results: str, argv: list[str]) -> None:
 
 def run_suite(args) -> int:
     entries = get_suite(args.suite)
+    if args.out:
+        output_file(args.out, "--out")
     dirs = data_dirs(args)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
     todo = plan(entries, args, dirs)
@@ -173,7 +213,7 @@ def run_plan_local(todo: list[tuple[Entry, RunConfig]], args, say) -> tuple[int,
     failures = skipped = ran = 0
     setup_timeouts: dict[str, dict] = {}  # set-up key -> the timeout row of its first seed
     for k, (entry, cfg) in enumerate(todo, start=1):
-        done = _final_row(cfg, args.results)
+        done = _final_row(cfg, args.results, entry_budget(entry, args.suite))
         if done is not None:
             skipped += 1
             if done.get("status") == "timeout" and done.get("timeout_phase") == "setup":
@@ -202,14 +242,28 @@ def run_plan_local(todo: list[tuple[Entry, RunConfig]], args, say) -> tuple[int,
 
 def run_one_child(args) -> int:
     """Entry of the child process (``nesybench run-one``)."""
-    from .budget import Budget
+    import traceback
+
     from .loop import run
 
     with open(args.config) as f:
         spec = json.load(f)
     cfg = RunConfig(**spec["config"])
     say = None if args.quiet or os.environ.get("CI") else (lambda m: print("    " + m, flush=True))
-    row = run(cfg, args.results, progress=say, budget=Budget(spec.get("setup_budget"), spec.get("run_budget")))
+    suite = spec.get("suite")
+    source = f"suite {suite}" if suite else "the suite"
+    try:
+        row = run(cfg, args.results, progress=say, tags={"suite": suite} if suite else None,
+                  budget=Budget(spec.get("setup_budget"), spec.get("run_budget"), source, source))
+    except UserError:
+        raise
+    except Exception as e:  # recorded as a failed row; one line here, the traceback with --debug
+        if args.debug:
+            traceback.print_exception(e, file=sys.stderr)
+        error = getattr(e, "run_error", None) or f"{type(e).__name__}: {e}"
+        print(f"nesybench: run failed: {cfg.task} {cfg.method} seed {cfg.seed}: {error}"
+              + ("" if args.debug else " (the failed row keeps the traceback; --debug prints it)"), file=sys.stderr)
+        return RUN_FAILED
     if os.environ.get("CI") and not args.quiet:
         shown = " ".join(f"{k}={v:.2f}" for k, v in (row.get("metrics") or {}).items())
         print(f"    {cfg.task} {cfg.method} seed {cfg.seed}: {row.get('status')} {shown}", flush=True)

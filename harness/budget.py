@@ -26,15 +26,39 @@ from typing import Callable
 
 
 class BudgetExceeded(Exception):
-    def __init__(self, phase: str, limit: float, elapsed: float):
-        super().__init__(f"{phase} budget exceeded: {elapsed:.1f} s reached, limit {limit:g} s")
-        self.phase, self.limit, self.elapsed = phase, limit, elapsed
+    """A time limit passed: in ``phase`` (setup, train, eval), ``elapsed`` seconds against ``limit``.
+
+    ``budget`` names the run's budget that was exceeded (``setup`` or ``run``) and ``source`` where
+    it was set (``--run-budget``, ``suite default``); both are None for a limit of a method's own
+    (e.g. the semantic loss's ``max_compile_seconds``), whose message names the phase."""
+
+    def __init__(self, phase: str, limit: float, elapsed: float, budget: str | None = None,
+                 source: str | None = None):
+        if budget is None:
+            msg = f"{phase} budget exceeded: {elapsed:.1f} s reached, limit {limit:g} s"
+        else:
+            during = "" if budget == phase else f" during {phase}"
+            msg = (f"{budget} budget exceeded{during}: {elapsed:.1f} s reached, limit {limit:g} s"
+                   + (f" (set by {source})" if source else ""))
+        super().__init__(msg)
+        self.phase, self.limit, self.elapsed, self.budget, self.source = phase, limit, elapsed, budget, source
 
 
 @dataclass
 class Budget:
+    """A run's two budgets and where each was set (a flag, a suite), for the timeout's message."""
+
     setup_seconds: float | None = None  # data loading + method.prepare
     run_seconds: float | None = None  # everything, set-up included
+    setup_source: str = "--setup-budget"
+    run_source: str = "--run-budget"
+
+    def for_phase(self, phase: str) -> float | None:
+        """The seconds a run may reach in ``phase`` (setup: the nearer of the two budgets; later
+        phases: the run budget); None: no limit."""
+        cands = [self.run_seconds] + ([self.setup_seconds] if phase == "setup" else [])
+        cands = [c for c in cands if c]
+        return min(cands) if cands else None
 
 
 class Clock:
@@ -51,23 +75,34 @@ class Clock:
         self._old = None
         self._limits: list[tuple[float, float]] = []  # (monotonic start, seconds) of each open limit
 
-    def _limit(self) -> tuple[float | None, float | None, float | None]:
-        """(seconds from now until the alarm, the limit that applies, the seconds it has run)."""
+    def _nearest(self) -> tuple | None:
+        """(seconds from now until the alarm, the limit that applies, the seconds it has run, the
+        budget's name or None for a limit of a method's own, its source), or None."""
         t = time.monotonic()
         now = t - self.start
+        b = self.budget
         cands = []
-        if self.budget.run_seconds:
-            cands.append((self.budget.run_seconds - now, self.budget.run_seconds, now))
-        if self.phase == "setup" and self.budget.setup_seconds:
-            cands.append((self.budget.setup_seconds - now, self.budget.setup_seconds, now))
-        cands += [(t0 + seconds - t, seconds, t - t0) for t0, seconds in self._limits]
-        if not cands:
-            return None, None, None
-        return min(cands)
+        if b.run_seconds:
+            cands.append((b.run_seconds - now, b.run_seconds, now, "run", b.run_source))
+        if self.phase == "setup" and b.setup_seconds:
+            cands.append((b.setup_seconds - now, b.setup_seconds, now, "setup", b.setup_source))
+        cands += [(t0 + seconds - t, seconds, t - t0, None, None) for t0, seconds in self._limits]
+        return min(cands, key=lambda c: c[0]) if cands else None
+
+    def _limit(self) -> tuple[float | None, float | None, float | None]:
+        """(seconds from now until the alarm, the limit that applies, the seconds it has run)."""
+        near = self._nearest()
+        return near[:3] if near else (None, None, None)
+
+    def _exceeded(self, elapsed: float | None = None) -> BudgetExceeded:
+        near = self._nearest()
+        if near is None:
+            return BudgetExceeded(self.phase, 0.0, self.elapsed() if elapsed is None else elapsed)
+        _, limit, ran, name, source = near
+        return BudgetExceeded(self.phase, limit, ran, name, source)
 
     def _handler(self, signum, frame):
-        _, limit, elapsed = self._limit()
-        raise BudgetExceeded(self.phase, limit or 0.0, self.elapsed() if elapsed is None else elapsed)
+        raise self._exceeded()
 
     def _arm(self, overdue_raises: bool = True) -> None:
         """Set the alarm for the nearest limit; one already past raises now (``overdue_raises``),
@@ -81,7 +116,7 @@ class Clock:
             signal.setitimer(signal.ITIMER_REAL, 0)
             return
         if left <= 0 and overdue_raises:
-            raise BudgetExceeded(self.phase, limit, elapsed)
+            raise self._exceeded()
         signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6))
 
     def enter(self, phase: str) -> None:
@@ -93,7 +128,7 @@ class Clock:
         """Raise :class:`BudgetExceeded` when the nearest limit has passed (no signal needed)."""
         left, limit, elapsed = self._limit()
         if left is not None and left <= 0:
-            raise BudgetExceeded(self.phase, limit, elapsed)
+            raise self._exceeded()
 
     @contextlib.contextmanager
     def limit(self, seconds: float):

@@ -15,7 +15,9 @@ Method checks run on each task's tiny instance (``Task.tiny_params``):
   SDD managers are blocked during ``loss``.
 Task checks: ``gold_satisfies_cnf`` (gold symbols plus evidence satisfy the task's own CNF, with
 derived atoms computed from the gold symbols and other unknown atoms false), ``deterministic``
-(same seed, same data), ``tiny_run_offline`` (a tiny run trains with sockets blocked).
+(same seed, same data), ``tiny_run_offline`` (a tiny run trains with sockets blocked),
+``main_metric_reported`` (``main_metric`` is one of the keys ``evaluate`` returns: the metric
+reports sort by and plot).
 
 A method declares checks that do not apply to it in ``Method.conformance_exempt`` ({check:
 reason}, or {"task:<key>": reason} for every check on one task, or {"check@task": reason} for one check on one task), and may set ``Method.conformance_hp`` to isolate its constraint term (CL-STE: w_bound =
@@ -43,7 +45,7 @@ from .registry import METHODS, TASKS, get_method, get_task, load_builtins
 
 METHOD_CHECKS = ("finite_scalar", "violated_positive_differentiable", "zero_on_gold", "evidence_respected",
                  "prepare_not_repeated")
-TASK_CHECKS = ("gold_satisfies_cnf", "deterministic", "tiny_run_offline")
+TASK_CHECKS = ("gold_satisfies_cnf", "deterministic", "tiny_run_offline", "main_metric_reported")
 PREPARE_SECONDS = 10.0
 ZERO_TOL = 1e-3
 SCALE = 40.0
@@ -309,8 +311,21 @@ def _tiny_offline(task_key):
         socket.socket.connect, socket.create_connection = saved
 
 
+def _main_metric(task_key):
+    task, _ = tiny_task(task_key)
+    torch.manual_seed(0)
+    net = task.network()
+    net.eval()
+    keys = sorted(task.evaluate(net, torch.device("cpu")))
+    name = type(task).__name__
+    assert type(task).main_metric, f"{name}.main_metric is empty: set it to one of evaluate()'s keys ({', '.join(keys)})"
+    assert type(task).main_metric in keys, (
+        f"{name}.main_metric is {type(task).main_metric!r}, but evaluate() returns {', '.join(keys) or 'nothing'}: "
+        "name one of those keys (reports take the headline metric from it)")
+
+
 _TASK_FNS = {"gold_satisfies_cnf": _gold_satisfies, "deterministic": _deterministic,
-             "tiny_run_offline": _tiny_offline}
+             "tiny_run_offline": _tiny_offline, "main_metric_reported": _main_metric}
 
 
 def all_cases(methods: list[str] | None = None, tasks: list[str] | None = None):

@@ -18,8 +18,9 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 
-from .config import DEFAULT_RESULTS, data_dirs as _data_dirs, kv as _kv, positive_int, results_dir
+from .config import DEFAULT_RESULTS, data_dirs as _data_dirs, kv as _kv, output_dir, output_file, positive_int, results_dir
 from .errors import UserError
 
 
@@ -39,11 +40,19 @@ def _add_common(p):
                    help="another data directory a task reads, e.g. clste=DIR for the CL-STE paper's files (repeatable)")
     _add_plugin(p)
     p.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    p.add_argument("--debug", action="store_true", help="print the full traceback of a run that crashes (the failed "
+                   "row keeps it either way)")
 
 
 def _add_plugin(p):
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE|FILE.py",
                    help="import extra methods or tasks from a module on PYTHONPATH or a .py file (repeatable)")
+
+
+def _add_strict(p):
+    p.add_argument("--strict", action="store_true",
+                   help="exit 2 when a row file is damaged (cut off, not JSON, no final row); without it each is "
+                   "listed in one line and its run does not count")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="report file (default <results>/report/report.md)")
     p.add_argument("--add-method", action="append", metavar="KEY",
                    help="also run this method (e.g. a --plugin one) on every entry of the suite (repeatable)")
+    p.add_argument("--add-task", action="append", metavar="KEY",
+                   help="also run every method of the suite on this task (e.g. a --plugin one) with its default "
+                   "parameters, the first entry's seeds and budgets (repeatable)")
     p.add_argument("--memory-gb", type=float, default=16.0, help="address-space cap of each run process in GB "
                    "(default 16)")
     from .ray_exec import add_arguments as _add_executor_arguments  # no Ray import: options only
@@ -100,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True, help="name of the suite (or experiment) the results belong to")
     p.add_argument("--dest", default=os.path.join("results", "reports"),
                    help="folder of published reports (default results/reports)")
+    p.add_argument("--force", action="store_true",
+                   help="publish even when the suite is not one of 'nesybench list' or some runs are not the suite's "
+                   "(the folder's README says so); damaged row files are refused all the same")
+    _add_plugin(p)
 
     p = sub.add_parser("check", help="run the conformance checks on methods and tasks",
                        description="Run the conformance checks of methods (on every task's tiny instance) and "
@@ -116,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--results", required=True, help="results directory")
     _add_plugin(p)
     p.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    p.add_argument("--debug", action="store_true", help="print the full traceback of a crash")
 
     p = sub.add_parser("eval", help="score a network kept by 'run --save-models' (test split or --data FILE)",
                        description="Score a network kept by 'nesybench run --save-models DIR' on its task's test "
@@ -135,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default="nesybench report", help="the report's title")
     p.add_argument("--format", default="md,html,tex", help="comma-separated: md, html, tex (default all three)")
     p.add_argument("--suite", default=None, help="the suite the rows belong to (adds its named views)")
+    _add_strict(p)
+    _add_plugin(p)
 
     p = sub.add_parser("compare", help="two result folders side by side per cell, with the ratio (B/A)",
                        description="Put two result folders (two commits, devices or machines) side by side per "
@@ -145,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="exit 1 when B is worse than A beyond the seeds' spread in some cell")
     p.add_argument("--factor", type=float, default=1.1,
                    help="a time ratio B/A above this (or accuracy beyond the spread) is flagged (default 1.1)")
+    _add_strict(p)
+    _add_plugin(p)
     return parser
 
 
@@ -195,7 +216,8 @@ def _dispatch(args) -> int:
         from .report import parse_formats
 
         formats = parse_formats(args.format)
-        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite)
+        output_file(args.out, "--out")
+        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite, strict=args.strict)
         print(f"report written to {args.out} ({', '.join(formats)})")
         return 0
     if args.cmd == "compare":
@@ -211,6 +233,8 @@ def _dispatch(args) -> int:
             raise UserError("--setup-budget and --run-budget must be > 0 seconds")
         budget = Budget(args.setup_budget, args.run_budget)
         dirs = _data_dirs(args)
+        if args.save_models:
+            output_dir(args.save_models, "--save-models")
         failures = 0
         cfgs = [RunConfig(args.task, args.method, seed, args.epochs, args.batch_size, args.lr, hp, tp,
                           args.device, args.threads, dirs, args.save_models, args.lr_schedule)
@@ -224,7 +248,11 @@ def _dispatch(args) -> int:
                 raise
             except Exception as e:  # a crashed run is recorded (status failed); report it in one line
                 failures += 1
-                print(f"nesybench: run failed: {args.task} {args.method} seed {seed}: {type(e).__name__}: {e}",
+                if args.debug:
+                    traceback.print_exception(e, file=sys.stderr)
+                error = getattr(e, "run_error", None) or f"{type(e).__name__}: {e}"
+                print(f"nesybench: run failed: {args.task} {args.method} seed {seed}: {error}"
+                      + ("" if args.debug else " (the failed row keeps the traceback; --debug prints it)"),
                       file=sys.stderr)
                 continue
             if row.get("skipped_existing") and not args.quiet:
@@ -238,7 +266,7 @@ def _dispatch(args) -> int:
     if args.cmd == "publish":
         from .report import publish
 
-        print(f"published to {publish(args.results, args.suite, args.dest, argv=args.argv)}")
+        print(f"published to {publish(args.results, args.suite, args.dest, argv=args.argv, force=args.force)}")
         return 0
     if args.cmd == "check":
         from .checks import run_checks

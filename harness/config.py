@@ -44,6 +44,53 @@ def results_dir(path: str) -> str:
     """The results directory to write into: it may not exist yet, but it may not be a file."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"--results {path}: is a file, not a directory; give a directory for the result rows")
+    return output_dir(path, "--results")
+
+
+def _blocking_file(path: str) -> str | None:
+    """The nearest existing ancestor of ``path`` (itself excluded) when it is a file, else None."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.exists(parent):
+        up = os.path.dirname(parent)
+        if up == parent:
+            break
+        parent = up
+    return parent if os.path.exists(parent) and not os.path.isdir(parent) else None
+
+
+def _writable_ancestor(path: str) -> str | None:
+    """The nearest existing ancestor directory of ``path`` when this process may not write in it."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return None if os.access(parent, os.W_OK | os.X_OK) else parent
+
+
+def output_dir(path: str, flag: str) -> str:
+    """A directory that a command will create or write into, checked before any run starts: not a
+    file, no file where a parent directory must go, writable."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path}: is a file, not a directory; give a directory")
+    blocker = _blocking_file(path)
+    if blocker:
+        raise UserError(f"{flag} {path}: {blocker} is a file, so the directory cannot be made; give another path")
+    locked = _writable_ancestor(path if os.path.exists(path) else os.path.join(path, "x"))
+    if locked:
+        raise UserError(f"{flag} {path}: no permission to write in {locked}; give a directory you can write to")
+    return path
+
+
+def output_file(path: str, flag: str) -> str:
+    """A file that a command will write, checked before any work: not a directory, its folder can be
+    made and written to."""
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path}: is a directory; give a file name (e.g. {os.path.join(path, 'report.md')})")
+    blocker = _blocking_file(path)
+    if blocker:
+        raise UserError(f"{flag} {path}: {blocker} is a file, so the folder cannot be made; give another path")
+    locked = _writable_ancestor(path)
+    if locked:
+        raise UserError(f"{flag} {path}: no permission to write in {locked}; give a path you can write to")
     return path
 
 

@@ -13,6 +13,7 @@ import math
 import os
 import random
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -22,6 +23,8 @@ import torch
 
 from . import presets, records
 from .budget import Budget, BudgetExceeded, Clock
+from .config import output_dir
+from .diagnostics import CollapseWatch
 from .errors import SkipRun, UserError, did_you_mean
 from .provenance import code_hash, defining_file, display_path, local_modules, loop_hash, loop_modules
 from .registry import get_method, get_task
@@ -150,6 +153,9 @@ def validate_configs(cfgs: list[RunConfig], results_dir: str) -> None:
     reads and writes nothing."""
     validated = set()
     for cfg in cfgs:
+        check_seed(cfg.seed)
+        if cfg.save_model:
+            output_dir(cfg.save_model, "--save-models")
         ident = run_identity(cfg, results_dir)
         resolve_device(cfg.device)
         key = json.dumps([cfg.task, ident.task.tp, cfg.data_dirs], sort_keys=True, default=str)
@@ -159,10 +165,87 @@ def validate_configs(cfgs: list[RunConfig], results_dir: str) -> None:
             ident.task.validate()
 
 
+#: seeds are what numpy's generator accepts: 0 <= seed < 2**32
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any) -> None:
+    """UserError for a seed that is not a whole number in 0..2**32-1."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UserError(f"seed {seed!r}: seeds are whole numbers from 0 to {MAX_SEED}; e.g. --seeds 0 1 2")
+
+
+class LossContractError(Exception):
+    """A method's ``loss`` broke the contract: a 0-dim tensor that requires grad (a bug of the
+    method, recorded as a failed run that names the method and ``nesybench check``)."""
+
+    def __init__(self, method, got: str):
+        path = display_path(defining_file(type(method)))
+        plugin = f"--plugin {path} " if path and os.path.isabs(path) else ""
+        super().__init__(f"method {method.key}: loss() returned {got}, but must return a 0-dim tensor that requires "
+                         f"grad (e.g. the .mean() over the batch of a differentiable expression of the outputs); "
+                         f"'nesybench check {plugin}--method {method.key}' shows which contract check fails")
+
+
+def _loss_text(loss: Any) -> str:
+    if not isinstance(loss, torch.Tensor):
+        return f"a {type(loss).__name__}"
+    if loss.dim() != 0:
+        return f"a tensor of shape {tuple(loss.shape)}"
+    return "a tensor that does not require grad (detached from the network's outputs)"
+
+
+def crash_site(e: BaseException, files: list[str | None]) -> str | None:
+    """Where a crash happened, as "FILE, line N, in FUNC": the innermost frame in one of ``files``
+    (the run's plug-in files) if any, else the innermost frame of code outside the Python
+    installation (the harness, a task, a method)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    wanted = {os.path.abspath(f) for f in files if f}
+    own = [f for f in frames if os.path.abspath(f.filename) in wanted]
+    if not own:
+        prefixes = tuple(p for p in {os.path.dirname(os.__file__), os.path.dirname(torch.__file__)} if p)
+        own = [f for f in frames if not f.filename.startswith(prefixes) and "site-packages" not in f.filename]
+    if not own:
+        return None
+    f = own[-1]
+    return f"{display_path(f.filename)}, line {f.lineno}, in {f.name}"
+
+
+def stale_timeout(row: dict[str, Any], budget: Budget) -> str | None:
+    """Why a finished timeout row no longer stands under ``budget``: it ran out of a set-up or run
+    budget smaller than the one the run would have now (None: it stands, or it ran out of a limit of
+    the method's own, which is part of the run's configuration)."""
+    if row.get("status") != "timeout" or row.get("timeout_budget") not in ("setup", "run"):
+        return None
+    limit, phase = row.get("budget_seconds"), row.get("timeout_phase") or "setup"
+    if not limit:
+        return None
+    now = budget.for_phase(phase)
+    if now is not None and now <= float(limit) * (1 + 1e-9):
+        return None
+    source = f" ({row['budget_source']})" if row.get("budget_source") else ""
+    return (f"it timed out under a {row['timeout_budget']} budget of {float(limit):g} s{source}; "
+            + ("there is no budget now" if now is None else f"the budget now is {now:g} s"))
+
+
 def end_row(base: dict[str, Any], status: str, error: str, **extra) -> dict[str, Any]:
     """The last row of a run that ended without finishing its epochs (timeout, skipped, failed)."""
     return {**base, "epoch": None, "status": status, "error": error, "metrics": {}, "final": True, **extra,
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def render_facts(task, method) -> dict[str, Any]:
+    """What a report needs to know of the task and method classes, recorded so that the rows of a
+    plug-in render the same without it: the headline metric, the task parameters' defaults (and
+    which apply only in one setting) and the hyper-parameters the method gets by default on this
+    task (its presets applied)."""
+    hp, _ = presets.resolve(type(task), type(method), {}, task.tp)
+    try:
+        hp_defaults = type(method)(**hp).hp
+    except UserError:  # presets this code rejects: the method's own defaults
+        hp_defaults = {"w_label": 0.0, **type(method).hparams}
+    return {"main_metric": type(task).main_metric or None, "tp_defaults": dict(type(task).params),
+            "param_applies": dict(getattr(type(task), "param_applies", {}) or {}), "hp_defaults": hp_defaults}
 
 
 def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[str, Any]:
@@ -177,6 +260,7 @@ def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[s
         "method_modules": local_modules(type(method)), "task_modules": local_modules(type(task)),
         "loop_modules": loop_modules(),
         "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
+        **render_facts(task, method),
         "seed": cfg.seed, "epochs": train["epochs"],
         "batch_size": train["batch_size"], "lr": train["lr"], "lr_schedule": train.get("lr_schedule", "constant"),
         "device": device.type,
@@ -202,8 +286,12 @@ def train_step(task, method, net, opt, batch, w_label: float, observe: bool = Fa
         with torch.no_grad():
             task.observe(outputs, batch)
     loss = method.loss(outputs, batch)
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        raise LossContractError(method, _loss_text(loss))
     if w_label:
         loss = loss + w_label * task.label_loss(outputs, batch)
+    if not loss.requires_grad:
+        raise LossContractError(method, _loss_text(loss))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -230,23 +318,40 @@ def make_optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.O
 
 
 def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None = None,
-        resume: bool = True, budget: Budget | None = None) -> dict[str, Any]:
+        resume: bool = True, budget: Budget | None = None, tags: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train and evaluate one run, appending a row per epoch. Returns the last row.
 
     A run already finished with the same configuration and code version (status ok, skipped or
     timeout) is not repeated (its last row is returned with ``skipped_existing`` set) unless
-    ``resume`` is False. ``budget`` bounds set-up and the whole run; over budget, the run is
-    recorded with status ``timeout``, the phase and the seconds reached.
+    ``resume`` is False, or unless it timed out under a smaller budget than ``budget``
+    (:func:`stale_timeout`) or its file is damaged: then the file is set aside and the run runs
+    again, saying so. ``budget`` bounds set-up and the whole run; over budget, the run is recorded
+    with status ``timeout``, the phase, the budget, where it was set and the seconds reached.
+    ``tags`` are extra fields of every row (the suite a run belongs to). A crash is a ``failed``
+    row with the error, where it happened (the plug-in's file and line) and the traceback.
     """
+    budget = budget or Budget()
+    check_seed(cfg.seed)
     ident = run_identity(cfg, results_dir)
     task, method, train, run_id, writer = ident.task, ident.method, ident.train, ident.run_id, ident.writer
-    if resume and writer.finished():
-        return {**(records.last_row(writer.final) or {}), "skipped_existing": True}
+    who = f"{task.key} {method.key} seed {cfg.seed}"
+    if writer.finished():
+        done = records.last_row(writer.final)
+        if done is None:
+            kept = writer.set_aside_final("damaged")
+            log.warning(f"{who}: run {run_id}'s row file is damaged (no final row); running it again (the file is "
+                        f"kept as {kept})")
+        elif resume:
+            why = stale_timeout(done, budget)
+            if why is None:
+                return {**done, "skipped_existing": True}
+            kept = writer.set_aside_final("timeout")
+            log.warning(f"{who}: running run {run_id} again: {why} (its timeout row is kept in {kept})")
     task.validate()  # the task's data files, before any row is written
 
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    base = base_row(cfg, ident, device)
+    base = {**base_row(cfg, ident, device), **(tags or {})}
     earlier = writer.interrupted()
     if earlier:
         log.warning(f"{task.key} {method.key} seed {cfg.seed}: restarting run {run_id} from epoch 1; an earlier "
@@ -301,10 +406,12 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
             net.eval()
             clock.enter("eval")
             t0 = time.perf_counter()
-            metrics = task.evaluate(net, device)
+            with CollapseWatch(net) as watch:
+                metrics = task.evaluate(net, device)
             _sync(device)
             eval_seconds = time.perf_counter() - t0
             row = {**base, "epoch": epoch, "status": "ok", "error": None, "metrics": metrics,
+                   "collapsed": watch.collapsed(),
                    "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps, "train_loss": train_loss,
                    "load_avg_1m": _load_average(),
                    "final": epoch == train["epochs"], "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -323,7 +430,7 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
     except BudgetExceeded as e:
         clock.stop()
         writer.append(end_row(base, "timeout", str(e), timeout_phase=e.phase, seconds_reached=e.elapsed,
-                              budget_seconds=e.limit))
+                              budget_seconds=e.limit, timeout_budget=e.budget, budget_source=e.source))
         writer.publish()  # a timeout is a result: not retried on resume
         if progress:
             progress(f"{task.key} {method.key} seed {cfg.seed}: timeout ({e})")
@@ -343,10 +450,20 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             status = "killed"
             error = f"interrupted ({type(e).__name__}) during {clock.phase}"
+            extra = {}
         else:
             last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             error = f"{type(e).__name__}: {last}"
-        writer.append(end_row(base, status, error))
+            site = None if isinstance(e, LossContractError) else crash_site(
+                e, [defining_file(type(method)), defining_file(type(task))])
+            if site:
+                error += f" (at {site})"
+            extra = {"error_at": site, "traceback": "".join(traceback.format_exception(e))}
+            try:
+                e.run_error = error  # the row's one line, for the command's message
+            except AttributeError:
+                pass
+        writer.append(end_row(base, status, error, **extra))
         writer.close()
         # a failed run is a result too, kept beside the run; a later attempt with the same
         # configuration runs again rather than being skipped

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 
 from . import records
-from .bench import GRACE_SECONDS, _final_row, _fmt_s, _setup_key
+from .bench import GRACE_SECONDS, _final_row, _fmt_s, _setup_key, entry_budget
 from .errors import UserError
 from .loop import base_row, end_row, run_identity
 from .ray_exec import HEARTBEAT_SECONDS, MAX_ATTEMPTS
@@ -74,7 +74,7 @@ class Driver:
         for i, (entry, cfg) in enumerate(self.todo):
             # data paths travel as absolute paths: the run id records them so, and a worker's cwd differs
             cfg = dataclasses.replace(cfg, data_dirs={k: os.path.abspath(v) for k, v in cfg.data_dirs.items()})
-            done = _final_row(cfg, self.results)
+            done = _final_row(cfg, self.results, entry_budget(entry, ""))  # a timeout under a smaller budget runs again
             run = _Run(i, entry, cfg, run_identity(cfg, self.results))
             if done is not None:
                 self.skipped += 1

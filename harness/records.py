@@ -17,7 +17,11 @@ Schema history: 1, first release; 2 adds ``train_loss`` (mean training loss per 
 cover every local module the plug-in imports); 3 adds ``lr_schedule``; 4 adds ``loop_hash`` and
 ``loop_modules`` (the training loop's code and the local modules it imports, part of every run id
 from 4 on, as are task and method hashes of code without comments and docstrings) and
-``load_avg_1m`` (the machine's load as each epoch ends).
+``load_avg_1m`` (the machine's load as each epoch ends); 5 adds what a report needs
+without the task's and method's code (``main_metric``, ``tp_defaults``, ``param_applies``,
+``hp_defaults``), ``collapsed`` (output groups predicted as one class on the test set), and on a
+run's closing row ``error_at`` and ``traceback`` (a crash), ``timeout_budget`` and
+``budget_source`` (a timeout), ``suite`` (the suite that ran it).
 """
 from __future__ import annotations
 
@@ -26,19 +30,22 @@ import hashlib
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from .errors import UserError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: fields added by each schema version, with the value an upgraded older row gets
 _ADDED = {2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None,
               "task_modules": None},
           3: {"lr_schedule": "constant"},
-          4: {"loop_hash": None, "loop_modules": None, "load_avg_1m": None}}
+          4: {"loop_hash": None, "loop_modules": None, "load_avg_1m": None},
+          5: {"main_metric": None, "tp_defaults": None, "param_applies": None, "hp_defaults": None,
+              "collapsed": None}}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -145,6 +152,14 @@ class RunWriter:
             stamp = time.strftime("%Y%m%dT%H%M%S")
             os.replace(self.part, self.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl")
 
+    def set_aside_final(self, status: str) -> str:
+        """Keep the published file of an earlier attempt as ``<run_id>.<time>.<status>.jsonl`` (a
+        damaged file, or a timeout under a smaller budget) so the run can run again; returns its path."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        kept = self.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl"
+        os.replace(self.final, kept)
+        return kept
+
     def interrupted(self) -> list[str]:
         """Files of earlier attempts of this run that were interrupted (Ctrl-C, a kill), oldest first."""
         stem = self.final[: -len(".jsonl")]
@@ -209,47 +224,122 @@ def upgrade_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
     return row
 
 
+_SET_ASIDE = re.compile(r"\.\d{8}T\d{6}\.([a-z]+)\.jsonl$")
+
+
 def file_state(path: str) -> str:
-    """done (published), running (``.part``), killed or failed (set aside)."""
+    """done (published), running (``.part``), or the status an attempt was set aside with
+    (``<run_id>.<time>.<status>.jsonl``: killed, failed, timeout: a timeout under a smaller budget
+    than a later attempt's, damaged: a published file found damaged on resume)."""
     if path.endswith(".part"):
         return "running"
-    if path.endswith((".killed.jsonl", ".failed.jsonl")):
-        return path.rsplit(".", 2)[-2]
-    return "done"
+    m = _SET_ASIDE.search(path)
+    return m.group(1) if m else "done"
+
+
+class FileDamage(NamedTuple):
+    """A row file that cannot count as it is: its path and what is wrong, in words."""
+
+    path: str
+    what: str
+
+    def line(self) -> str:
+        return f"{self.path}: {self.what}"
+
+
+def read_file(path: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of one result file, upgraded to the current schema (:func:`upgrade_row`), and what
+    is wrong with the file (None when nothing is).
+
+    A run counts only with its final row: a published file (``<run_id>.jsonl``) whose last line is
+    cut off, that holds a line that is not a result row, or whose last row is not its run's final
+    row is damaged, and its rows come back without the final row they lack, so that no reader takes
+    an early epoch for the run's result. In the file of a run that was killed or is still running
+    (``.killed.jsonl``, ``.part``) a last line cut by the kill is expected and not a damage; any
+    other line that is not a result row is. A row of a newer schema than this code is a
+    :class:`~harness.errors.UserError`."""
+    state = file_state(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [(n, line.strip()) for n, line in enumerate(f, start=1) if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        return [], f"cannot be read ({type(e).__name__}: {e}); the runs in it do not count"
+    out, damage = [], None
+    for i, (lineno, line) in enumerate(lines):
+        last = i == len(lines) - 1
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if last and state in ("running", "killed", "damaged"):
+                break  # the line a kill cut mid-write
+            damage = damage or (f"line {lineno} is cut off (not JSON)" if last and i else f"line {lineno} is not JSON")
+            continue
+        if isinstance(row, dict):
+            row = upgrade_row(row, f"{path}, line {lineno}")  # a newer schema is refused before anything else
+        if not isinstance(row, dict) or "run_id" not in row or "status" not in row:
+            damage = damage or f"line {lineno} is not a result row (a JSON object with run_id and status)"
+            continue
+        out.append(row)
+    if state == "damaged":  # set aside as damaged when found (and said so then): its rows never count
+        for r in out:
+            r["damage"] = "its file was found damaged and set aside"
+        return out, None
+    if state in ("done", "failed", "timeout") and not damage:
+        if not out:
+            damage = "holds no result row"
+        elif out[-1].get("final") is not True:
+            r = out[-1]
+            damage = (f"ends at epoch {r.get('epoch')} of {r.get('epochs')} without the run's final row"
+                      if r.get("epoch") is not None else "ends without the run's final row")
+    if damage:
+        if state == "done" and out:
+            for r in out:
+                r["damage"] = damage
+            damage += "; the run does not count"
+        else:
+            damage += "; its rows are left out"
+            out = []
+    return out, damage
 
 
 def read_rows(path: str) -> list[dict[str, Any]]:
-    """The rows of one result file, upgraded to the current schema (:func:`upgrade_row`). A line cut
-    by a kill mid-write is skipped: every complete line before it is kept."""
-    out = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(row, dict):
-                raise UserError(f"{path}, line {lineno}: not a result row (a JSON object)")
-            out.append(upgrade_row(row, f"{path}, line {lineno}"))
-    return out
+    """The rows of one result file (:func:`read_file`), whatever is wrong with it."""
+    return read_file(path)[0]
 
 
 def last_row(path: str) -> dict[str, Any] | None:
-    """The last row of a result file (None when it has none)."""
-    rows = read_rows(path) if os.path.exists(path) else []
-    return rows[-1] if rows else None
+    """The final row of a result file; None when it has none (no file, a damaged file)."""
+    if not os.path.exists(path):
+        return None
+    rows, damage = read_file(path)
+    return rows[-1] if rows and not damage else None
 
 
-def iter_rows(results_dir: str) -> Iterable[dict[str, Any]]:
-    """Every row under a results directory: finished runs, killed runs and runs in progress, each
-    with ``file_state`` (:func:`file_state`), in the current schema."""
-    patterns = ("**/*.jsonl", "**/*.jsonl.part")
-    for pat in patterns:
-        for path in sorted(glob.glob(os.path.join(results_dir, pat), recursive=True)):
-            state = file_state(path)
-            for row in read_rows(path):
-                row["file_state"] = state
-                yield row
+def row_files(results_dir: str) -> list[str]:
+    """Every row file under a results directory (finished, set aside, in progress), sorted."""
+    return sorted({p for pat in ("**/*.jsonl", "**/*.jsonl.part")
+                   for p in glob.glob(os.path.join(results_dir, pat), recursive=True)})
+
+
+def scan(results_dir: str) -> tuple[list[dict[str, Any]], list[FileDamage]]:
+    """Every row under a results directory, each with ``file_state`` (:func:`file_state`), in the
+    current schema, and every damaged file (:func:`read_file`): a reader reports those, it never
+    drops them silently."""
+    rows, damaged = [], []
+    for path in row_files(results_dir):
+        state = file_state(path)
+        got, damage = read_file(path)
+        if damage:
+            damaged.append(FileDamage(path, damage))
+        for row in got:
+            row["file_state"] = state
+            rows.append(row)
+    return rows, damaged
+
+
+def iter_rows(results_dir: str, damaged: list[FileDamage] | None = None) -> Iterable[dict[str, Any]]:
+    """The rows of :func:`scan`; the damaged files are appended to ``damaged`` when it is given."""
+    rows, found = scan(results_dir)
+    if damaged is not None:
+        damaged.extend(found)
+    yield from rows

@@ -20,22 +20,51 @@ TASKS: dict[str, type] = {}
 _loaded = False
 
 
-def register_method(cls):
+class KeyCollision(ValueError):
+    """Two classes registered under one key; the message names both files."""
+
+
+def _file(cls: type) -> str | None:
+    import inspect
+
+    try:
+        return os.path.abspath(inspect.getsourcefile(cls) or inspect.getfile(cls))
+    except (TypeError, OSError):
+        return None
+
+
+def _where(cls: type) -> str:
+    import inspect
+
+    from .provenance import display_path
+
+    try:
+        path = display_path(os.path.abspath(inspect.getsourcefile(cls) or inspect.getfile(cls)))
+        line = inspect.getsourcelines(cls)[1]
+        return f"{path} (line {line})"
+    except (TypeError, OSError):
+        return cls.__module__
+
+
+def _register(kind: str, table: dict[str, type], cls: type) -> type:
     if not cls.key:
         raise ValueError(f"{cls.__name__} has no key")
-    if cls.key in METHODS and METHODS[cls.key] is not cls:
-        raise ValueError(f"method key {cls.key!r} registered twice")
-    METHODS[cls.key] = cls
+    old = table.get(cls.key)
+    if old is not None and old is not cls and _file(old) == _file(cls) and old.__qualname__ == cls.__qualname__:
+        old = None  # the same plug-in file loaded again (a second command in one process): the newer class
+    if old is not None and old is not cls:
+        raise KeyCollision(f"{kind} key {cls.key!r} of {cls.__name__} in {_where(cls)} is already taken by "
+                           f"{old.__name__} in {_where(old)}; give the plug-in another key")
+    table[cls.key] = cls
     return cls
+
+
+def register_method(cls):
+    return _register("method", METHODS, cls)
 
 
 def register_task(cls):
-    if not cls.key:
-        raise ValueError(f"{cls.__name__} has no key")
-    if cls.key in TASKS and TASKS[cls.key] is not cls:
-        raise ValueError(f"task key {cls.key!r} registered twice")
-    TASKS[cls.key] = cls
-    return cls
+    return _register("task", TASKS, cls)
 
 
 def load_builtins() -> None:
@@ -68,7 +97,9 @@ def _import_error(spec: str, e: BaseException) -> UserError:
 def load_plugin(spec: str) -> None:
     """Import an out-of-tree plug-in: a module name on sys.path or a path to a .py file. A plug-in
     that does not import (a syntax error, a missing module, any exception while it loads) is a
-    one-line user error."""
+    one-line user error, and so is a plug-in whose key is already taken (by a built-in or by
+    another plug-in): the built-ins are registered first, so the message names both files."""
+    load_builtins()
     if spec.endswith(".py") or os.sep in spec:
         if not os.path.isfile(spec):
             raise UserError(f"plug-in file not found: {spec}")
@@ -78,6 +109,9 @@ def load_plugin(spec: str) -> None:
         sys.modules[name] = mod
         try:
             s.loader.exec_module(mod)
+        except KeyCollision as e:
+            del sys.modules[name]
+            raise UserError(f"plug-in {spec}: {e}") from None
         except Exception as e:  # the user's file: any failure to load it is theirs to fix
             del sys.modules[name]
             raise _import_error(spec, e) from None
@@ -88,6 +122,8 @@ def load_plugin(spec: str) -> None:
         if e.name and (spec == e.name or spec.startswith(e.name + ".")):
             raise UserError(f"plug-in module {spec!r} not found; give a module on PYTHONPATH or a .py path") from None
         raise _import_error(spec, e) from None
+    except KeyCollision as e:
+        raise UserError(f"plug-in {spec}: {e}") from None
     except Exception as e:
         raise _import_error(spec, e) from None
 

@@ -85,11 +85,10 @@ class _NeuroLogTask(Task):
     main_metric = "digit_acc"
     n_fields = 0
     tiny_params = {"n_train": 32}  # the conformance checks' instance
+    param_bounds = {"n_train": (0, None)}  # 0: every row of data_file
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
-        if self.tp["n_train"] < 0:
-            raise UserError(f"{self.key}: n_train must be >= 0 (0 = every row of data_file), got {self.tp['n_train']}")
         if self.tp["n_train"] == 0 and not self.tp["data_file"]:
             raise UserError(f"{self.key}: n_train=0 (all rows) needs a data_file")
         self._constraint = None

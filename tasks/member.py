@@ -42,13 +42,10 @@ class Member(_NeuroLogTask):
         "p_positive": 0.75,  # generated data: share of positive examples (the paper's files: 0.75)
     }
     size_param = "n"
+    param_bounds = {"n": (1, 9), "n_train": (0, None), "p_positive": (0.0, 1.0)}  # n: the paper's 3 or 5
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
-        if not 1 <= self.tp["n"] <= 9:
-            raise UserError(f"member: n must be in 1..9 (the paper: 3 or 5), got {self.tp['n']}")
-        if not 0.0 <= self.tp["p_positive"] <= 1.0:
-            raise UserError(f"member: p_positive must be in [0, 1], got {self.tp['p_positive']}")
         self.n_images = self.tp["n"]
         self.n_fields = self.n_images + 2
         self.paper_file = f"member{self.n_images}_train.txt"

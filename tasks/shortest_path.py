@@ -291,14 +291,13 @@ class ShortestPath(Task):
     main_metric = "exact_match"
     has_labels = True
     size_param = "grid"
+    param_bounds = {"grid": (2, None), "hidden": (1, None), "layers": (1, None)}
     tiny_params = {"n_examples": 40, "n_maps": 2}  # the conformance checks' instance
 
     def __init__(self, data_dirs=None, **tp):
         super().__init__(data_dirs, **tp)
         self.seed_ = 0
         n = self.tp["grid"]
-        if n < 2:
-            raise UserError(f"shortest-path: grid must be >= 2, got {n}")
         if self.tp["encoding"] not in ENCODINGS:
             raise UserError(f"shortest-path: unknown encoding {self.tp['encoding']!r}; available: {', '.join(ENCODINGS)}")
         if self.tp["data_file"] and n != 4:
@@ -307,8 +306,6 @@ class ShortestPath(Task):
             raise UserError("shortest-path: need n_examples >= 10 and 1 <= n_maps <= n_examples")
         if self.tp["init"] not in ("xavier", "reseed"):
             raise UserError(f"shortest-path: init must be xavier or reseed, got {self.tp['init']!r}")
-        if self.tp["hidden"] < 1 or self.tp["layers"] < 1:
-            raise UserError("shortest-path: hidden and layers must be >= 1")
         self.n = n
         self.n_nodes = n * n
         self.n_edges = len(grid_edges(n))

@@ -107,7 +107,7 @@ def test_protocol_is_recorded_and_too_large_n_is_refused(tmp_path):
               str(tmp_path))
     assert row["status"] == "ok"
     assert "each digit image used once" in row["describe"]["protocol"]
-    with pytest.raises(UserError, match="digits must be 1 .. 500, got 501"):
+    with pytest.raises(UserError, match=r"digits=501 is outside what it supports \(1\.\.500\)"):
         MnistAdd(digits=501)
     with pytest.raises(UserError, match="N = 300 needs 600 digits per sum; embedded MNIST has 3500 training and 500"):
         MnistAdd(digits=300, holdout=500).validate()  # 500 held-out digits make no sum of 600 images

@@ -109,7 +109,7 @@ def test_top_until_switches_on_the_training_sums_read_by_the_argmax_digits():
 
 
 def test_top_until_is_checked_and_recorded(tmp_path):
-    with pytest.raises(UserError, match="top_until=1.5 needs a fraction"):
+    with pytest.raises(UserError, match=r"top_until=1.5 is outside what it supports \(0.0..1.0\)"):
         MnistAdd(digits=2, encoding="column", top_until=1.5)
     with pytest.raises(UserError, match="top_until=0.5 needs"):
         MnistAdd(digits=2, encoding="compact", top_until=0.5)

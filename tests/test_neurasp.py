@@ -232,7 +232,7 @@ def test_the_budget_clock_stops_a_long_enumeration():
     clock = Clock(Budget(run_seconds=1.0))
     try:
         clock.enter("train")
-        with pytest.raises(BudgetExceeded, match="train budget exceeded"):
+        with pytest.raises(BudgetExceeded, match="run budget exceeded during train"):
             m.loss({"digit": torch.zeros(1, 30, 10)}, Batch(None, ev))
     finally:
         clock.stop()

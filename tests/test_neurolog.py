@@ -118,7 +118,7 @@ def test_data_file_is_read_and_validated(tmp_path):
         Add2x2(data_file="paper").setup(0, CPU)
     with pytest.raises(UserError, match="needs a data_file"):
         Member(n_train=0)
-    with pytest.raises(UserError, match="n must be"):
+    with pytest.raises(UserError, match=r"n=12 is outside what it supports \(1..9\)"):
         Member(n=12)
 
 

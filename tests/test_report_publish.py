@@ -20,7 +20,7 @@ def two_folders(tmp_path_factory):
     for name, seeds, threads in (("a", (0, 1), 1), ("b", (2, 3), 2)):
         for method in ("cl-ste", "supervised"):
             for seed in seeds:
-                run(RunConfig("mnist-add", method, seed=seed, epochs=2, batch_size=8, tp={"n_pairs": 16},
+                run(RunConfig("mnist-add", method, seed=seed, epochs=3, batch_size=8, tp={"n_pairs": 16},
                               device="cpu", threads=threads), str(root / name))
     return str(root / "a"), str(root / "b")
 
@@ -67,14 +67,20 @@ def test_compare_marks_only_beyond_the_spread():
     assert metric_mark((90.0, 2.0, 3), (87.0, 2.0, 3)) == ""  # 89 > 88: within the spread
     assert metric_mark((90.0, 0.0, 1), (87.0, 0.0, 1)) == "?"  # one seed: no spread to judge by
     assert time_mark([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], 1.1) == (2.0, "slower")
-    assert time_mark([1.0, 1.5, 0.5], [1.2, 1.4, 1.0], 1.1)[1] == ""  # overlapping quartiles
+    assert time_mark([2.0, 2.1, 1.9], [1.0, 1.1, 0.9], 1.1) == (0.5, "faster")  # swapped: the other mark
+    assert time_mark([1.0, 1.5, 0.5], [1.2, 1.4, 1.0], 1.1)[1] == ""  # the spreads meet
+    # the same code timed twice on a busy machine: a 1.3x median ratio, but spreads that meet
+    assert time_mark([0.10, 0.11, 0.16, 0.12], [0.14, 0.13, 0.15, 0.17], 1.1)[1] == ""
+    # one or two timed epochs a side: no judgement, whichever way the ratio goes
+    assert time_mark([1.0], [1.48], 1.1)[1] == time_mark([1.0, 1.0], [1.18, 1.2], 1.1)[1] == "too few timings"
+    assert time_mark([1.48], [1.0], 1.1)[1] == "too few timings"
 
 
 def test_publish_never_overwrites_and_states_its_provenance(two_folders, tmp_path):
     a, _ = two_folders
     dest = str(tmp_path / "reports")
-    first = publish(a, "smoke", dest, argv=["publish", "--results", a, "--suite", "smoke"])
-    second = publish(a, "smoke", dest)
+    first = publish(a, "smoke", dest, argv=["publish", "--results", a, "--suite", "smoke", "--force"], force=True)
+    second = publish(a, "smoke", dest, force=True)
     day = time.strftime("%Y-%m-%d")
     assert os.path.basename(first) == f"{day}-smoke" and os.path.basename(second) == f"{day}-smoke-2"
     assert sorted(os.listdir(dest)) == [f"{day}-smoke", f"{day}-smoke-2"]
@@ -84,7 +90,8 @@ def test_publish_never_overwrites_and_states_its_provenance(two_folders, tmp_pat
     readme = open(os.path.join(first, "README.md")).read()
     commit = json.loads(open(next(os.path.join(d, f) for d, _, fs in os.walk(a) for f in fs)).readline())["git_commit"]
     assert (commit or "unknown")[:10] in readme and "devices: cpu" in readme
-    assert f"nesybench publish --results {a} --suite smoke" in readme
+    assert f"nesybench publish --results {a} --suite smoke --force" in readme
+    assert "Published with `--force`**: 4 of 4 runs are not of suite smoke" in readme
     # the published rows read as the original ones: the same report cells
     again = write_report(os.path.join(first, "rows"), str(tmp_path / "again" / "r.md"), plots=False, formats=("md",))
     assert "| mnist-add digits=1" in again and again.count("(2), ") == 2
@@ -104,7 +111,7 @@ def test_a_failed_publish_leaves_nothing_behind(two_folders, tmp_path, monkeypat
 
     monkeypatch.setattr(report, "write_report", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        publish(a, "smoke", str(dest))
+        publish(a, "smoke", str(dest), force=True)
     assert os.listdir(dest) == []  # no folder, no temporary folder
 
 
@@ -132,3 +139,14 @@ def test_figures_png_and_svg_with_separate_axes_per_size(tmp_path):
     img = imread(str(tmp_path / "r-mnist-add-v1-curves.png"))
     assert img.shape[0] > 1000  # three sizes: three rows of axes (one row is about 400 pixels high)
     assert "<svg" in (tmp_path / "r-mnist-add-v1-scaling.svg").read_text()[:500]
+
+
+def test_compare_does_not_judge_time_on_one_timed_epoch(tmp_path, capsys):
+    """Runs of one epoch a side, B five times as slow: 'too few timings', and no regression exit."""
+    a = str(tmp_path / "a")
+    run(RunConfig("mnist-add", "supervised", seed=0, epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"), a)
+    _slower_and_worse(a, str(tmp_path / "b"))
+    for x, y in ((a, str(tmp_path / "b")), (str(tmp_path / "b"), a)):
+        assert cli_main(["compare", x, y, "--fail-on-regression"]) == 0
+        line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| mnist-add"))
+        assert line.rstrip().endswith("| too few timings |") and "slower" not in line and "faster" not in line

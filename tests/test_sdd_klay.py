@@ -202,7 +202,7 @@ def test_check_command_takes_hyper_parameters(capsys):
     from harness.cli import main
 
     assert main(["check", "--method", "semantic-loss", "--hp", "engine=klay", "--task", "mnist-add"]) == 0
-    assert "8 checks: 8 passed, 0 failed, 0 skipped" in capsys.readouterr().out
+    assert "9 checks: 9 passed, 0 failed, 0 skipped" in capsys.readouterr().out
     assert main(["check", "--hp", "engine=klay"]) == 2
     assert "--hp needs --method" in capsys.readouterr().err
     assert main(["check", "--method", "semantic-loss", "--hp", "engin=klay"]) == 2

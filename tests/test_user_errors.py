@@ -59,6 +59,13 @@ CASES = {
     "data-dir without =": (RUN + ["--data-dir", "clste"], "expected NAME=DIR"),
     "seed list": (RUN + ["--seeds", "0", "x"], "argument --seeds: invalid int value"),
     "lr schedule": (RUN + ["--lr-schedule", "cosin"], "unknown lr schedule 'cosin' (did you mean 'cosine'?)"),
+    "negative seed": (RUN + ["--seeds", "0", "-1"], "seed -1: seeds are whole numbers from 0 to"),
+    "save-models is a file": (RUN + ["--save-models", "{d}/a-file"], "--save-models {d}/a-file: is a file"),
+    "save-models under a file": (RUN + ["--save-models", "{d}/a-file/models"], "a-file is a file, so the directory"),
+    "task size beyond its bounds": (["run", "--task", "member", "--method", "cl-ste", "--tp", "n=12"],
+                                    "task member: task parameter n=12 is outside what it supports (1..9)"),
+    "report --out a directory": (["report", "--results", "{d}", "--out", "{d}"], "is a directory; give a file name"),
+    "bench --out under a file": (["bench", "--suite", "smoke", "--out", "{d}/a-file/r.md"], "a-file is a file"),
 }
 
 
@@ -69,7 +76,7 @@ def test_bad_input_is_one_line_and_writes_nothing(capsys, bad_files, case):
     if "--results" not in argv:
         argv += ["--results", str(bad_files / "results")]
     err = one_line_error(capsys, argv)
-    assert fragment in err
+    assert fragment.format(d=bad_files) in err
     assert files_under(bad_files / "results") == []
 
 

@@ -40,13 +40,14 @@ def _write(path: str, text: str) -> None:
 
 
 def write_report(results_dir: str, out: str, title: str = "nesybench report", plots: bool = True,
-                 formats: tuple[str, ...] = FORMATS, suite: str | None = None) -> str:
+                 formats: tuple[str, ...] = FORMATS, suite: str | None = None, strict: bool = False) -> str:
     """Write the report of the rows under ``results_dir``: ``out`` names the Markdown file; the
     HTML and LaTeX files, the configurations JSON and the figures go beside it with the same stem.
-    Returns the Markdown text."""
+    Damaged row files are listed on standard error (with ``strict``: a UserError, before anything
+    is written). Returns the Markdown text."""
     from . import build, cells, details, markdown, plots as plots_mod
 
-    df = load_rows(results_dir)
+    df = load_rows(results_dir, strict=strict)
     stem_path = os.path.splitext(os.path.abspath(out))[0]
     out_dir, stem = os.path.dirname(stem_path), os.path.basename(stem_path)
     os.makedirs(out_dir, exist_ok=True)

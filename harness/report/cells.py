@@ -30,14 +30,31 @@ _OOM = re.compile(r"MemoryError|out of memory|bad_alloc|cannot allocate memory|\
 _LIMIT = re.compile(r"limit (\d+(?:\.\d+)?) s|budget (\d+(?:\.\d+)?) s")
 
 
-def load_rows(results_dir: str) -> pd.DataFrame:
-    """Every row under a results directory as a DataFrame (UserError when there is none)."""
+def load_rows(results_dir: str, strict: bool = False, warn=None) -> pd.DataFrame:
+    """Every row under a results directory as a DataFrame (UserError when there is none).
+
+    Each damaged row file (:func:`harness.records.read_file`) is reported by ``warn`` (default:
+    one line on standard error) and its run does not count; with ``strict`` any damaged file is a
+    UserError after they are listed."""
     if not os.path.isdir(results_dir):
         raise UserError(f"results directory not found: {results_dir}; run 'nesybench run' or 'bench' first")
-    rows = list(records.iter_rows(results_dir))
+    rows, damaged = records.scan(results_dir)
+    report_damage(damaged, strict, warn)
     if not rows:
         raise UserError(f"no result rows under {results_dir}")
     return pd.DataFrame(rows)
+
+
+def report_damage(damaged: list, strict: bool = False, warn=None) -> None:
+    """One line per damaged row file; with ``strict`` a UserError when there is one."""
+    import sys
+
+    say = warn or (lambda line: print(line, file=sys.stderr, flush=True))
+    for d in damaged:
+        say(f"nesybench: damaged row file: {d.line()}")
+    if damaged and strict:
+        raise UserError(f"{len(damaged)} damaged row file{'s' if len(damaged) > 1 else ''} (listed above); "
+                        "repair or remove them, or re-run their runs (resume sets a damaged file aside)")
 
 
 def base_key(key: str) -> str:
@@ -99,10 +116,11 @@ def _resolved_hp(task: str, method: str, tp: dict, given: dict) -> dict | None:
         return None
 
 
-def hp_differing(task: str, method: str, tp: dict, hp: dict) -> dict:
+def hp_differing(task: str, method: str, tp: dict, hp: dict, recorded: dict | None = None) -> dict:
     """The smallest set of hyper-parameters that, given to the method on this task, reproduces
     ``hp``: what differs from the defaults, leaving out values that follow from another given one
-    (``ste=b-iste`` brings its own ``w_bound`` on add2x2)."""
+    (``ste=b-iste`` brings its own ``w_bound`` on add2x2). Without the method's code (a plug-in not
+    loaded) what differs from the defaults the rows recorded (``recorded``: ``hp_defaults``)."""
     hp = dict(hp or {})
     tp_known = _known_tp(task, tp)
     given: dict = {}
@@ -110,7 +128,8 @@ def hp_differing(task: str, method: str, tp: dict, hp: dict) -> dict:
         res = _resolved_hp(task, method, tp_known, given)
         if res is None:
             _, m = _classes(task, method)
-            defaults = {"w_label": 0.0, **(getattr(m, "hparams", None) or {})}
+            defaults = recorded if isinstance(recorded, dict) and m is None else {
+                "w_label": 0.0, **(getattr(m, "hparams", None) or {})}
             return {k: v for k, v in hp.items() if k not in defaults or not _same(defaults[k], v)}
         diff = {k: v for k, v in hp.items() if k in res and not _same(res[k], v) and k not in given}
         if not diff:
@@ -137,27 +156,35 @@ def _known_tp(task: str, tp: dict) -> dict:
     return {k: v for k, v in (tp or {}).items() if k in params}
 
 
-def tp_applies(task: str, tp: dict) -> dict:
+def _task_facts(task: str, recorded: dict | None) -> tuple[dict, dict]:
+    """(parameter defaults, ``param_applies``) of a task: from its code, else from what its rows
+    recorded (``recorded``: {"tp_defaults": ..., "param_applies": ...}; a plug-in not loaded)."""
+    t, _ = _classes(task, "")
+    if t is None and recorded:
+        d, a = recorded.get("tp_defaults"), recorded.get("param_applies")
+        return (d if isinstance(d, dict) else {}), (a if isinstance(a, dict) else {})
+    return (getattr(t, "params", None) or {}), (getattr(t, "param_applies", None) or {})
+
+
+def tp_applies(task: str, tp: dict, recorded: dict | None = None) -> dict:
     """The task parameters that apply to a run: a task's ``param_applies`` ({param: "key=value"})
     names those that only one setting reads (Sudoku's RRN sizes only with ``net=rrn``)."""
-    t, _ = _classes(task, "")
-    cond = getattr(t, "param_applies", None) or {}
+    params, cond = _task_facts(task, recorded)
     out = {}
     for k, v in (tp or {}).items():
         c = cond.get(k)
         if c:
             ck, _, want = c.partition("=")
-            if str((tp or {}).get(ck, (getattr(t, "params", {}) or {}).get(ck))) != want:
+            if str((tp or {}).get(ck, params.get(ck))) != want:
                 continue
         out[k] = v
     return out
 
 
-def tp_shown(task: str, tp: dict) -> dict:
+def tp_shown(task: str, tp: dict, recorded: dict | None = None) -> dict:
     """Task parameters that apply and differ from the task's defaults."""
-    t, _ = _classes(task, "")
-    defaults = getattr(t, "params", None) or {}
-    return {k: v for k, v in tp_applies(task, tp).items() if k not in defaults or not _same(defaults[k], v)}
+    defaults, _ = _task_facts(task, recorded)
+    return {k: v for k, v in tp_applies(task, tp, recorded).items() if k not in defaults or not _same(defaults[k], v)}
 
 
 def size_param(task: str, rows_value: Any = None) -> str | None:
@@ -168,9 +195,11 @@ def size_param(task: str, rows_value: Any = None) -> str | None:
     return rows_value if isinstance(rows_value, str) and rows_value else None
 
 
-def main_metric(task: str, metrics: list[str]) -> str | None:
+def main_metric(task: str, metrics: list[str], recorded: str | None = None) -> str | None:
+    """The task's headline metric: the one its rows recorded (``main_metric``), else its code's;
+    when no finished run reported it, the first metric there is."""
     t, _ = _classes(task, "")
-    m = getattr(t, "main_metric", "") if t is not None else ""
+    m = recorded if isinstance(recorded, str) and recorded else (getattr(t, "main_metric", "") if t is not None else "")
     if not metrics:  # no run finished: the task's headline metric names the row
         return m or None
     return m if m in metrics else sorted(metrics)[0]
@@ -201,7 +230,8 @@ _KEYS = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "bat
 def cells(df: pd.DataFrame) -> list[dict]:
     """One record per configuration; see the module docstring."""
     df = df.copy()
-    for col, default in (("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
+    for col, default in (("damage", None), ("final", None), ("collapsed", None), ("main_metric", None),
+                         ("tp_defaults", None), ("param_applies", None), ("hp_defaults", None), ("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
                          ("started_at", ""), ("file_state", "done"), ("setup_seconds", float("nan")),
                          ("eval_seconds", float("nan")), ("train_seconds", float("nan")), ("device", "cpu"),
                          ("device_name", ""), ("lr_schedule", "constant")):
@@ -226,13 +256,16 @@ def cells(df: pd.DataFrame) -> list[dict]:
             attempt = done if len(done) else r[r["started_at"] == r["started_at"].max()]
             last = attempt.iloc[-1]
             status = last["status"]
-            if status == "ok" and last.get("file_state") != "done":
+            if status == "ok" and (last.get("file_state") != "done" or str(last.get("final")) == "False"):
                 status = "incomplete"
-            kind = classify(status, last.get("error"))
+            damage = last.get("damage")
+            kind = "damaged" if isinstance(damage, str) and damage else classify(status, last.get("error"))
             rec["outcomes"][run_id] = kind
             rec["seeds"].append(int(last["seed"]))
             if kind == "ok":
                 finals.append(last)
+            elif kind == "damaged":
+                rec["reasons"].append((kind, f"the row file {run_id}.jsonl {damage}"))
             else:
                 if last.get("error"):
                     rec["reasons"].append((kind, str(last["error"])))
@@ -240,6 +273,8 @@ def cells(df: pd.DataFrame) -> list[dict]:
                     rec["budgets"].append(budget_of(last.get("error")))
         ok_ids = [k for k, s in rec["outcomes"].items() if s == "ok"]
         ok = g[(g["status"] == "ok") & g["run_id"].isin(ok_ids)]
+        rec["collapsed"] = [(int(f["seed"]), dict(f["collapsed"])) for f in finals
+                            if isinstance(f.get("collapsed"), dict) and f["collapsed"]]
         rec["counts"] = pd.Series(list(rec["outcomes"].values())).value_counts().to_dict()
         rec["n_ok"] = len(finals)
         rec["metrics"] = {}
@@ -272,9 +307,10 @@ def cells(df: pd.DataFrame) -> list[dict]:
             rec["shared_cpu"] = bool(load is not None and threads is not None
                                      and ((load.astype(float) - threads.astype(float)) > 0.75).any())
         rec["size_param"] = size_param(task, first.get("size_param"))
-        rec["hp_diff"] = hp_differing(task, method, rec["tp"], rec["hp"])
-        rec["tp_diff"] = tp_shown(task, rec["tp"])
-        rec["main_metric"] = main_metric(task, sorted(rec["metrics"]))
+        facts = {k: first.get(k) for k in ("tp_defaults", "param_applies")}
+        rec["hp_diff"] = hp_differing(task, method, rec["tp"], rec["hp"], first.get("hp_defaults"))
+        rec["tp_diff"] = tp_shown(task, rec["tp"], facts)
+        rec["main_metric"] = main_metric(task, sorted(rec["metrics"]), first.get("main_metric"))
         rec["status"] = _cell_status(rec)
         out.append(rec)
     _x_ref(out)
@@ -285,7 +321,7 @@ def _cell_status(rec: dict) -> str:
     if rec["n_ok"]:
         return "ok"
     kinds = list(rec["outcomes"].values())
-    for k in ("T/O", "OOM", "failed", "n/a", "incomplete"):
+    for k in ("T/O", "OOM", "failed", "damaged", "n/a", "incomplete"):
         if k in kinds:
             return k
     return "incomplete"

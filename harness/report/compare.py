@@ -9,8 +9,11 @@ A difference is marked only where it exceeds the seeds' spread (as ``asv compare
 significant changes):
 - metric: ``worse`` / ``better`` when the intervals mean ± std of A and B do not overlap (both need
   two or more seeds; with fewer the mark is ``?``: no spread to compare with);
-- time: ``slower`` / ``faster`` when the ratio is beyond ``--factor`` (default 1.1) and the
-  interquartile ranges of the two cells' epoch times do not overlap.
+- time: judged only with at least :data:`MIN_TIMINGS` timed epochs a side (epochs after a run's
+  first where runs have several, over all seeds; otherwise ``too few timings``), and marked
+  ``slower`` / ``faster`` only when the ratio of the medians is beyond ``--factor`` (default 1.1)
+  and the two sides' spreads do not meet: every epoch of B slower than every epoch of A, or
+  faster. Swapping A and B swaps the marks; noise between two runs of the same code marks nothing.
 
 Exit status 0 with the table; with ``--fail-on-regression``, 1 when a cell is worse or slower.
 """
@@ -26,8 +29,8 @@ from .summary import fmt_seconds
 _KEY = ("task_key", "tp_s", "method_key", "hp_s", "epochs", "batch_size", "lr", "lr_schedule")
 
 
-def _index(results_dir: str) -> tuple[dict, list]:
-    df = load_rows(results_dir)
+def _index(results_dir: str, strict: bool = False) -> tuple[dict, list]:
+    df = load_rows(results_dir, strict=strict)
     out = {}
     for c in make_cells(df):
         out.setdefault(tuple(str(c[k]) for k in _KEY), []).append(c)
@@ -58,22 +61,30 @@ def metric_mark(a, b) -> str:
     return ""
 
 
+#: timed epochs a side below which ``compare`` does not judge time
+MIN_TIMINGS = 3
+TOO_FEW = "too few timings"
+
+
 def time_mark(a: list[float], b: list[float], factor: float) -> tuple[float, str]:
+    """(median ratio B / A, mark): see the module docstring."""
     if not a or not b:
         return float("nan"), ""
     ratio = float(np.median(b) / np.median(a))
-    qa, qb = np.percentile(a, [25, 75]), np.percentile(b, [25, 75])
-    if ratio > factor and qb[0] > qa[1]:
+    if min(len(a), len(b)) < MIN_TIMINGS:
+        return ratio, TOO_FEW
+    if ratio > factor and min(b) > max(a):
         return ratio, "slower"
-    if ratio < 1 / factor and qb[1] < qa[0]:
+    if ratio < 1 / factor and max(b) < min(a):
         return ratio, "faster"
     return ratio, ""
 
 
-def compare(a_dir: str, b_dir: str, factor: float = 1.1) -> tuple[list[dict], list[str]]:
-    """Rows of the comparison table and the two folders' provenance lines."""
-    a, pa = _index(a_dir)
-    b, pb = _index(b_dir)
+def compare(a_dir: str, b_dir: str, factor: float = 1.1, strict: bool = False) -> tuple[list[dict], list[str]]:
+    """Rows of the comparison table and the two folders' provenance lines (damaged row files are
+    listed on standard error; with ``strict`` they are a UserError)."""
+    a, pa = _index(a_dir, strict)
+    b, pb = _index(b_dir, strict)
     rows = []
     for key in sorted(set(a) | set(b)):
         ca, cb = (a.get(key) or [None])[0], (b.get(key) or [None])[0]
@@ -103,11 +114,11 @@ def _outcomes(ca, cb) -> str:
 
 
 def main(args) -> int:
-    rows, head = compare(args.a, args.b, args.factor)
+    rows, head = compare(args.a, args.b, args.factor, strict=args.strict)
     print("\n".join(head))
     print(f"marks: metric worse/better where mean ± std of A and B do not overlap (? : fewer than 2 seeds); "
-          f"time slower/faster where the ratio is beyond {args.factor:g} and the epoch times' interquartile "
-          "ranges do not overlap\n")
+          f"time slower/faster where the ratio is beyond {args.factor:g} and every timed epoch of one side is "
+          f"beyond every one of the other ({TOO_FEW}: under {MIN_TIMINGS} timed epochs a side)\n")
     print(tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True))
     worse = [r for r in rows if r["metric change"] == "worse" or r["time change"] == "slower"]
     print(f"\n{len(rows)} cells: {len(worse)} worse or slower in B, "

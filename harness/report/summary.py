@@ -213,6 +213,20 @@ def _status_notes(grid: Grid, key: tuple[str, str], c: dict, metric: str) -> Non
         grid.note(key, f"{who}{kind}: {reason}")
     if c["n_ok"] and metric and metric not in c["metrics"]:
         grid.note(key, f"no {metric} in these runs' rows")
+    if c.get("collapsed"):
+        grid.note(key, collapse_note(c))
+
+
+def collapse_note(c: dict) -> str:
+    """The footnote of a cell whose network predicts one class for all test images of some group
+    in some seeds (the rows' ``collapsed``)."""
+    groups: dict = {}
+    for _, col in c["collapsed"]:
+        for g, k in sorted(col.items()):
+            groups.setdefault(g, set()).add(k)
+    what = "; ".join(f"{g} always {' or '.join(map(str, sorted(ks)))}" for g, ks in groups.items())
+    n = len(c["collapsed"])
+    return f"predicts one class for all images ({what})" + (f" in {n} of {c['n_ok']} seeds" if c["n_ok"] > 1 else "")
 
 
 def fmt_seconds(x: float) -> str:
@@ -249,4 +263,5 @@ def cell_parts(grid: Grid, key: tuple[str, str]) -> tuple[str, str, str]:
 def legend(grid: Grid) -> str:
     return ("Cells: the headline metric's mean ± sample std over seeds (n seeds), then the median training "
             "seconds per epoch; **bold**: the best of the row. T/O (budget): timed out; OOM: out of memory; "
-            "n/a: the method does not apply; —: not run. Setting: the row's usual task parameters and training.")
+            "n/a: the method does not apply; damaged: its row file is damaged; —: not run. Setting: the row's "
+            "usual task parameters and training.")
