@@ -46,9 +46,9 @@ def test_a_cosine_run_trains_each_epoch_at_its_rate_and_keeps_constant_run_ids(t
     seen = []
     real_step = loop.train_step
 
-    def step(task, method, net, opt, batch, w_label):
+    def step(task, method, net, opt, batch, w_label, *rest):
         seen.append(opt.param_groups[0]["lr"])
-        return real_step(task, method, net, opt, batch, w_label)
+        return real_step(task, method, net, opt, batch, w_label, *rest)
 
     monkeypatch.setattr(loop, "train_step", step)
     cfg = dict(task="mnist-add", method="supervised", epochs=3, batch_size=50, lr=0.002, tp={"n_pairs": 100})
