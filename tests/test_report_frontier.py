@@ -43,7 +43,8 @@ def test_frontier_row_has_ceiling_u_test_minutes_and_published():
     assert row["ceiling p^(2N) %"] == f"{100 * 0.99 ** 30:.2f}"  # 73.97
     # every CL-STE seed above every semantic-loss seed: U = 25, exact one-sided p = 1 / C(10, 5) = 1/252
     assert row["U test: CL-STE > SL, SL > CL-STE"] == f"p = {1 / 252:.3f}, 1.000 (5 vs 5)"
-    assert row["published (min)"] == "DeepProofLog (DP) 80.8 ± 1.1 (41.8 min)"
+    assert t["published"] == [{"N": "15", "published, not run here (total training minutes)":
+                               "DeepProofLog (DP) 80.8 ± 1.1 (41.8 min)"}]
     assert any("ceiling 73.97 %" in n and "DeepProofLog (DP) 80.8" in n for n in t["notes"])
 
 

@@ -90,12 +90,12 @@ def _published_text(e: dict) -> str:
 
 
 def table(cells: list[dict], entries: list[dict]) -> dict:
-    """{"columns": [...], "rows": [{column: text}], "notes": [...]} of the frontier table, or rows
-    empty when no mnist-add cell has runs."""
+    """{"columns": [...], "rows": [{column: text}], "notes": [...], "published": [{N, figures}]} of the
+    frontier table, or rows empty when no mnist-add cell has runs."""
     by_n = _cells_by_n(cells)
     methods = [m for m in METHODS if any(m in d for d in by_n.values())]
     methods += sorted({m for d in by_n.values() for m in d} - set(methods))
-    rows, notes = [], []
+    rows, notes, published = [], [], []
     for n in sorted(by_n):
         d = by_n[n]
         row = {"N": str(n)}
@@ -122,13 +122,14 @@ def table(cells: list[dict], entries: list[dict]) -> dict:
         x, y = (_seed_values(a, "sum_acc") if a else []), (_seed_values(b, "sum_acc") if b else [])
         gt, lt = mann_whitney(x, y)
         row["U test: CL-STE > SL, SL > CL-STE"] = "" if gt != gt else f"p = {gt:.3f}, {lt:.3f} ({len(x)} vs {len(y)})"
-        row["published (min)"] = "; ".join(_published_text(e) for e in _published(entries, n))
         rows.append(row)
+        published.append({"N": str(n), "published, not run here (total training minutes)":
+                          "; ".join(_published_text(e) for e in _published(entries, n))})
     columns = list(rows[0]) if rows else []
     if any("*" in r.get(f"{METHODS.get(m, m)}: min/run", "") for r in rows for m in methods):
         notes.append("* a run of this cell shared the CPU with other work (its rows' load average exceeded its "
                      "threads): its minutes overstate a quiet machine's.")
-    return {"columns": columns, "rows": rows, "notes": notes}
+    return {"columns": columns, "rows": rows, "notes": notes, "published": published}
 
 
 LEGEND = ("MNIST addition of two N-digit numbers on the full MNIST, each digit image used once "
@@ -144,6 +145,7 @@ LEGEND = ("MNIST addition of two N-digit numbers on the full MNIST, each digit i
 def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) -> list[str]:
     """Sum accuracy and total training minutes against N (log axes): PNG and SVG paths."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -166,12 +168,13 @@ def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) ->
         if mins:
             ax_min.plot([n for n, _ in mins], [sorted(r)[len(r) // 2] for _, r in mins], **style)
     peers = sorted({e["method"] for n in by_n for e in _published(entries, n) if isinstance(e["value"], float)})
-    markers = "sDv^<>phX"
+    markers = "sDv^<>phX*d"
+    shades = [plt.get_cmap("Greys")(0.45 + 0.5 * j / max(len(peers) - 1, 1)) for j in range(len(peers))]
     for j, name in enumerate(peers):
         es = [(int(e["setting"]["digits"]), e) for n in by_n for e in _published(entries, n)
               if e["method"] == name and isinstance(e["value"], float)]
-        style = dict(marker=markers[j % len(markers)], color="0.35", linestyle=":", markerfacecolor="none",
-                     label=f"{name} (published)")
+        style = dict(marker=markers[j % len(markers)], color=shades[j], linestyle=":", markerfacecolor="none",
+                     markersize=7, label=f"{name} (published)")
         ax_acc.plot([n for n, _ in es], [e["value"] for _, e in es], **style)
         timed = [(n, e["minutes"]) for n, e in es if e["minutes"] == e["minutes"] and isinstance(e["minutes"], float)]
         if timed:
@@ -181,6 +184,7 @@ def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) ->
         ax.set_xlabel("N (digits per number)")
         ax.set_xticks(sorted(by_n))
         ax.set_xticklabels([str(n) for n in sorted(by_n)])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(alpha=0.3, which="both")
     ax_acc.set_ylabel("test sum accuracy (%)")
     ax_acc.set_ylim(0, 100)

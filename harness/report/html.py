@@ -134,6 +134,9 @@ def render(report, out_dir: str) -> str:
                      + _table(t["columns"], rows, "frontier"))
         if t["notes"]:
             parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in t["notes"]) + "</ul>")
+        if t["published"]:
+            cols = list(t["published"][0])
+            parts.append(_table(cols, [[(_e(r[c]), "") for c in cols] for r in t["published"]], "frontier-published"))
     for i, (grid, lit) in enumerate(report.tables):
         parts.append(grid_html(grid, "summary" if i == 0 else f"view-{i}"))
         if lit is not None:

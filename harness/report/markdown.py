@@ -44,6 +44,8 @@ def frontier_md(report) -> list[str]:
     t = report.frontier
     lines = ["## MNIST addition at the frontier", "", LEGEND, "", _table(t["rows"]), ""]
     lines += [f"- {n}" for n in t["notes"]] + ([""] if t["notes"] else [])
+    if any(len(p) > 1 and list(p.values())[1] for p in t["published"]):
+        lines += [_table(t["published"]), ""]
     for png in (f for f in report.figures.get("frontier", []) if f.endswith(".png")):
         lines += [f"![frontier]({png})", ""]
     return lines
