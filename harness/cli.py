@@ -135,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default="nesybench report", help="the report's title")
     p.add_argument("--format", default="md,html,tex", help="comma-separated: md, html, tex (default all three)")
     p.add_argument("--suite", default=None, help="the suite the rows belong to (adds its named views)")
+    p.add_argument("--stat", default="mean", choices=("mean", "median"),
+                   help="cells as mean ± std over seeds (default) or median [first, third quartile]")
 
     p = sub.add_parser("compare", help="two result folders side by side per cell, with the ratio (B/A)",
                        description="Put two result folders (two commits, devices or machines) side by side per "
@@ -195,7 +197,7 @@ def _dispatch(args) -> int:
         from .report import parse_formats
 
         formats = parse_formats(args.format)
-        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite)
+        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite, stat=args.stat)
         print(f"report written to {args.out} ({', '.join(formats)})")
         return 0
     if args.cmd == "compare":
