@@ -352,3 +352,13 @@ def test_targets_met_not_met_with_their_figures(tmp_path):
     rep = build.build(pd.DataFrame(rows), "t", "scaling-curriculum")
     rep.configs_file = "c.json"
     assert "## Targets" in markdown.render(rep) and '<h2 id="targets">' in html.render(rep, str(tmp_path))
+
+
+def test_data_source_of_a_run():
+    """Published numbers are matched on it: the embedded digits, data generated here, or the full data."""
+    assert cells_mod.data_source({"mnist": "embedded"}, {"digits": 2}) == "embedded"
+    assert cells_mod.data_source({"mnist": "/data/mnist"}, {"digits": 2}) == "full"
+    assert cells_mod.data_source({"source": "generated(seed=0)"}, {}) == "generated"
+    assert cells_mod.data_source({"mnist": "/data/mnist"}, {"data_file": ""}) == "generated"  # NeuroLog rows made here
+    assert cells_mod.data_source({"mnist": "/data/mnist"}, {"data_file": "paper"}) == "full"
+    assert cells_mod.data_source(None, {}) == "unknown"  # a set-up timeout: no data loaded
