@@ -33,14 +33,15 @@ class View:
     """A named summary table of a suite's report: its rows are the cells of ``tasks`` (all when
     None), its columns the method configurations of ``columns`` in order, each (label, method,
     hyper-parameters the run must have[, task parameters the run must have]); rows of other
-    configurations are left out of the view. ``ablations`` names the columns whose runs exist to
-    show what breaks: their cells are left out of the summary table, and the view shows only the
-    rows where one of them ran."""
+    configurations are left out of the view, and so are cells without the task parameters of
+    ``where``. ``ablations`` names the columns whose runs exist to show what breaks: their cells are
+    left out of the summary table, and the view shows only the rows where one of them ran."""
 
     title: str
     columns: list[tuple]
     tasks: list[str] | None = None
     ablations: tuple[str, ...] = ()
+    where: dict = field(default_factory=dict)
 
 
 SUITES: dict[str, list[Entry]] = {
@@ -305,7 +306,7 @@ VIEWS: dict[str, list[View]] = {
     "default": [View("Ablations: CL-STE at N = 3 without the top column first",
                      [("CL-STE, top column first", "cl-ste", {}, {"encoding": "column", "top_epochs": DEFAULT_TOP[3]}),
                       ("CL-STE, every column from the start", "cl-ste", {}, {"encoding": "column", "top_epochs": 0})],
-                     ["mnist-add"], ablations=("CL-STE, every column from the start",)),
+                     ["mnist-add"], ablations=("CL-STE, every column from the start",), where={"digits": 3}),
                 View("Ablations: shortest path's encoding",
                      [("CL-STE, the paper's encoding", "cl-ste", {}, {"encoding": "paper"}),
                       ("CL-STE, simple-path encoding", "cl-ste", {}, {"encoding": "simple-path"})],

@@ -140,9 +140,13 @@ def test_ablations_leave_the_summary_for_their_view():
                      vals, "sum_acc", batch=4, epochs=10)
     rows += runs("mnist-add", "cl-ste", {**MA, "digits": 2, "encoding": "column", "top_epochs": 1}, CL, [0, 1, 2],
                  [85.0, 86.0, 87.0], "sum_acc", batch=4, epochs=6)
+    # at N = 1 every column from the start is CL-STE's setting (there is one column), not an ablation
+    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1, "encoding": "column", "top_epochs": 0}, CL, [0, 1, 2],
+                 [92.0, 93.0, 94.0], "sum_acc", batch=4, epochs=3)
     rep = build.build(pd.DataFrame(rows), "t", "default")
     main = rep.tables[0][0]
     assert [c["tp"]["top_epochs"] for c in main.cells.values() if c["tp"]["digits"] == 3] == [5]
+    assert main.rows == ["mnist-add digits=1", "mnist-add digits=2", "mnist-add digits=3"]
     view = next(g for g, _ in rep.tables[1:] if g.title == VIEWS["default"][0].title)
     # the ablation's view: only the N = 3 row, where the ablation ran, the curriculum beside it
     assert view.rows == ["mnist-add digits=3"]

@@ -72,6 +72,7 @@ def mark_ablations(cs: list[dict], views: list) -> None:
             tp = tp[0] if tp else {}
             for c in cs:
                 if ((view.tasks is None or c["task"] in view.tasks) and c["method"] == method
+                        and all(str(c["tp"].get(k)) == str(v) for k, v in getattr(view, "where", {}).items())
                         and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items())
                         and all(str(c["tp"].get(k)) == str(v) for k, v in tp.items())):
                     c["ablation"] = True

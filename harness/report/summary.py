@@ -159,6 +159,8 @@ def build(cells: list[dict], title: str = "Summary", view=None, stat: str = "mea
         if view is not None:
             if view.tasks is not None and c["task"] not in view.tasks:
                 continue
+            if not all(str(c["tp"].get(k)) == str(v) for k, v in getattr(view, "where", {}).items()):
+                continue
             found = _view_column(c, view)
             if found is None:
                 continue
