@@ -76,6 +76,29 @@ def default_like_rows():
     return pd.DataFrame(rows)
 
 
+def wide_rows():
+    """A summary as wide as the default suite's: mnist-add at N = 1 to 4 with seven methods, three seeds
+    each, cells with two-digit spreads and notes, shortest path with its own columns."""
+    rows = []
+    for n in (1, 2, 3, 4):
+        tp = {**MA, "digits": n, "encoding": "compact"}
+        for m, hp, base in (("cl-ste", CL, 90.0), ("semantic-loss", SL, 88.0), ("ltn", {"w_label": 0.0}, 70.0),
+                            ("fuzzy", {"w_label": 0.0}, 60.0), ("neurasp", {"w_label": 0.0}, 85.0),
+                            ("supervised", {"w_label": 0.0}, 95.0)):
+            rows += runs("mnist-add", m, tp if m != "cl-ste" else {**tp, "encoding": "column", "top_epochs": 5}, hp,
+                         [0, 1, 2], [base - 10.5 * n, base - 3 * n, base - 0.25], "sum_acc", secs=(12.5, 11.25),
+                         epochs=10, batch=4 if m == "cl-ste" else 16)
+        rows += ended("mnist-add", "deepproblog", {**MA, "digits": n}, {"w_label": 0.0}, 0, "timeout",
+                      "setup budget exceeded: 10.1 s reached, limit 10 s", timeout_phase="setup")
+    sp = {"grid": 4, "encoding": "paper", "data_file": "", "n_examples": 1610, "n_maps": 50, "data_seed": 0,
+          "hidden": 50, "layers": 5, "init": "xavier"}
+    for m, v in (("cl-ste", 30.0), ("semantic-loss", 28.0), ("supervised", 16.0)):
+        rows += runs("shortest-path", m, sp, {"w_label": 0.0 if m == "supervised" else 1.0}, [0, 1, 2],
+                     [v, v + 3.5, v - 2.25], "exact_match",
+                     secs=(0.15,), epochs=40, batch=32)
+    return pd.DataFrame(rows)
+
+
 def test_summary_table_tasks_by_size_down_methods_across():
     grid = summary.build(cells_mod.cells(default_like_rows()))
     assert grid.rows == ["apply2x2", "mnist-add digits=1", "mnist-add digits=2", "mnist-add digits=3"]
@@ -285,7 +308,7 @@ def test_markdown_html_and_latex(tmp_path):
     latex = tex.render(rep)
     assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex
     # accuracy and time in columns of their own; the 3 seeds, unlike the table's usual 1, in a note
-    assert re.search(r"\\textit\{92\.0 \$\\pm\$ 2\.0\}\\textsuperscript\{\d+\} & 1\.50 &", latex)
+    assert re.search(r"\\textit\{92\.0\$\\,\\pm\\,\$2\.0\}\\textsuperscript\{\d+\} & 1\.5 &", latex)
     assert "resizebox" not in latex
     assert "\\multicolumn{2}{c}{CL-STE}" in latex and "\\multicolumn{2}{c}{T/O (15 s)" in latex
 

@@ -66,38 +66,14 @@ def test_html_report_loads_without_console_errors_and_shows_the_summary(tmp_path
     assert (0xF6, 0xF6, 0xE6) in colours and (0xF4, 0xF4, 0xF4) in colours
 
 
-def _wide_rows():
-    """A summary as wide as the default suite's: mnist-add at N = 1 to 4 with seven methods, three seeds
-    each, cells with two-digit spreads and notes, shortest path with its own columns, a long task label."""
-    from test_report import CL, MA, SL, ended, runs
-
-    import pandas as pd
-
-    rows = []
-    for n in (1, 2, 3, 4):
-        tp = {**MA, "digits": n, "encoding": "compact"}
-        for m, hp, base in (("cl-ste", CL, 90.0), ("semantic-loss", SL, 88.0), ("ltn", {"w_label": 0.0}, 70.0),
-                            ("fuzzy", {"w_label": 0.0}, 60.0), ("neurasp", {"w_label": 0.0}, 85.0),
-                            ("supervised", {"w_label": 0.0}, 95.0)):
-            rows += runs("mnist-add", m, tp if m != "cl-ste" else {**tp, "encoding": "column", "top_epochs": 5}, hp,
-                         [0, 1, 2], [base - 10.5 * n, base - 3 * n, base - 0.25], "sum_acc", secs=(12.5, 11.25),
-                         epochs=10, batch=4 if m == "cl-ste" else 16)
-        rows += ended("mnist-add", "deepproblog", {**MA, "digits": n}, {"w_label": 0.0}, 0, "timeout",
-                      "setup budget exceeded: 10.1 s reached, limit 10 s", timeout_phase="setup")
-    sp = {"grid": 4, "encoding": "paper", "data_file": "", "n_examples": 1610, "n_maps": 50, "data_seed": 0,
-          "hidden": 50, "layers": 5, "init": "xavier"}
-    for m, v in (("cl-ste", 30.0), ("semantic-loss", 28.0), ("supervised", 16.0)):
-        rows += runs("shortest-path", m, sp, {"w_label": 1.0}, [0, 1, 2], [v, v + 3.5, v - 2.25], "exact_match",
-                     secs=(0.15,), epochs=40, batch=32)
-    return pd.DataFrame(rows)
-
-
 def test_html_summary_fits_a_1280_pixel_window(tmp_path):
     _need_chromium()
     sys.path.insert(0, os.path.dirname(__file__))
+    from test_report import wide_rows
+
     from harness.report import build, html
 
-    rep = build.build(_wide_rows(), "nesybench report: width test", "default")
+    rep = build.build(wide_rows(), "nesybench report: width test", "default")
     rep.configs_file = "report-configs.json"
     assert len(rep.tables[0][0].columns) == 7
     page = html.render(rep, str(tmp_path))

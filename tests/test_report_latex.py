@@ -33,11 +33,12 @@ def _need_latex():
 def test_latex_summary_compiles_at_natural_width_and_renders(tmp_path):
     _need_latex()
     sys.path.insert(0, os.path.dirname(__file__))
-    from test_report import default_like_rows
+    from test_report import wide_rows
 
     from harness.report import build, tex
 
-    rep = build.build(default_like_rows(), "nesybench report: LaTeX test", "default")
+    rep = build.build(wide_rows(), "nesybench report: LaTeX test", "default")  # seven methods, as the default suite
+    assert len(rep.tables[0][0].columns) == 7
     (tmp_path / "report.tex").write_text(tex.render(rep))
     (tmp_path / "doc.tex").write_text(DOC)
     p = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,

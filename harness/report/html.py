@@ -30,7 +30,7 @@ table.published th{background:#fff4e0}caption{caption-side:top;text-align:left;c
 dl.prov{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;font-size:.9em}
 dl.prov dt{font-weight:600}dl.prov dd{margin:0}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
-sup{color:#a33}
+sup{color:#a33}.wide{overflow-x:auto;max-width:100%}
 """
 
 _SCRIPT = """
@@ -159,7 +159,8 @@ def render(report, out_dir: str) -> str:
         rows = [[(_e(v), "num" if h not in ("method", "hp (not default)", "task params (not default)", "device",
                                              "runs", "config") else "") for h, v in zip(headers, rec)]
                 for rec in d.frame.astype(str).itertuples(index=False)]
-        parts.append(f"<h3>{_e(d.task)}</h3>" + _table(headers, rows, "details"))
+        # a details table wider than the window scrolls in its own box, the page never does
+        parts.append(f"<h3>{_e(d.task)}</h3>" + '<div class="wide">' + _table(headers, rows, "details") + "</div>")
         if d.notes:
             parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in d.notes) + "</ul>")
     if report.figures:

@@ -47,6 +47,7 @@ class Grid:
     tied: set[tuple[str, str]] = field(default_factory=set)
     reference: set[str] = field(default_factory=set)  # columns of the reference method: never marked
     stat: str = "mean"  # "mean": mean ± std; "median": median [first quartile, third quartile]
+    view: bool = False  # a suite's view: its columns are labels of their own, not method keys
 
     def note(self, key: tuple[str, str], text: str) -> None:
         if text not in self.footnotes:
@@ -170,7 +171,7 @@ def build(cells: list[dict], title: str = "Summary", view=None, stat: str = "mea
                 continue
             col, extra = c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else ""), {}
         cs.append({**c, "col": col, "hp_extra": extra})
-    grid = Grid(title, stat=stat)
+    grid = Grid(title, stat=stat, view=view is not None)
     by_task: dict[str, list[dict]] = {}
     for c in cs:
         by_task.setdefault(c["task"], []).append(c)
@@ -295,6 +296,8 @@ def time_text(c: dict) -> str:
 def column_name(grid: Grid, col: str) -> str:
     """A column's header: the method's name (and its hyper-parameters that differ from the defaults);
     the reference method's says that it is one."""
+    if grid.view:
+        return col
     method, _, rest = col.partition(" ")
     name = " ".join(p for p in (METHOD_NAMES.get(method, method), rest) if p)
     return f"{name} (reference)" if col in grid.reference else name

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .markdown import PUBLISHED_LEGEND
 from .stats import TEST_NAME
-from .summary import METHOD_NAMES, Grid, fmt_seconds, settings_lines
+from .summary import METHOD_NAMES, Grid, settings_lines
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
             "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -39,8 +39,11 @@ def _headers(grid: Grid) -> tuple[list[str], list[str]]:
     differ from the method's defaults) and the lettered notes saying how."""
     heads, notes = [], []
     for col in grid.columns:
+        if grid.view:  # a view's own labels
+            heads.append(esc(col) + (r"$^\dagger$" if col in grid.reference else ""))
+            continue
         method, _, rest = col.partition(" ")
-        name = esc(METHOD_NAMES.get(method, method)) + (" (ref.)" if col in grid.reference else "")
+        name = esc(METHOD_NAMES.get(method, method)) + (r"$^\dagger$" if col in grid.reference else "")
         if rest:
             notes.append(f"{_letters(len(notes))}: {esc(METHOD_NAMES.get(method, method))} with {esc(rest)}")
             name += rf"\textsuperscript{{{_letters(len(notes) - 1)}}}"
@@ -48,14 +51,28 @@ def _headers(grid: Grid) -> tuple[list[str], list[str]]:
     return heads, notes
 
 
-def _value(grid: Grid, key: tuple[str, str], usual_n: int | None, extra: list[str]) -> tuple[str, str]:
-    """(accuracy, time) of a cell, or an outcome spanning both (time None)."""
+def _hoisted(grid: Grid) -> dict[str, list[int]]:
+    """Per column, the notes that every measured cell of it has (two cells or more): the header
+    carries them once (a method's own setting across the rows) instead of each cell."""
+    out = {}
+    for col in grid.columns:
+        measured = [grid.notes.get((r, col), []) for r in grid.rows
+                    if (r, col) in grid.cells and grid.cells[(r, col)]["n_ok"]]
+        common = set(measured[0]).intersection(*measured[1:]) if len(measured) > 1 else set()
+        out[col] = sorted(common)
+    return out
+
+
+def _value(grid: Grid, key: tuple[str, str], usual_n: int | None, extra: list[str],
+           hoisted: list[int] = ()) -> tuple[str, str]:
+    """(accuracy, time) of a cell, or an outcome spanning both (time None); notes in ``hoisted`` are
+    the column header's."""
     from .summary import cell_parts
     from .stats import quartiles
 
     c = grid.cells.get(key)
     value, _, ref = cell_parts(grid, key)
-    refs = [r for r in ref.strip("[]").split(", ") if r]
+    refs = [r for r in ref.strip("[]").split(", ") if r and not (c is not None and c["n_ok"] and int(r) in hoisted)]
     if c is not None and c["n_ok"] and grid.metric[key[0]] in c["metrics"]:
         metric = grid.metric[key[0]]
         mean, std, n = c["metrics"][metric]
@@ -69,54 +86,74 @@ def _value(grid: Grid, key: tuple[str, str], usual_n: int | None, extra: list[st
             if note not in extra:
                 extra.append(note)
             refs.append(str(len(grid.footnotes) + extra.index(note) + 1))
-        text = esc(text)
+        text = esc(text).replace(r" $\pm$ ", r"$\,\pm\,$")  # thin spaces: the table's natural width stays a page's
         if key in grid.best:
             text = rf"\textbf{{{text}}}"
         elif key in grid.tied:
             text = rf"\textit{{{text}}}"
         sup = rf"\textsuperscript{{{','.join(refs)}}}" if refs else ""
-        return text + sup, fmt_seconds(c["s_per_epoch"])
+        return text + sup, _seconds(c["s_per_epoch"])
     sup = rf"\textsuperscript{{{','.join(refs)}}}" if refs else ""
     return esc(value) + sup, None
 
 
+def _seconds(x: float) -> str:
+    """Two significant digits: 2.8, 0.29, 14 (--- for none)."""
+    if x != x:
+        return "---"
+    if x >= 10:
+        return f"{x:.0f}"
+    return f"{x:.1f}" if x >= 1 else f"{x:.2f}" if x >= 0.01 else "<0.01"
+
+
 def grid_tex(grid: Grid, label: str) -> str:
     heads, letter_notes = _headers(grid)
+    hoisted = _hoisted(grid)
+    heads = [h + (rf"\textsuperscript{{{','.join(map(str, hoisted[col]))}}}" if hoisted[col] else "")
+             for h, col in zip(heads, grid.columns)]
     ns = Counter(c["metrics"][grid.metric[r]][2] for (r, _), c in grid.cells.items()
                  if c["n_ok"] and grid.metric[r] in c["metrics"])
     usual_n = ns.most_common(1)[0][0] if ns else None
     extra: list[str] = []
     k = len(grid.columns)
-    lines = [r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}"]
+    lines = [r"\begin{table*}[t]", r"\centering", r"\scriptsize", r"\setlength{\tabcolsep}{2pt}"]
     centre = ("median [quartiles]" if grid.stat == "median" else "mean $\\pm$ std")
     seeds = f" over {usual_n} seeds" if usual_n else ""
-    lines.append(rf"\caption{{{esc(grid.title)}: {centre}{seeds} of each task's headline metric (\%) and "
-                 r"median training seconds per epoch (s/ep.). Bold: higher than every other cell of its row "
-                 rf"by a {esc(TEST_NAME)} ($p \le 0.05$); italics: tied for the best. The reference column "
-                 r"is never marked.}")
+    ref = (r" $^\dagger$: the reference, the same network trained on the gold symbols, never marked."
+           if grid.reference else "")
+    lines.append(rf"\caption{{{esc(grid.title)}: {centre}{seeds} of each task's headline metric (\%, acc.) and "
+                 r"median training seconds per epoch (s). Bold: higher than every other cell of its row "
+                 rf"by a {esc(TEST_NAME)} ($p \le 0.05$); italics: tied for the best.{ref}}}")
     lines.append(rf"\label{{tab:{label}}}")
-    lines.append(r"\begin{tabular}{ll" + "rr" * k + "}")
+    lines.append(r"\begin{tabular}{l" + "rr" * k + "}")
     lines.append(r"\toprule")
-    lines.append(" & & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{{h}}}" for h in heads) + r" \\")
-    lines.append(" ".join(rf"\cmidrule(lr){{{3 + 2 * i}-{4 + 2 * i}}}" for i in range(k)))
-    lines.append("task & metric & " + " & ".join(["acc. & s/ep."] * k) + r" \\")
+    lines.append(" & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{{h}}}" for h in heads) + r" \\")
+    lines.append(" ".join(rf"\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(k)))
+    lines.append("task & " + " & ".join(["acc. & s"] * k) + r" \\")
     lines.append(r"\midrule")
     task_of_prev = None
+    per_task = Counter(row.split(" ")[0] for row in grid.rows)
     for row in grid.rows:
-        task = row.split(" ")[0]
+        task, _, rest = row.partition(" ")
         if task_of_prev is not None and task != task_of_prev:
             lines.append(r"\addlinespace")
+        if per_task[task] > 1 and task != task_of_prev:  # a task of several rows: its name once, above them
+            lines.append(esc(task) + " & " * (2 * k) + r" \\")
         task_of_prev = task
+        label = (r"\quad " + esc(rest)) if per_task[task] > 1 and rest else esc(row)
         cells = []
         for col in grid.columns:
-            acc, t = _value(grid, (row, col), usual_n, extra)
+            acc, t = _value(grid, (row, col), usual_n, extra, hoisted[col])
             cells.append(f"{acc} & {t}" if t is not None else rf"\multicolumn{{2}}{{c}}{{{acc}}}")
-        metric = grid.metric[row]
-        lines.append(f"{esc(row)} & {esc(METRIC_WORDS.get(metric, metric))} & " + " & ".join(cells) + r" \\")
+        lines.append(f"{label} & " + " & ".join(cells) + r" \\")
     lines.append(r"\bottomrule")
     lines.append(r"\end{tabular}")
     notes = [rf"\textsuperscript{{{i}}}{esc(t)}" for i, t in enumerate(grid.footnotes + extra, start=1)]
     notes += [esc(n) for n in letter_notes]
+    metrics = {}
+    for row in grid.rows:  # the headline metric of each task, once
+        metrics.setdefault(row.split(" ")[0], METRIC_WORDS.get(grid.metric[row], grid.metric[row]))
+    notes.append("Metrics: " + "; ".join(f"{esc(t)}: {esc(m)}" for t, m in metrics.items()).rstrip(".") + ".")
     notes.append("Settings: " + "; ".join(esc(s) for s in settings_lines(grid)) + ".")
     lines.append(r"\par\smallskip\parbox{\linewidth}{\scriptsize " + r" \\ ".join(notes) + "}")
     lines.append(r"\end{table*}")
