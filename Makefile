@@ -10,7 +10,7 @@ SUITE ?= default
 RESULTS ?= results/runs/$(SUITE)
 REPORT ?= results/runs/$(SUITE)/report/report.md
 
-.PHONY: setup browser bench test test-ray smoke clean
+.PHONY: setup browser latex bench test test-ray smoke clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,19 @@ browser:
 	  else echo "chromium is not installed and apt-get needs root: the HTML report's browser test will be skipped"; fi; \
 	} || echo "chromium could not be installed: the HTML report's browser test will be skipped (it fails under CI)"
 
+# pdflatex compiles the report's LaTeX table in its test (and pdftoppm renders the page): Debian's
+# texlive and poppler-utils, installed like Chromium above; without them that test is skipped, except under CI
+LATEX_PKGS := texlive-latex-base texlive-latex-recommended poppler-utils
+latex:
+	@command -v pdflatex >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(LATEX_PKGS); \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo -n apt-get update -qq && \
+	    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(LATEX_PKGS); \
+	  else echo "pdflatex is not installed and apt-get needs root: the LaTeX report's compile test will be skipped"; fi; \
+	} || echo "pdflatex could not be installed: the LaTeX report's compile test will be skipped (it fails under CI)"
+
 # every test, the Ray executor's on a local loopback cluster included; test-ray runs those alone
-test: $(STAMP) $(RAY_STAMP) browser
+test: $(STAMP) $(RAY_STAMP) browser latex
 	$(PY) -m pytest
 
 test-ray: $(STAMP) $(RAY_STAMP)

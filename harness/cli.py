@@ -154,6 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", default=None, help="the suite the rows belong to (adds its named views)")
     _add_strict(p)
     _add_plugin(p)
+    p.add_argument("--stat", default="mean", choices=("mean", "median"),
+                   help="cells as mean ± std over seeds (default) or median [first, third quartile]")
 
     p = sub.add_parser("compare", help="two result folders side by side per cell, with the ratio (B/A)",
                        description="Put two result folders (two commits, devices or machines) side by side per "
@@ -217,7 +219,8 @@ def _dispatch(args) -> int:
 
         formats = parse_formats(args.format)
         output_file(args.out, "--out")
-        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite, strict=args.strict)
+        write_report(args.results, args.out, args.title, formats=formats, suite=args.suite, strict=args.strict,
+                     stat=args.stat)
         print(f"report written to {args.out} ({', '.join(formats)})")
         return 0
     if args.cmd == "compare":

@@ -32,53 +32,25 @@ class Entry:
 class View:
     """A named summary table of a suite's report: its rows are the cells of ``tasks`` (all when
     None), its columns the method configurations of ``columns`` in order, each (label, method,
-    hyper-parameters the run must have); rows of other configurations are left out of the view."""
+    hyper-parameters the run must have[, task parameters the run must have]); rows of other
+    configurations are left out of the view, and so are cells without the task parameters of
+    ``where``. ``ablations`` names the columns whose runs exist to show what breaks: their cells are
+    left out of the summary table, and the view shows only the rows where one of them ran."""
 
     title: str
     columns: list[tuple]
     tasks: list[str] | None = None
+    ablations: tuple[str, ...] = ()
+    where: dict = field(default_factory=dict)
 
 
 SUITES: dict[str, list[Entry]] = {
     "smoke": [
         Entry("mnist-add", {"n_pairs": 200}, [("cl-ste", {}), ("supervised", {})], [0], 1),
     ],
-    "default": [
-        # 2,000 pairs of the 4,000 embedded training digits, batch 16: CL-STE reaches about 96 %
-        # digit accuracy by epoch 6 there (and 97 % by epoch 10); 6 epochs keep make bench under
-        # 10 minutes on 2 cores
-        Entry("mnist-add", {}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})], [0, 1, 2], 6),
-        # LTN (LTNtorch) and the fuzzy log-product loss on the same protocol, one seed each
-        Entry("mnist-add", {}, [("ltn", {}), ("fuzzy", {})], [0], 6),
-        # DeepProbLog's exact engine evaluates one circuit per example in Python (about 36 ms a pair
-        # here): one seed, one epoch on 300 pairs; at N = 2 its compilation of the 199 sum queries
-        # (and the semantic loss's of the paper encoding) overruns a 10 s set-up budget: timeout rows
-        # (the paper suite gives them 10 minutes)
-        Entry("mnist-add", {"n_pairs": 300}, [("deepproblog", {})], [0], 1, run_budget=300.0),
-        Entry("mnist-add", {"digits": 2}, [("deepproblog", {}), ("semantic-loss", {})], [0], 1, setup_budget=10.0),
-        # shortest path on generated 4x4 data (1,610 examples like the paper's file), 60 of the
-        # paper's 500 epochs; each method with its paper settings (harness.presets)
-        Entry("shortest-path", {}, [("cl-ste", {}), ("supervised", {})], [0, 1, 2], 60),
-        Entry("shortest-path", {"encoding": "simple-path"}, [("cl-ste", {})], [0], 60),
-        # Sudoku at CPU scale: 1,000 generated puzzles (36 givens), a narrow CNN, 3 epochs; the
-        # inference trick on 100 test puzzles (it costs one forward pass per blank)
-        Entry("sudoku", {"n_train": 1000, "n_test": 200, "trick_test": 100, "width": 64, "depth": 5},
-              [("cl-ste", {}), ("supervised", {})], [0], 3, 16, 1e-3),
-        # NeuroLog tasks on the embedded digits and synthetic operators, the paper's batch 1 and lr,
-        # 1 epoch (member needs the paper's 3,000 examples: with 500 CL-STE stays at chance)
-        Entry("add2x2", {"n_train": 1000}, [("cl-ste", {}), ("supervised", {})], [0], 1),
-        Entry("member", {"n": 3}, [("cl-ste", {}), ("supervised", {})], [0], 1),
-        Entry("apply2x2", {"n_train": 300}, [("cl-ste", {}), ("supervised", {})], [0], 1),
-        # mnist-add with two 3-digit numbers on the 666 embedded examples, 5 epochs, on the column
-        # encoding: the fuzzy product t-norm learns from it (93 % digits, 63 % sums measured), CL-STE
-        # at batch 16 with every column from the start does not (about 20-35 % digits); CL-STE with
-        # the top column first (top_epochs=5, batch 4, 10 epochs: docs/mnist-add-scaling.md) does; the
-        # exact semantic loss on the compact encoding (carry-chain SDD; 95 % / 72 % measured)
-        Entry("mnist-add", {"digits": 3, "encoding": "column"}, [("cl-ste", {}), ("fuzzy", {}), ("supervised", {})],
-              [0], 5),
-        Entry("mnist-add", {"digits": 3, "encoding": "column", "top_epochs": 5}, [("cl-ste", {})], [0], 10, 4),
-        Entry("mnist-add", {"digits": 3, "encoding": "compact"}, [("semantic-loss", {})], [0], 5),
-    ],
+    # The default suite is built below (_default): mnist-add by N, the exact engines' limits, the
+    # NeuroLog add2x2, shortest path, and the ablations of its "ablations" views.
+    "default": [],
     "paper": [
         # docs/method.md "The paper's settings": 30,000 pairs, batch 16, lr 0.001, 1 epoch, b_p + iSTE with weights (3, 0.4)
         Entry("mnist-add", {}, [("cl-ste", {}), ("supervised", {}), ("semantic-loss", {})], [0, 1, 2], 1, 16, 1e-3,
@@ -312,8 +284,75 @@ SUITES["paper-add"] = [
 ]
 
 
+# The default suite (make bench): the CL-STE paper's story in miniature, on the embedded data, in
+# under 10 minutes of a 2-core CPU (set-up included), three seeds a summary cell.
+# mnist-add at N = 1 to 4 on the 4,000 embedded training digits (each once an epoch: 2,000
+# examples at N = 1 ... 500 at N = 4), the same epochs for every method at one N (more at larger N,
+# where CL-STE needs them), each method in the setting it learns with:
+# - CL-STE: the column encoding at batch 4, the top column's total alone for its first epochs from
+#   N = 2 on (docs/mnist-add-scaling.md: without it CL-STE does not learn N >= 3: the ablation);
+# - the semantic loss: the compact encoding (the carry-chain SDD); LTN: the paper encoding at N = 1
+#   (49.6 ± 20.8 % of the sums after 3 epochs over 3 seeds, 37.9 ± 1.1 % on the compact one), the
+#   compact one from N = 2 (seed 0 after 3 epochs: 71 %, 27 % on the column one); the fuzzy
+#   log-product loss: the column encoding (seed 0 at N = 2 after 3 epochs: 78 %, 7 % on the compact
+#   one); NeurASP: its ASP program; the supervised reference at batch 16;
+# - where a method's time per epoch has grown several-fold (fuzzy from N = 3, NeurASP at N = 3),
+#   one seed under a run budget of 15 s, about twice what the others take: a T/O cell with its budget;
+# - DeepProbLog's exact engine costs about 60 ms a pair here: 500 pairs at batch 2 for one epoch
+#   at N = 1 (it learns: about 68 % of the sums); at N = 2 its grounding of the 199 sum queries
+#   overruns a 10 s set-up budget (once: the set-up does not depend on the seed).
+# add2x2 (NeuroLog) on 500 generated rows, 3 epochs of batch 1: CL-STE, NeurASP and the reference;
+# the semantic loss's and DeepProbLog's compilation overrun 10 s of set-up. Shortest path on the
+# generated 4x4 maps, 40 epochs: CL-STE, the semantic loss and the MLP (the reference). The
+# ablations (the "ablations" views): CL-STE at N = 3 with every column from the start, and shortest
+# path's simple-path encoding. Sudoku does not learn at this scale: the gpu and paper suites have it.
+DEFAULT_EPOCHS = {1: 3, 2: 6, 3: 10, 4: 12}  # N: epochs of every method
+DEFAULT_TOP = {1: 0, 2: 1, 3: 5, 4: 8}  # N: CL-STE's epochs on the top column alone
+_S3 = [0, 1, 2]
+
+
+def _default() -> list[Entry]:
+    out = []
+    for n, ep in DEFAULT_EPOCHS.items():
+        out += [Entry("mnist-add", {"digits": n, "encoding": "column", "top_epochs": DEFAULT_TOP[n]},
+                      [("cl-ste", {})], _S3, ep, 4),
+                Entry("mnist-add", {"digits": n, "encoding": "compact"}, [("semantic-loss", {})], _S3, ep,
+                      setup_budget=30.0),
+                Entry("mnist-add", {"digits": n, **({"encoding": "compact"} if n > 1 else {})}, [("ltn", {})], _S3, ep),
+                Entry("mnist-add", {"digits": n}, [("supervised", {})], _S3, ep)]
+        slow = n >= 3
+        out.append(Entry("mnist-add", {"digits": n, "encoding": "column"}, [("fuzzy", {})], [0] if slow else _S3, ep,
+                         run_budget=15.0 if slow else 1800.0))
+        if n <= 3:
+            out.append(Entry("mnist-add", {"digits": n}, [("neurasp", {})], [0] if slow else _S3, ep,
+                             run_budget=15.0 if slow else 1800.0))
+    out += [
+        Entry("mnist-add", {"n_pairs": 500}, [("deepproblog", {})], _S3, 1, 2, run_budget=180.0),
+        Entry("mnist-add", {"digits": 2}, [("deepproblog", {})], [0], 1, setup_budget=10.0),
+        Entry("add2x2", {"n_train": 500}, [("cl-ste", {}), ("neurasp", {}), ("supervised", {})], _S3, None),
+        Entry("add2x2", {"n_train": 500}, [("semantic-loss", {}), ("deepproblog", {})], [0], None, setup_budget=10.0),
+        Entry("shortest-path", {}, [("cl-ste", {}), ("semantic-loss", {}), ("supervised", {})], _S3, 40),
+        # the ablations
+        Entry("mnist-add", {"digits": 3, "encoding": "column", "top_epochs": 0}, [("cl-ste", {})], _S3,
+              DEFAULT_EPOCHS[3], 4),
+        Entry("shortest-path", {"encoding": "simple-path"}, [("cl-ste", {})], [0], 40),
+    ]
+    return out
+
+
+SUITES["default"] = _default()
+
+
 # Named summary tables per suite (the report prints each after the suite's full summary table).
 VIEWS: dict[str, list[View]] = {
+    "default": [View("Ablations: CL-STE at N = 3 without the top column first",
+                     [("CL-STE, top column first", "cl-ste", {}, {"encoding": "column", "top_epochs": DEFAULT_TOP[3]}),
+                      ("CL-STE, every column from the start", "cl-ste", {}, {"encoding": "column", "top_epochs": 0})],
+                     ["mnist-add"], ablations=("CL-STE, every column from the start",), where={"digits": 3}),
+                View("Ablations: shortest path's encoding",
+                     [("CL-STE, the paper's encoding", "cl-ste", {}, {"encoding": "paper"}),
+                      ("CL-STE, simple-path encoding", "cl-ste", {}, {"encoding": "simple-path"})],
+                     ["shortest-path"], ablations=("CL-STE, simple-path encoding",))],
     "paper": [View("Table A: the CL-STE variants on the NeuroLog tasks",
                    [("b_p + iSTE", "cl-ste", {"ste": "bp-iste"}), ("b + iSTE", "cl-ste", {"ste": "b-iste"}),
                     ("b + sSTE", "cl-ste", {"ste": "b-sste"}), ("supervised", "supervised", {})],

@@ -3,6 +3,7 @@
 The error paths run the CLI's entry function in this process (an exception other than a user
 error would fail the test); the tiny run goes through ``python -m harness`` itself."""
 import os
+import re
 import subprocess
 import sys
 
@@ -41,6 +42,7 @@ def cli_here(capsys, *args):
     (["bench", "--suite", "nope"], "unknown suite 'nope'"),
     (["report", "--results", "/nonexistent/results", "--out", "x.md", "--format", "md,docx"], "unknown format 'docx'"),
     (["compare", "/nonexistent/a", "/nonexistent/b"], "results directory not found"),
+    (["report", "--results", "/nonexistent/results", "--out", "x.md", "--stat", "mode"], "invalid choice: 'mode'"),
 ])
 def test_user_errors_are_one_line(tmp_path, monkeypatch, capsys, args, fragment):
     if "--results" not in args and args[0] == "run":
@@ -72,5 +74,10 @@ def test_list_and_tiny_run_and_report(tmp_path):
     assert out.count("epoch 1/1") == 2
     code, out, err = cli("report", "--results", str(tmp_path), "--out", str(tmp_path / "r.md"), "--format", "md,tex")
     assert code == 0, err
-    assert "| cl-ste " in (tmp_path / "r.md").read_text() and "\\toprule" in (tmp_path / "r.tex").read_text()
+    assert "| CL-STE " in (tmp_path / "r.md").read_text() and "\\toprule" in (tmp_path / "r.tex").read_text()
     assert not (tmp_path / "r.html").exists()
+    # the cells as the median and quartiles of the two seeds
+    code, _, err = cli("report", "--results", str(tmp_path), "--out", str(tmp_path / "m.md"), "--format", "md",
+                       "--stat", "median")
+    assert code == 0, err
+    assert re.search(r"\| \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \(2\)", (tmp_path / "m.md").read_text())

@@ -47,7 +47,7 @@ def test_report_names_each_damaged_file_and_does_not_count_its_run(damaged, tmp_
     assert any("notes.jsonl: line 1 is not JSON" in ln for ln in err)
     text = out.read_text()
     row = next(ln for ln in text.splitlines() if ln.startswith("| mnist-add"))
-    assert "(1)," in row  # one seed counted: the cut run's epoch-1 figure is not taken for its result
+    assert "(1) " in row  # one seed counted: the cut run's epoch-1 figure is not taken for its result
     assert "1 of 2 seeds: damaged" in text
 
     assert main(["report", "--results", str(root), "--out", str(tmp_path / "strict.md"), "--strict"]) == 2
@@ -84,4 +84,4 @@ def test_resume_sets_a_damaged_file_aside_and_runs_again(damaged, capsys, caplog
     assert len(kept) == 1 and os.path.exists(cut)
     assert main(["report", "--results", str(root), "--out", str(root / "r.md"), "--format", "md", "--strict"]) == 0
     row = next(ln for ln in (root / "r.md").read_text().splitlines() if ln.startswith("| mnist-add"))
-    assert "(2)," in row
+    assert "(2) " in row

@@ -76,14 +76,42 @@ def default_like_rows():
     return pd.DataFrame(rows)
 
 
+def wide_rows():
+    """A summary as wide as the default suite's: mnist-add at N = 1 to 4 with seven methods, three seeds
+    each, cells with two-digit spreads and notes, shortest path with its own columns."""
+    rows = []
+    for n in (1, 2, 3, 4):
+        tp = {**MA, "digits": n, "encoding": "compact"}
+        for m, hp, base in (("cl-ste", CL, 90.0), ("semantic-loss", SL, 88.0), ("ltn", {"w_label": 0.0}, 70.0),
+                            ("fuzzy", {"w_label": 0.0}, 60.0), ("neurasp", {"w_label": 0.0}, 85.0),
+                            ("supervised", {"w_label": 0.0}, 95.0)):
+            rows += runs("mnist-add", m, tp if m != "cl-ste" else {**tp, "encoding": "column", "top_epochs": 5}, hp,
+                         [0, 1, 2], [base - 10.5 * n, base - 3 * n, base - 0.25], "sum_acc", secs=(12.5, 11.25),
+                         epochs=10, batch=4 if m == "cl-ste" else 16)
+        rows += ended("mnist-add", "deepproblog", {**MA, "digits": n}, {"w_label": 0.0}, 0, "timeout",
+                      "setup budget exceeded: 10.1 s reached, limit 10 s", timeout_phase="setup")
+    sp = {"grid": 4, "encoding": "paper", "data_file": "", "n_examples": 1610, "n_maps": 50, "data_seed": 0,
+          "hidden": 50, "layers": 5, "init": "xavier"}
+    for m, v in (("cl-ste", 30.0), ("semantic-loss", 28.0), ("supervised", 16.0)):
+        rows += runs("shortest-path", m, sp, {"w_label": 0.0 if m == "supervised" else 1.0}, [0, 1, 2],
+                     [v, v + 3.5, v - 2.25], "exact_match",
+                     secs=(0.15,), epochs=40, batch=32)
+    return pd.DataFrame(rows)
+
+
 def test_summary_table_tasks_by_size_down_methods_across():
     grid = summary.build(cells_mod.cells(default_like_rows()))
     assert grid.rows == ["apply2x2", "mnist-add digits=1", "mnist-add digits=2", "mnist-add digits=3"]
-    assert grid.columns[:2] == ["cl-ste", "supervised"]  # runs' order; cl-ste's task defaults are not listed
-    # cl-ste at N=1: mean of 90, 92, 94 and sample std 2; s/epoch the median of the epochs after the first
-    assert summary.cell_parts(grid, ("mnist-add digits=1", "cl-ste")) == ("92.00 ± 2.00", "(3), 1.50 s", "")
-    assert ("mnist-add digits=1", "supervised") in grid.best and len(grid.best & {k for k in grid.cells
-                                                                                   if k[0] == "mnist-add digits=1"}) == 1
+    # runs' order (cl-ste's task defaults are not listed); the reference method last, never marked
+    assert grid.columns[0] == "cl-ste" and grid.columns[-1] == "supervised" and grid.reference == {"supervised"}
+    # cl-ste at N=1: mean of 90, 92, 94 and sample std 2; s/epoch the median of the epochs after the
+    # first; a run's training 3 + 1 + 2 = 6 s
+    assert summary.cell_parts(grid, ("mnist-add digits=1", "cl-ste")) == ("92.00 ± 2.00", "(3) 1.50 s/ep, 6.00 s", "")
+    # supervised's 95.00 is the row's highest but a reference; cl-ste's three seeds against
+    # DeepProbLog's one cannot differ at p <= 0.05 (p = 1/4): both tied, none bold
+    row = {k for k in grid.cells if k[0] == "mnist-add digits=1"}
+    assert grid.best & row == set()
+    assert grid.tied & row == {("mnist-add digits=1", "cl-ste"), ("mnist-add digits=1", "deepproblog")}
     # DeepProbLog on 500 pairs for 1 epoch keeps its place in the N=1 row, with a note saying how it differs
     value, detail, ref = summary.cell_parts(grid, ("mnist-add digits=1", "deepproblog"))
     assert value == "15.20" and ref
@@ -98,6 +126,55 @@ def test_summary_table_tasks_by_size_down_methods_across():
     assert summary.cell_parts(grid, ("apply2x2", "cl-ste"))[0] == "—"
     assert grid.metric["apply2x2"] == "op_acc" and grid.metric["mnist-add digits=2"] == "sum_acc"
     assert grid.setting["mnist-add digits=1"] == "3 epochs, batch 16, lr 0.001"
+    assert summary.column_name(grid, "supervised") == "supervised (reference)"
+    assert summary.column_name(grid, "cl-ste") == "CL-STE"
+
+
+def test_bold_only_where_the_test_says_the_top_cell_beats_every_other():
+    """3 seeds against 3: bold needs every seed of the top cell above every seed of the others (p = 0.05)."""
+    rows = []
+    for n, (cl, sl) in {1: ([96.0, 97.0, 98.0], [90.0, 91.0, 92.0]), 2: ([96.0, 97.0, 98.0], [90.0, 96.5, 99.0])}.items():
+        tp = {**MA, "digits": n}
+        rows += runs("mnist-add", "cl-ste", tp, CL, [0, 1, 2], cl, "sum_acc")
+        rows += runs("mnist-add", "semantic-loss", tp, SL, [0, 1, 2], sl, "sum_acc")
+        rows += runs("mnist-add", "supervised", tp, {"w_label": 0.0}, [0, 1, 2], [99.5, 99.6, 99.7], "sum_acc")
+    grid = summary.build(cells_mod.cells(pd.DataFrame(rows)))
+    assert grid.best == {("mnist-add digits=1", "cl-ste")}  # never the higher supervised reference
+    # N=2: cl-ste's mean 97.0 is the top but 96.5 and 99.0 interleave its seeds (p = 0.35): tied
+    assert grid.tied == {("mnist-add digits=2", "cl-ste"), ("mnist-add digits=2", "semantic-loss")}
+    assert "Mann-Whitney U" in summary.legend(grid)
+
+
+def test_stat_median_prints_the_median_and_quartiles():
+    grid = summary.build(cells_mod.cells(default_like_rows()), stat="median")
+    assert summary.cell_parts(grid, ("mnist-add digits=1", "cl-ste"))[0] == "92.00 [91.00, 93.00]"
+    assert "median" in summary.legend(grid)
+    with pytest.raises(ValueError):
+        summary.build(cells_mod.cells(default_like_rows()), stat="mode")
+
+
+def test_ablations_leave_the_summary_for_their_view():
+    from harness.report import build
+    from harness.suites import VIEWS
+
+    rows = []
+    for top, vals in ((5, [80.0, 75.0, 70.0]), (0, [1.0, 0.5, 2.0])):
+        rows += runs("mnist-add", "cl-ste", {**MA, "digits": 3, "encoding": "column", "top_epochs": top}, CL, [0, 1, 2],
+                     vals, "sum_acc", batch=4, epochs=10)
+    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 2, "encoding": "column", "top_epochs": 1}, CL, [0, 1, 2],
+                 [85.0, 86.0, 87.0], "sum_acc", batch=4, epochs=6)
+    # at N = 1 every column from the start is CL-STE's setting (there is one column), not an ablation
+    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1, "encoding": "column", "top_epochs": 0}, CL, [0, 1, 2],
+                 [92.0, 93.0, 94.0], "sum_acc", batch=4, epochs=3)
+    rep = build.build(pd.DataFrame(rows), "t", "default")
+    main = rep.tables[0][0]
+    assert [c["tp"]["top_epochs"] for c in main.cells.values() if c["tp"]["digits"] == 3] == [5]
+    assert main.rows == ["mnist-add digits=1", "mnist-add digits=2", "mnist-add digits=3"]
+    view = next(g for g, _ in rep.tables[1:] if g.title == VIEWS["default"][0].title)
+    # the ablation's view: only the N = 3 row, where the ablation ran, the curriculum beside it
+    assert view.rows == ["mnist-add digits=3"]
+    assert view.columns == ["CL-STE, top column first", "CL-STE, every column from the start"]
+    assert view.best == {("mnist-add digits=3", "CL-STE, top column first")}
 
 
 def test_scaling_rows_are_the_size_parameter_in_numeric_order():
@@ -113,17 +190,18 @@ def test_scaling_rows_are_the_size_parameter_in_numeric_order():
     assert summary.cell_parts(grid, ("mnist-add digits=15", "cl-ste"))[0] == "75.50 ± 0.71"
 
 
-def test_a_parameter_one_column_ran_twice_splits_rows_and_ties_have_no_bold():
+def test_a_parameter_one_column_ran_twice_splits_rows_labelled_only_where_not_default():
     tp = {"grid": 4, "encoding": "paper", "data_file": "", "n_examples": 1610, "n_maps": 50, "data_seed": 0,
           "hidden": 50, "layers": 5, "init": "xavier"}
     cl = {"w_label": 1.0, "w_cnf": 0.2, "w_bound": 1.0, "ste": "bp-iste", "filter_clauses": False, "uec": "auto"}
     rows = runs("shortest-path", "cl-ste", tp, cl, [0], [30.0], "exact_match", batch=32, lr=2e-3)
     rows += runs("shortest-path", "cl-ste", {**tp, "encoding": "simple-path"}, cl, [0], [0.0], "exact_match", batch=32,
                  lr=2e-3)
-    rows += runs("shortest-path", "supervised", {**tp, "encoding": "simple-path"}, {"w_label": 0.0}, [0], [0.0],
-                 "exact_match", batch=32, lr=5e-4)
+    rows += runs("shortest-path", "semantic-loss", {**tp, "encoding": "simple-path"}, SL, [0], [0.0],
+                 "exact_match", batch=32, lr=2e-3)
     grid = summary.build(cells_mod.cells(pd.DataFrame(rows)))
-    assert grid.rows == ["shortest-path grid=4 encoding=paper", "shortest-path grid=4 encoding=simple-path"]
+    # grid=4 (the one size run) and encoding=paper are the task's defaults: not in the labels
+    assert grid.rows == ["shortest-path", "shortest-path encoding=simple-path"]
     assert not any(k[0].endswith("simple-path") for k in grid.best)  # 0.00 and 0.00: no best cell
 
 
@@ -166,11 +244,19 @@ def test_detail_tables_drop_a_metric_equal_to_another_and_default_hp():
     assert list(d.frame["device"]) == ["cpu", "cpu"]
 
 
+def _on_data(df: pd.DataFrame, mnist: str) -> pd.DataFrame:
+    df = df.copy()
+    df["describe"] = [{"mnist": mnist} for _ in range(len(df))]
+    return df
+
+
 def test_literature_file_every_number_has_a_source_and_is_never_pooled():
     entries = literature.load()
     assert entries and all(e["source"].strip() and e["status"] in ("confirmed", "derived", "log") for e in entries)
     assert {e["task"] for e in entries} <= {"mnist-add", "add2x2", "apply2x2", "member", "shortest-path", "sudoku"}
-    grid = summary.build(cells_mod.cells(default_like_rows()))
+    # published numbers are on the full MNIST: none beside rows of the embedded digits
+    assert literature.grid_for(summary.build(cells_mod.cells(_on_data(default_like_rows(), "embedded")))) is None
+    grid = summary.build(cells_mod.cells(_on_data(default_like_rows(), "/data/mnist")))
     before = dict(grid.cells), set(grid.best)
     lit = literature.grid_for(grid, entries)
     assert (dict(grid.cells), set(grid.best)) == before  # published numbers change no measured cell
@@ -202,8 +288,8 @@ def test_suite_views_select_and_label_columns():
                  batch=1, lr=5e-4, epochs=1)
     rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1}, CL, [0], [90.0], "sum_acc")
     grid = summary.build(cells_mod.cells(pd.DataFrame(rows)), view.title, view)
-    assert grid.rows == ["member n=3"] and grid.columns == ["b_p + iSTE", "b + sSTE"]
-    assert summary.cell_parts(grid, ("member n=3", "b + sSTE"))[0] == "82.00 ± 2.83"
+    assert grid.rows == ["member"] and grid.columns == ["b_p + iSTE", "b + sSTE"]  # n=3: the default
+    assert summary.cell_parts(grid, ("member", "b + sSTE"))[0] == "82.00 ± 2.83"
 
 
 def test_markdown_html_and_latex(tmp_path):
@@ -213,15 +299,18 @@ def test_markdown_html_and_latex(tmp_path):
     rep.configs_file = "r-configs.json"
     md = markdown.render(rep)
     assert md.index("## Summary") < md.index("## Details per task")
-    assert "| mnist-add digits=1 " in md and "**95.00 ± 0.00** (3), 1.25 s" in md
-    assert "published, not run here" in md and max(len(line) for line in md.splitlines()
-                                                   if line.startswith("| mnist-add digits=1")) < 200
+    assert "| mnist-add digits=1 " in md and "*92.00 ± 2.00* (3) 1.50 s/ep, 6.00 s" in md
+    assert "- mnist-add digits=1: 3 epochs, batch 16, lr 0.001" in md  # the settings under the table
+    assert max(len(line) for line in md.splitlines() if line.startswith("| mnist-add digits=1")) < 250
     page = html.render(rep, str(tmp_path))
     assert '<table class="sortable summary">' in page and "<script>" in page
     assert not re.search(r"""(src|href)=["'](https?:)?//""", page)  # no external asset
     latex = tex.render(rep)
     assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex
-    assert "\\bfseries 95.00 $\\pm$ 0.00 (3), 1.25 s" in latex and "digit\\_acc" not in latex.split("tabular")[0]
+    # accuracy and time in columns of their own; the 3 seeds, unlike the table's usual 1, in a note
+    assert re.search(r"\\textit\{92\.0\$\\,\\pm\\,\$2\.0\}\\textsuperscript\{\d+\} & 1\.5 &", latex)
+    assert "resizebox" not in latex
+    assert "\\multicolumn{2}{c}{CL-STE}" in latex and "\\multicolumn{2}{c}{T/O (15 s)" in latex
 
 
 def test_unknown_format_is_a_user_error():
@@ -290,3 +379,13 @@ def test_targets_met_not_met_with_their_figures(tmp_path):
     rep = build.build(pd.DataFrame(rows), "t", "scaling-curriculum")
     rep.configs_file = "c.json"
     assert "## Targets" in markdown.render(rep) and '<h2 id="targets">' in html.render(rep, str(tmp_path))
+
+
+def test_data_source_of_a_run():
+    """Published numbers are matched on it: the embedded digits, data generated here, or the full data."""
+    assert cells_mod.data_source({"mnist": "embedded"}, {"digits": 2}) == "embedded"
+    assert cells_mod.data_source({"mnist": "/data/mnist"}, {"digits": 2}) == "full"
+    assert cells_mod.data_source({"source": "generated(seed=0)"}, {}) == "generated"
+    assert cells_mod.data_source({"mnist": "/data/mnist"}, {"data_file": ""}) == "generated"  # NeuroLog rows made here
+    assert cells_mod.data_source({"mnist": "/data/mnist"}, {"data_file": "paper"}) == "full"
+    assert cells_mod.data_source(None, {}) == "unknown"  # a set-up timeout: no data loaded

@@ -94,7 +94,7 @@ def test_publish_never_overwrites_and_states_its_provenance(two_folders, tmp_pat
     assert "Published with `--force`**: 4 of 4 runs are not of suite smoke" in readme
     # the published rows read as the original ones: the same report cells
     again = write_report(os.path.join(first, "rows"), str(tmp_path / "again" / "r.md"), plots=False, formats=("md",))
-    assert "| mnist-add digits=1" in again and again.count("(2), ") == 2
+    assert "| mnist-add " in again and again.count("(2) ") == 2
 
 
 def test_a_failed_publish_leaves_nothing_behind(two_folders, tmp_path, monkeypatch):

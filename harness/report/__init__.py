@@ -2,6 +2,7 @@
 
 - :mod:`.cells`: rows -> one record per run configuration (outcomes, mean ± std, times);
 - :mod:`.summary`: the summary table (tasks down, methods across) and a suite's named views;
+- :mod:`.stats`: the test behind a row's best cell (scipy's Mann-Whitney U) and quartiles;
 - :mod:`.literature`: published numbers beside the measured ones, never pooled;
 - :mod:`.details`: detail tables per task and the full configurations (JSON);
 - :mod:`.plots`: figures (PNG and SVG);
@@ -40,9 +41,11 @@ def _write(path: str, text: str) -> None:
 
 
 def write_report(results_dir: str, out: str, title: str = "nesybench report", plots: bool = True,
-                 formats: tuple[str, ...] = FORMATS, suite: str | None = None, strict: bool = False) -> str:
+                 formats: tuple[str, ...] = FORMATS, suite: str | None = None, strict: bool = False,
+                 stat: str = "mean") -> str:
     """Write the report of the rows under ``results_dir``: ``out`` names the Markdown file; the
-    HTML and LaTeX files, the configurations JSON and the figures go beside it with the same stem.
+    HTML and LaTeX files, the configurations JSON and the figures go beside it with the same stem;
+    ``stat``: the cells' centre and spread, "mean" (± std) or "median" (and quartiles).
     Damaged row files are listed on standard error (with ``strict``: a UserError, before anything
     is written). Returns the Markdown text."""
     from . import build, cells, details, markdown, plots as plots_mod
@@ -51,7 +54,7 @@ def write_report(results_dir: str, out: str, title: str = "nesybench report", pl
     stem_path = os.path.splitext(os.path.abspath(out))[0]
     out_dir, stem = os.path.dirname(stem_path), os.path.basename(stem_path)
     os.makedirs(out_dir, exist_ok=True)
-    report = build.build(df, title, suite, results_dir)
+    report = build.build(df, title, suite, results_dir, stat)
     report.configs_file = f"{stem}-configs.json"
     _write(os.path.join(out_dir, report.configs_file), cells.dumps(details.configs(report.cells)))
     if plots:

@@ -62,16 +62,36 @@ def provenance(df: pd.DataFrame, results_dir: str | None) -> list[tuple[str, str
     return out
 
 
-def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None) -> Report:
+def mark_ablations(cs: list[dict], views: list) -> None:
+    """Mark the cells that a view's ablation columns select (``ablation``: the summary leaves them
+    out; their view shows them)."""
+    for view in views:
+        for col in view.columns:
+            if col[0] not in getattr(view, "ablations", ()):
+                continue
+            _, method, hp, *tp = col
+            tp = tp[0] if tp else {}
+            for c in cs:
+                if ((view.tasks is None or c["task"] in view.tasks) and c["method"] == method
+                        and all(str(c["tp"].get(k)) == str(v) for k, v in getattr(view, "where", {}).items())
+                        and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items())
+                        and all(str(c["tp"].get(k)) == str(v) for k, v in tp.items())):
+                    c["ablation"] = True
+
+
+def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None,
+          stat: str = "mean") -> Report:
     from ..suites import FRONTIER_TABLE, TARGETS, VIEWS
     from .targets import evaluate
 
     cs = cells_mod.cells(df)
+    views = VIEWS.get(suite or "", [])
+    mark_ablations(cs, views)
     entries = literature.load()
-    main = summary.build(cs, "Summary")
+    main = summary.build(cs, "Summary", stat=stat)
     tables = [(main, literature.grid_for(main, entries))]
-    for view in VIEWS.get(suite or "", []):
-        g = summary.build(cs, view.title, view)
+    for view in views:
+        g = summary.build(cs, view.title, view, stat=stat)
         if g.rows:
             tables.append((g, literature.grid_for(g, entries)))
     report = Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir),

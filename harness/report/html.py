@@ -10,7 +10,7 @@ import html
 import os
 
 from .markdown import PUBLISHED_LEGEND
-from .summary import Grid, cell_parts, legend
+from .summary import Grid, cell_parts, column_name, legend, settings_lines
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -21,13 +21,16 @@ th,td{border-bottom:1px solid #e3e3e3;padding:.3em .6em;text-align:left;vertical
 th{background:#f4f4f4;cursor:pointer;user-select:none;white-space:nowrap}
 th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-td.best{font-weight:bold;background:#eef7ee}table.summary td:first-child{white-space:nowrap}
+td.best{font-weight:bold;background:#eef7ee}td.tied{font-style:italic;background:#f6f6e6}
+table.summary td:first-child{white-space:nowrap}table.summary td{padding:.25em .45em}
+table.summary th.ref,table.summary td.ref{border-left:2px solid #ccc}
+td .d{display:block;font-size:.8em;color:#666}td .m{display:block;font-size:.8em;color:#777}
 table.published th{background:#fff4e0}caption{caption-side:top;text-align:left;color:#555;padding-bottom:.3em}
 .notes{font-size:.85em;color:#444}.legend{font-size:.9em;color:#555}
 dl.prov{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;font-size:.9em}
 dl.prov dt{font-weight:600}dl.prov dd{margin:0}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
-sup{color:#a33}
+sup{color:#a33}.wide{overflow-x:auto;max-width:100%}
 """
 
 _SCRIPT = """
@@ -67,12 +70,15 @@ def _e(s) -> str:
     return html.escape(str(s), quote=True)
 
 
-def _table(headers: list[str], rows: list[list[tuple[str, str]]], cls: str = "", caption: str = "") -> str:
-    """rows: [(cell html, css class)]."""
+def _table(headers: list[str], rows: list[list[tuple[str, str]]], cls: str = "", caption: str = "",
+           head_cls: list[str] | None = None) -> str:
+    """rows: [(cell html, css class)]; head_cls: a css class per header."""
     out = [f'<table class="sortable {cls}">']
     if caption:
         out.append(f"<caption>{_e(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+    hc = head_cls or [""] * len(headers)
+    out.append("<thead><tr>" + "".join(f'<th class="{c}">{_e(h)}</th>' if c else f"<th>{_e(h)}</th>"
+                                       for h, c in zip(headers, hc)) + "</tr></thead><tbody>")
     for r in rows:
         out.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for v, c in r) + "</tr>")
     out.append("</tbody></table>")
@@ -87,18 +93,27 @@ def _notes(footnotes: list[str]) -> str:
 
 
 def grid_html(grid: Grid, table_id: str) -> str:
-    headers = ["task", "metric"] + grid.columns + ["setting"]
+    """The summary (or a view) as one table: the task with its metric under it, then one column per
+    method; each cell the metric over seeds and, under it, the seeds and times; the rows' settings
+    as a list below (so that the table fits a 1280-pixel window)."""
+    headers = ["task"] + [column_name(grid, col) for col in grid.columns]
     rows = []
     for row in grid.rows:
-        r = [(_e(row), ""), (_e(grid.metric[row]), "")]
+        r = [(f'{_e(row)}<span class="m">{_e(grid.metric[row])}</span>', "")]
         for col in grid.columns:
             value, detail, ref = cell_parts(grid, (row, col))
-            text = _e(" ".join(p for p in (value, detail) if p)) + (f"<sup>{_e(ref)}</sup>" if ref else "")
-            r.append((text, "num best" if (row, col) in grid.best else "num"))
-        r.append((_e(grid.setting[row]), ""))
+            text = _e(value) + (f"<sup>{_e(ref)}</sup>" if ref else "") + (f'<span class="d">{_e(detail)}</span>'
+                                                                        if detail else "")
+            cls = "num best" if (row, col) in grid.best else "num tied" if (row, col) in grid.tied else "num"
+            r.append((text, cls + (" ref" if col in grid.reference else "")))
         rows.append(r)
-    return (f'<h2 id="{table_id}">{_e(grid.title)}</h2><p class="legend">{_e(legend(grid).replace("**", ""))}</p>'
-            + _table(headers, rows, "summary") + _notes(grid.footnotes))
+    head_cls = ["" if i == 0 else ("ref" if grid.columns[i - 1] in grid.reference else "") for i in range(len(headers))]
+    settings = "".join(f"<li>{_e(t)}</li>" for t in settings_lines(grid))
+    legend_html = _e(legend(grid)).replace("**bold**", "<b>bold</b>").replace("*italic*", "<i>italic</i>")
+    return (f'<h2 id="{table_id}">{_e(grid.title)}</h2><p class="legend">{legend_html}</p>'
+            + _table(headers, rows, "summary", head_cls=head_cls) + _notes(grid.footnotes)
+            + f'<p class="notes">Settings (each row\'s usual one; a cell run otherwise has a note):</p>'
+            f'<ul class="notes">{settings}</ul>')
 
 
 def _published_html(lit) -> str:
@@ -157,7 +172,8 @@ def render(report, out_dir: str) -> str:
         rows = [[(_e(v), "num" if h not in ("method", "hp (not default)", "task params (not default)", "device",
                                              "runs", "config") else "") for h, v in zip(headers, rec)]
                 for rec in d.frame.astype(str).itertuples(index=False)]
-        parts.append(f"<h3>{_e(d.task)}</h3>" + _table(headers, rows, "details"))
+        # a details table wider than the window scrolls in its own box, the page never does
+        parts.append(f"<h3>{_e(d.task)}</h3>" + '<div class="wide">' + _table(headers, rows, "details") + "</div>")
         if d.notes:
             parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in d.notes) + "</ul>")
     if report.figures:

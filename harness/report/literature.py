@@ -6,8 +6,9 @@ metric name here), value (or ``T/O``), std, n (runs), protocol, source, status (
 stated by the source; ``derived``: computed from its result files; ``log``: from its run logs) and
 minutes (total training time the source states, on its own hardware; empty where it states none).
 A report shows, for the rows of its summary table, the published numbers on the same task,
-setting and headline metric, in lines of their own marked "published, not run here", each with its
-source and protocol.
+setting, data and headline metric, in lines of their own marked "published, not run here", each with
+its source and protocol. Every published number is on its source's full data (the full MNIST, the
+CL-STE paper's files): rows run on the 5,000 embedded digits or on data generated here get none.
 """
 from __future__ import annotations
 
@@ -63,6 +64,16 @@ def _value(e: dict) -> str:
     return f"{v:.2f}" + (f" ± {sd:.2f}" if sd == sd else "") + (f" ({n})" if n else "")
 
 
+def _data(summary: Grid, row: str) -> set[str]:
+    """The data sources of a row's runs; a row of runs that ended before loading their data (set-up
+    timeouts) takes those of its task's other rows."""
+    known = {c.get("data", "full") for (r, _), c in summary.cells.items() if r == row} - {"unknown"}
+    if not known:
+        task = next(c["task"] for (r, _), c in summary.cells.items() if r == row)
+        known = {c.get("data", "full") for c in summary.cells.values() if c["task"] == task} - {"unknown"}
+    return known
+
+
 def grid_for(summary: Grid, entries: list[dict] | None = None) -> Published | None:
     """Published numbers on the task, setting and headline metric of the rows of a summary grid,
     each line labelled by the task and the setting the source states, or None when the file has
@@ -75,6 +86,8 @@ def grid_for(summary: Grid, entries: list[dict] | None = None) -> Published | No
         if not cells:
             continue
         first, metric = cells[0], summary.metric[row]
+        if _data(summary, row) != {"full"}:  # the embedded digits or generated data: not the sources'
+            continue
         for e in entries:
             if e["task"] != first["task"] or e["metric"] != metric:
                 continue

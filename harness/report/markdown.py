@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from .summary import Grid, cell_parts, legend
+from .summary import Grid, cell_parts, column_name, legend, settings_lines
 
 
-PUBLISHED_LEGEND = ("Numbers the cited papers or their repositories state, on the same task, setting and "
-                    "headline metric as a row above: mean ± std (runs) under each source's own protocol (in the "
-                    "notes). They were not run here and are never pooled with the measured cells.")
+PUBLISHED_LEGEND = ("Numbers the cited papers or their repositories state on the same task, setting, data "
+                    "(the full MNIST or the source's own files) and headline metric as a row above: mean ± std "
+                    "(runs). What differs is the training: each source's own protocol (epochs, batch, "
+                    "network; in the notes) against this report's row setting. They were not run here and are "
+                    "never pooled with the measured cells.")
 
 
-def grid_rows(grid: Grid, bold=lambda s: f"**{s}**", sup=lambda s: s) -> list[dict]:
-    """The grid as rows of strings: task, metric, one column per method configuration, setting."""
+def grid_rows(grid: Grid, bold=lambda s: f"**{s}**", sup=lambda s: s, tied=lambda s: f"*{s}*") -> list[dict]:
+    """The grid as rows of strings: task, metric, one column per method configuration (headed by
+    :func:`.summary.column_name`)."""
     out = []
     for row in grid.rows:
         rec = {"task": row, "metric": grid.metric[row]}
@@ -21,8 +24,9 @@ def grid_rows(grid: Grid, bold=lambda s: f"**{s}**", sup=lambda s: s) -> list[di
             value, detail, ref = cell_parts(grid, (row, col))
             if (row, col) in grid.best:
                 value = bold(value)
-            rec[col] = " ".join(p for p in (value, detail) if p) + (sup(ref) if ref else "")
-        rec["setting"] = grid.setting[row]
+            elif (row, col) in grid.tied:
+                value = tied(value)
+            rec[column_name(grid, col)] = " ".join(p for p in (value, detail) if p) + (sup(ref) if ref else "")
         out.append(rec)
     return out
 
@@ -34,7 +38,8 @@ def _table(rows: list[dict]) -> str:
 def grid_md(grid: Grid, level: str = "##") -> list[str]:
     lines = [f"{level} {grid.title}", "", legend(grid), "", _table(grid_rows(grid)), ""]
     lines += [f"[{i}] {t}  " for i, t in enumerate(grid.footnotes, start=1)]
-    return lines + [""]
+    lines += ["", "Settings (each row's usual one; a cell run otherwise has a note):", ""]
+    return lines + [f"- {s}" for s in settings_lines(grid)] + [""]
 
 
 def frontier_md(report) -> list[str]:

@@ -1,25 +1,36 @@
 """The summary table: tasks (with their size parameter) down, method configurations across.
 
-Each cell is the task's headline metric as mean ± std (n seeds) and the median seconds per
-training epoch, or the outcome of runs that did not finish (``T/O (budget)``, ``OOM``, ``failed``,
-``n/a``) with its reason in a footnote. The best cell of each row (two or more measured cells) is
-marked bold.
+Each cell is the task's headline metric over seeds (mean ± std, or with ``stat="median"`` the median
+and quartiles), the number of seeds, the median seconds per training epoch and the median training
+seconds of a run, or the outcome of runs that did not finish (``T/O (budget)``, ``OOM``, ``failed``,
+``n/a``) with its reason in a footnote. The best cell of a row is marked only where a one-sided
+Mann-Whitney U test over seeds says it beats every other cell of the row (:mod:`.stats`); otherwise the
+cells that cannot be told apart from the top one are marked as tied. The reference method
+(``supervised``, trained on the gold symbols) is a column of its own, last, and never marked.
 
 Rows: a task's size parameter always splits rows; another task parameter does too where one column
-ran it with two values (shortest path's two encodings). A cell whose setting (task parameters,
-epochs, batch, lr) differs from its row's usual one keeps its row and gets a footnote saying how
-(DeepProbLog on 500 pairs for 1 epoch beside 10-epoch runs on every pair). Columns: the method and
-the hyper-parameters that differ from its defaults on the task; a column that would hold two cells
-of one row is split by what tells them apart (batch size, device, source version).
+ran it with two values (shortest path's two encodings). A row's label names only the parameters that
+differ from the task's defaults (the size parameter also where the task ran at several sizes). A
+cell whose setting (task parameters, epochs, batch, lr) differs from its row's usual one keeps its
+row and gets a footnote saying how. Columns: the method and the hyper-parameters that differ from its
+defaults on the task; a column that would hold two cells of one row is split by what tells them
+apart (batch size, device, source version). Cells of a suite's ablations (runs that show what
+breaks, :class:`harness.suites.View`) are left out of the summary: their view shows them.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .cells import compact
+from .cells import REFERENCE_METHOD, compact
+from .stats import TEST_NAME, mark_row, quartiles
 
 _TRAIN = ("epochs", "batch_size", "lr", "lr_schedule")
+STATS = ("mean", "median")
+
+#: how the tables name the methods (a method not listed is named by its key)
+METHOD_NAMES = {"cl-ste": "CL-STE", "semantic-loss": "semantic loss", "deepproblog": "DeepProbLog",
+                "neurasp": "NeurASP", "ltn": "LTN", "fuzzy": "fuzzy", "supervised": "supervised"}
 
 
 @dataclass
@@ -33,6 +44,10 @@ class Grid:
     notes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     footnotes: list[str] = field(default_factory=list)
     best: set[tuple[str, str]] = field(default_factory=set)
+    tied: set[tuple[str, str]] = field(default_factory=set)
+    reference: set[str] = field(default_factory=set)  # columns of the reference method: never marked
+    stat: str = "mean"  # "mean": mean ± std; "median": median [first quartile, third quartile]
+    view: bool = False  # a suite's view: its columns are labels of their own, not method keys
 
     def note(self, key: tuple[str, str], text: str) -> None:
         if text not in self.footnotes:
@@ -88,7 +103,13 @@ def _row_keys(task_cells: list[dict], exclude: frozenset = frozenset()) -> list[
 
 
 def _row_label(task: str, c: dict, keys: list[str], varying: set[str], sp: str | None) -> str:
-    parts = [f"{k}={c['tp'].get(k)}" for k in keys if k == sp or k in varying]
+    """The task and the row's parameters that differ from the task's defaults; the size parameter
+    is named wherever the task ran at several sizes (it is then the table's axis)."""
+    from .cells import _same, task_defaults
+
+    defaults = task_defaults(task)
+    parts = [f"{k}={c['tp'].get(k)}" for k in keys
+             if (k == sp and k in varying) or k not in defaults or not _same(defaults[k], c["tp"].get(k))]
     return " ".join([task] + parts)
 
 
@@ -129,21 +150,28 @@ def _view_tp_keys(view) -> frozenset:
     return frozenset(k for col in view.columns if len(col) > 3 for k in col[3])
 
 
-def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
-    """The summary grid of ``cells`` (all of them, or those a suite's view selects)."""
+def build(cells: list[dict], title: str = "Summary", view=None, stat: str = "mean") -> Grid:
+    """The summary grid of ``cells`` (all but the ablations, or those a suite's view selects);
+    ``stat``: "mean" or "median" (the cells' centre and spread)."""
+    if stat not in STATS:
+        raise ValueError(f"stat must be one of {STATS}, not {stat!r}")
     cs = []
     for c in sorted(cells, key=lambda c: c["order"]):
         if view is not None:
             if view.tasks is not None and c["task"] not in view.tasks:
+                continue
+            if not all(str(c["tp"].get(k)) == str(v) for k, v in getattr(view, "where", {}).items()):
                 continue
             found = _view_column(c, view)
             if found is None:
                 continue
             col, extra = found
         else:
+            if c.get("ablation"):
+                continue
             col, extra = c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else ""), {}
         cs.append({**c, "col": col, "hp_extra": extra})
-    grid = Grid(title)
+    grid = Grid(title, stat=stat, view=view is not None)
     by_task: dict[str, list[dict]] = {}
     for c in cs:
         by_task.setdefault(c["task"], []).append(c)
@@ -164,8 +192,15 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
         labels = [col[0] for col in view.columns]
         grid.columns = [col for lab in labels for col in dict.fromkeys(c["col"] for c in cs) if col.startswith(lab)
                         and (col == lab or col[len(lab)] == " ")]
+        ablated = [col for col in grid.columns if any(col == a or col.startswith(a + " ")
+                                                     for a in getattr(view, "ablations", ()))]
+        if ablated:  # an ablation's view: the rows where an ablation ran
+            grid.rows = [r for r in grid.rows if any(c["row"] == r and c["col"] in ablated for c in cs)]
     else:
         grid.columns = list(dict.fromkeys(c["col"] for c in cs))
+    grid.reference = {c["col"] for c in cs if c["method"] == REFERENCE_METHOD}
+    grid.columns = [c for c in grid.columns if c not in grid.reference] + \
+        [c for c in grid.columns if c in grid.reference]
     for row in grid.rows:
         rc = [c for c in cs if c["row"] == row]
         metrics = Counter(c["main_metric"] for c in rc if c["main_metric"])
@@ -179,17 +214,19 @@ def build(cells: list[dict], title: str = "Summary", view=None) -> Grid:
             grid.cells[key] = c
             s = _setting(c, c["row_keys"])
             if s != usual and c["n_ok"]:  # how a measured cell's setting differs from its row's
-                diff = [(k, v) for k, v in s if (k, v) not in usual]
+                keys = {k for k, _ in s}
+                diff = [(k, v) for k, v in s if (k, v) not in usual] + [  # and the row's values it lacks
+                    (k, str(c["tp"].get(k))) for k, _ in usual if k not in keys and k not in _TRAIN]
                 if diff:
                     grid.note(key, "run with " + ", ".join(_diff_text(k, v) for k, v in diff))
             if c["hp_extra"]:
                 grid.note(key, "with " + compact(c["hp_extra"]))
             _status_notes(grid, key, c, metric)
-        scored = [(round(c["metrics"][metric][0], 2), key) for key, c in
-                  ((k, grid.cells[k]) for k in grid.cells if k[0] == row) if metric in c["metrics"]]
-        if len(scored) > 1 and len({v for v, _ in scored}) > 1:  # a row of ties has no best cell
-            top = max(v for v, _ in scored)
-            grid.best |= {k for v, k in scored if v == top}
+        marks = mark_row({key: grid.cells[key]["values"][metric] for key in grid.cells
+                          if key[0] == row and key[1] not in grid.reference
+                          and metric in grid.cells[key].get("values", {})})
+        grid.best |= marks.best
+        grid.tied |= marks.tied
     return grid
 
 
@@ -242,8 +279,9 @@ def fmt_seconds(x: float) -> str:
 
 
 def cell_parts(grid: Grid, key: tuple[str, str]) -> tuple[str, str, str]:
-    """(value, detail, notes) of a cell: ``93.67 ± 0.23``, ``(3), 1.16 s``, ``[1, 2]``; the
-    renderers add their own markup (bold, superscripts)."""
+    """(value, detail, notes) of a cell: ``93.67 ± 0.23`` (or ``93.70 [93.55, 93.85]``: median and
+    quartiles), ``(3) 1.16 s/ep, 7.0 s`` (seeds, median seconds per epoch, median training seconds of
+    a run), ``[1, 2]``; the renderers add their own markup (bold, superscripts)."""
     c = grid.cells.get(key)
     notes = grid.notes.get(key, [])
     ref = ("[" + ", ".join(map(str, notes)) + "]") if notes else ""
@@ -252,16 +290,50 @@ def cell_parts(grid: Grid, key: tuple[str, str]) -> tuple[str, str, str]:
     metric = grid.metric[key[0]]
     if c["n_ok"] and metric in c["metrics"]:
         mean, std, n = c["metrics"][metric]
-        value = f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
-        return value, f"({n}), {fmt_seconds(c['s_per_epoch'])} s", ref
+        if grid.stat == "median" and c.get("values", {}).get(metric):
+            q1, med, q3 = quartiles(c["values"][metric])
+            value = f"{med:.2f} [{q1:.2f}, {q3:.2f}]" if n > 1 else f"{med:.2f}"
+        else:
+            value = f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+        return value, f"({n}) {time_text(c)}", ref
     if c["status"] == "T/O":
         budgets = {b for b in c["budgets"] if b is not None}
         return "T/O" + (f" ({', '.join(f'{b:g} s' for b in sorted(budgets))})" if budgets else ""), "", ref
     return c["status"], "", ref
 
 
+def time_text(c: dict) -> str:
+    """``1.16 s/ep, 7.0 s``: the median seconds per training epoch and of a run's whole training."""
+    return f"{fmt_seconds(c['s_per_epoch'])} s/ep, {fmt_seconds(c.get('train_total', float('nan')))} s"
+
+
+def column_name(grid: Grid, col: str) -> str:
+    """A column's header: the method's name (and its hyper-parameters that differ from the defaults);
+    the reference method's says that it is one."""
+    if grid.view:
+        return col
+    method, _, rest = col.partition(" ")
+    name = " ".join(p for p in (METHOD_NAMES.get(method, method), rest) if p)
+    return f"{name} (reference)" if col in grid.reference else name
+
+
+def centre_text(grid: Grid) -> str:
+    return ("the median [first quartile, third quartile] of the headline metric over seeds" if grid.stat == "median"
+            else "the headline metric's mean ± sample std over seeds")
+
+
+def marks_text() -> str:
+    return (f"**bold**: the best cell of its row, higher than every other cell by a {TEST_NAME} "
+            f"(p <= 0.05); *italic*: tied, the top cell of a row and the cells that test cannot tell from it")
+
+
 def legend(grid: Grid) -> str:
-    return ("Cells: the headline metric's mean ± sample std over seeds (n seeds), then the median training "
-            "seconds per epoch; **bold**: the best of the row. T/O (budget): timed out; OOM: out of memory; "
-            "n/a: the method does not apply; damaged: its row file is damaged; —: not run. Setting: the row's "
-            "usual task parameters and training.")
+    return (f"Cells: {centre_text(grid)}, (n seeds), the median training seconds per epoch (s/ep) and "
+            f"the median training seconds of a run; {marks_text()}. The reference column ({REFERENCE_METHOD}: "
+            "the same network trained on the hidden gold symbols) is never marked. T/O (budget): timed out; "
+            "OOM: out of memory; n/a: the method does not apply; damaged: its row file is damaged; —: not run.")
+
+
+def settings_lines(grid: Grid) -> list[str]:
+    """"row: its usual setting" for every row (the cells run otherwise have a note)."""
+    return [f"{row}: {grid.setting[row]}" for row in grid.rows]
