@@ -186,7 +186,7 @@ def _note_command(results: str, argv: list[str]) -> None:
 
 
 def run_suite(args) -> int:
-    entries = get_suite(args.suite)
+    entries = get_suite(args.suite).entries
     if args.out:
         output_file(args.out, "--out")
     dirs = data_dirs(args)

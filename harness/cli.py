@@ -210,7 +210,9 @@ def _dispatch(args) -> int:
         print("methods:")
         for k, cls in sorted(registry.METHODS.items()):
             print(f"  {k}-v{cls.version}  hp: {', '.join(f'{p}={v!r}' for p, v in cls.hparams.items()) or '-'}")
-        print("suites: " + ", ".join(SUITES))
+        print("suites:")
+        for name, suite in SUITES.items():
+            print(f"  {name}: {suite.description}")
         return 0
     if args.cmd == "report":
         from .report import write_report

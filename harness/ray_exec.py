@@ -14,7 +14,7 @@ holds as locally: later seeds of a configuration wait until its first seed has p
 a set-up timeout there records them as the same timeout without running them.
 
 Timing: each row streamed through Ray records ``concurrent_runs``, the most runs of this suite that
-shared its node while it trained (1: alone). Timing suites (:data:`harness.suites.TIMING_SUITES`)
+shared its node while it trained (1: alone). Timing suites (``timing`` of :class:`harness.suites.Suite`)
 run one run per node (per GPU with ``--device cuda``) unless ``--runs-per-node`` says otherwise;
 :func:`contention_marker` is what reports put beside a time measured under contention.
 """
@@ -110,13 +110,13 @@ def connect(args):
 def run_plan(todo, args, say) -> tuple[int, int, int]:
     """Run a suite's plan on Ray; returns (failures, runs already finished, runs run now)."""
     from .ray_driver import Driver
-    from .suites import TIMING_SUITES
+    from .suites import SUITES
 
     ray = connect(args)
     try:
         per_node = args.runs_per_node
         if per_node is None:
-            per_node = 1 if args.suite in TIMING_SUITES else 0
+            per_node = 1 if args.suite in SUITES and SUITES[args.suite].timing else 0
         return Driver(ray, todo, args, say, per_node or None).run()
     finally:
         ray.shutdown()

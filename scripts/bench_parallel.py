@@ -35,7 +35,7 @@ def main() -> int:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
     args.add_method, args.plugin = [], []
-    todo = [(e, c) for e, c in bench.plan(get_suite(args.suite), args, _data_dirs(args))
+    todo = [(e, c) for e, c in bench.plan(get_suite(args.suite).entries, args, _data_dirs(args))
             if bench._final_row(c, args.results) is None]
     lock = threading.Lock()
 

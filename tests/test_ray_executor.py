@@ -34,7 +34,7 @@ PLUGIN = '''
 import os, signal, time
 from harness.api import Method
 from harness.registry import register_method
-from harness.suites import SUITES, Entry
+from harness.suites import Entry, Suite, register_suite
 
 
 def _zero(outputs):
@@ -88,13 +88,20 @@ class Sleeper(Method):
 
 
 T = {"n_pairs": 32}
-SUITES["r-one"] = [Entry("mnist-add", T, [("supervised", {})], [0], 2, 8)]
-SUITES["r-two"] = [Entry("mnist-add", T, [("supervised", {})], [0, 1], 2, 8),
-                   Entry("mnist-add", T, [("sleeper", {})], [0, 1], 1, 8, setup_budget=2.0)]
-SUITES["r-kill"] = [Entry("mnist-add", T, [("worker-killer", {"dir": os.environ.get("KILL_DIR", ""), "kills": k})
-                                           for k in (1, 2)], [0], 2, 8)]
-SUITES["r-slow"] = [Entry("mnist-add", T, [("napper", {})], [0, 1], 3, 8)]
-SUITES["r-spread"] = [Entry("mnist-add", T, [("napper", {"nap": 0.5})], [0, 1, 2, 3], 3, 8)]
+def _suite(name, *entries):
+    register_suite(Suite(name=name, description="a test suite", entries=list(entries)))
+
+
+_suite("r-one", Entry(task="mnist-add", tp=T, methods=[("supervised", {})], seeds=[0], epochs=2, batch_size=8))
+_suite("r-two", Entry(task="mnist-add", tp=T, methods=[("supervised", {})], seeds=[0, 1], epochs=2, batch_size=8),
+       Entry(task="mnist-add", tp=T, methods=[("sleeper", {})], seeds=[0, 1], epochs=1, batch_size=8,
+             setup_budget=2.0))
+_suite("r-kill", Entry(task="mnist-add", tp=T, methods=[("worker-killer", {"dir": os.environ.get("KILL_DIR", ""),
+                                                                         "kills": k}) for k in (1, 2)],
+                       seeds=[0], epochs=2, batch_size=8))
+_suite("r-slow", Entry(task="mnist-add", tp=T, methods=[("napper", {})], seeds=[0, 1], epochs=3, batch_size=8))
+_suite("r-spread", Entry(task="mnist-add", tp=T, methods=[("napper", {"nap": 0.5})], seeds=[0, 1, 2, 3], epochs=3,
+                         batch_size=8))
 '''
 
 

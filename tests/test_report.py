@@ -155,7 +155,7 @@ def test_stat_median_prints_the_median_and_quartiles():
 
 def test_ablations_leave_the_summary_for_their_view():
     from harness.report import build
-    from harness.suites import VIEWS
+    from harness.suites import SUITES
 
     rows = []
     for top, vals in ((5, [80.0, 75.0, 70.0]), (0, [1.0, 0.5, 2.0])):
@@ -170,7 +170,7 @@ def test_ablations_leave_the_summary_for_their_view():
     main = rep.tables[0][0]
     assert [c["tp"]["top_epochs"] for c in main.cells.values() if c["tp"]["digits"] == 3] == [5]
     assert main.rows == ["mnist-add digits=1", "mnist-add digits=2", "mnist-add digits=3"]
-    view = next(g for g, _ in rep.tables[1:] if g.title == VIEWS["default"][0].title)
+    view = next(g for g, _ in rep.tables[1:] if g.title == SUITES["default"].views[0].title)
     # the ablation's view: only the N = 3 row, where the ablation ran, the curriculum beside it
     assert view.rows == ["mnist-add digits=3"]
     assert view.columns == ["CL-STE, top column first", "CL-STE, every column from the start"]
@@ -278,9 +278,9 @@ def test_literature_file_is_validated(tmp_path):
 
 
 def test_suite_views_select_and_label_columns():
-    from harness.suites import VIEWS
+    from harness.suites import SUITES
 
-    [view] = VIEWS["paper"]
+    [view] = SUITES["paper"].views
     bp = {"w_label": 0.0, "w_cnf": 1.0, "w_bound": 0.1, "ste": "bp-iste", "filter_clauses": True, "uec": "auto"}
     tp = {"n": 3, "n_train": 3000, "data_file": "paper", "p_positive": 0.75}
     rows = runs("member", "cl-ste", tp, bp, [0, 1], [95.0, 96.0], "digit_acc", batch=1, lr=5e-4, epochs=1)
@@ -322,9 +322,9 @@ def test_unknown_format_is_a_user_error():
 
 
 def test_scaling_view_notes_the_hyper_parameters_its_column_does_not_name():
-    from harness.suites import VIEWS
+    from harness.suites import SUITES
 
-    [view] = VIEWS["scaling"]
+    [view] = SUITES["scaling"].views
     rows = []
     for n, wb in ((2, 0.01), (3, 0.001)):
         tp = {**MA, "digits": n, "encoding": "compact"}

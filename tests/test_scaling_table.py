@@ -53,13 +53,13 @@ def test_missing_results_directory_is_a_user_error(tmp_path):
 
 
 def test_scaling_suite_covers_every_method_and_n():
-    runs = {(e.methods[0][0], e.tp.get("encoding", "auto"), e.tp["digits"]) for e in SUITES["scaling"]}
+    runs = {(e.methods[0][0], e.tp.get("encoding", "auto"), e.tp["digits"]) for e in SUITES["scaling"].entries}
     for n in (1, 2, 3, 4, 15):
         for key in (("cl-ste", "column"), ("supervised", "auto"), ("semantic-loss", "compact"),
                     ("deepproblog", "auto"), ("fuzzy", "column")):
             assert (*key, n) in runs
     assert {n for m, enc, n in runs if (m, enc) == ("cl-ste", "paper")} == {1, 2, 3, 4}
-    assert all(e.run_budget and e.setup_budget for e in SUITES["scaling"])
+    assert all(e.run_budget and e.setup_budget for e in SUITES["scaling"].entries)
 
 
 def test_holdout_bad_size_is_a_user_error():

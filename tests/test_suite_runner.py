@@ -13,7 +13,7 @@ import time
 import torch
 from harness.api import Method
 from harness.registry import register_method
-from harness.suites import SUITES, Entry
+from harness.suites import Entry, Suite, register_suite
 
 
 @register_method
@@ -46,11 +46,17 @@ class Aborter(Method):
         return sum(o.sum() for o in outputs.values()) * 0.0
 
 
-SUITES["t-abort"] = [Entry("mnist-add", {"n_pairs": 32}, [("aborter", {}), ("supervised", {})], [0], 1, 8)]
-SUITES["t-budget"] = [Entry("mnist-add", {"n_pairs": 32}, [("sleeper", {})], [0, 1, 2], 1, 8, setup_budget=3.0,
-                            run_budget=60.0),
-                      Entry("mnist-add", {"n_pairs": 32}, [("supervised", {})], [0], 1, 8)]
-SUITES["t-kill"] = [Entry("mnist-add", {"n_pairs": 400}, [("supervised", {})], [0, 1], 3, 8)]
+def _suite(name, *entries):
+    register_suite(Suite(name=name, description="a test suite", entries=list(entries)))
+
+
+_suite("t-abort", Entry(task="mnist-add", tp={"n_pairs": 32}, methods=[("aborter", {}), ("supervised", {})], seeds=[0],
+                        epochs=1, batch_size=8))
+_suite("t-budget", Entry(task="mnist-add", tp={"n_pairs": 32}, methods=[("sleeper", {})], seeds=[0, 1, 2], epochs=1,
+                         batch_size=8, setup_budget=3.0, run_budget=60.0),
+       Entry(task="mnist-add", tp={"n_pairs": 32}, methods=[("supervised", {})], seeds=[0], epochs=1, batch_size=8))
+_suite("t-kill", Entry(task="mnist-add", tp={"n_pairs": 400}, methods=[("supervised", {})], seeds=[0, 1], epochs=3,
+                       batch_size=8))
 '''
 
 

@@ -81,11 +81,12 @@ def mark_ablations(cs: list[dict], views: list) -> None:
 
 def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None,
           stat: str = "mean") -> Report:
-    from ..suites import FRONTIER_TABLE, TARGETS, VIEWS
+    from ..suites import SUITES
     from .targets import evaluate
 
     cs = cells_mod.cells(df)
-    views = VIEWS.get(suite or "", [])
+    declared = SUITES.get(suite or "")
+    views = declared.views if declared else []
     mark_ablations(cs, views)
     entries = literature.load()
     main = summary.build(cs, "Summary", stat=stat)
@@ -95,8 +96,8 @@ def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: s
         if g.rows:
             tables.append((g, literature.grid_for(g, entries)))
     report = Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir),
-                    targets=evaluate(cs, TARGETS.get(suite or "", [])))
-    if suite in FRONTIER_TABLE:
+                    targets=evaluate(cs, declared.targets if declared else []))
+    if declared is not None and declared.frontier_table:
         from . import frontier
 
         report.frontier = frontier.table(cs, entries)

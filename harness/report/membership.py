@@ -43,7 +43,7 @@ def foreign_runs(df: pd.DataFrame, suite: str) -> list[str]:
     n_pairs=200, 1 epoch")."""
     from ..suites import SUITES
 
-    entries = SUITES.get(suite, [])
+    entries = SUITES[suite].entries if suite in SUITES else []
     out = []
     for run_id, g in df.groupby("run_id", sort=True):
         row = g.iloc[-1].to_dict()

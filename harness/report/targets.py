@@ -8,12 +8,11 @@ the set-up seconds (data and symbolic compilation) at most ``max_setup``, or eve
 total training minutes at most ``max_minutes``.
 Of several matching cells the one with the highest mean stands for the target (its setting is
 shown); a target no cell matches is "not run". The suites declare theirs in
-:data:`harness.suites.TARGETS`.
+``targets`` (:class:`harness.suites.Suite`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from ..suites import Target
 from .cells import REFERENCE_METHOD, train_text
 
 
@@ -22,20 +21,6 @@ from .cells import REFERENCE_METHOD, train_text
 TOLERANCE = 1e-4
 
 
-@dataclass
-class Target:
-    label: str  # what is asked and by whom, e.g. "N = 3: sum accuracy >= 94.5 (DeepStochLog's published)"
-    task: str
-    method: str
-    tp: dict = field(default_factory=dict)  # task parameters the cells must have
-    hp: dict = field(default_factory=dict)  # hyper-parameters the cells must have
-    train: dict = field(default_factory=dict)  # epochs, batch_size, lr, lr_schedule the cells must have
-    metric: str | None = None  # None: the task's headline metric
-    at_least: float | None = None
-    max_ratio: float | None = None
-    max_setup: float | None = None  # set-up seconds (data, compilation) at most this
-    max_minutes: float | None = None  # every finished run's total training minutes at most this
-    seeds: int = 3
 
 
 def _matches(c: dict, t: Target) -> bool:
