@@ -340,7 +340,7 @@ VIEWS: dict[str, list[View]] = {
 # epoch at most 1.5 times the supervised method's at the same N, the paper's digit accuracy of CL-STE
 # at N = 1 (98.0 %) on its mnistAdd2 / mnistAdd3, and a compile of seconds for the exact semantic loss.
 def _targets() -> dict:
-    from .report.targets import Target
+    from .target import Target
 
     sums = {2: (96.4, "DeepStochLog"), 3: (94.5, "DeepStochLog"), 4: (92.7, "DeepStochLog"), 15: (76.8, "A-NeSI")}
 

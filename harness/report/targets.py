@@ -1,41 +1,19 @@
-"""A suite's targets, each shown as met or not met with the figure measured for it.
+"""A suite's targets (:class:`harness.target.Target`), each shown as met or not met with the figure
+measured for it.
 
-A target names the cells it is about (task, method, and the task parameters, hyper-parameters and
-training settings those cells must have) and one of four bars: the headline metric's mean over seeds
-at least ``at_least`` with at least ``seeds`` seeds, the seconds per epoch at most ``max_ratio``
-times the reference (``supervised``) method's at the same size parameter, batch size and device,
-the set-up seconds (data and symbolic compilation) at most ``max_setup``, or every finished run's
-total training minutes at most ``max_minutes``.
 Of several matching cells the one with the highest mean stands for the target (its setting is
 shown); a target no cell matches is "not run". The suites declare theirs in
 :data:`harness.suites.TARGETS`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from ..target import Target
 from .cells import REFERENCE_METHOD, train_text
 
 
 #: the metrics are percentages computed in float32 (98.06 % of 10,000 digits is stored as
 #: 98.05999994): a mean this close below the bar reaches it
 TOLERANCE = 1e-4
-
-
-@dataclass
-class Target:
-    label: str  # what is asked and by whom, e.g. "N = 3: sum accuracy >= 94.5 (DeepStochLog's published)"
-    task: str
-    method: str
-    tp: dict = field(default_factory=dict)  # task parameters the cells must have
-    hp: dict = field(default_factory=dict)  # hyper-parameters the cells must have
-    train: dict = field(default_factory=dict)  # epochs, batch_size, lr, lr_schedule the cells must have
-    metric: str | None = None  # None: the task's headline metric
-    at_least: float | None = None
-    max_ratio: float | None = None
-    max_setup: float | None = None  # set-up seconds (data, compilation) at most this
-    max_minutes: float | None = None  # every finished run's total training minutes at most this
-    seeds: int = 3
 
 
 def _matches(c: dict, t: Target) -> bool:
