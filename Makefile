@@ -42,8 +42,10 @@ browser:
 	  else echo "chromium is not installed and apt-get needs root: the HTML report's browser test will be skipped"; fi; \
 	} || echo "chromium could not be installed: the HTML report's browser test will be skipped (it fails under CI)"
 
-# every test, the Ray executor's on a local loopback cluster included; test-ray runs those alone
+# the import contracts (pyproject.toml: no cycle in harness/, its layers), then every test, the Ray
+# executor's on a local loopback cluster included; test-ray runs those alone
 test: $(STAMP) $(RAY_STAMP) browser
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-ray: $(STAMP) $(RAY_STAMP)
