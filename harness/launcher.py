@@ -1,11 +1,12 @@
 """Starting a suite's runs: one process per run, forked from a server that has torch imported.
 
 Each run of a suite is its own process, so that a budget, a memory cap or a hard kill ends that run
-and nothing else. Started as a fresh interpreter, a run pays for the interpreter and for importing torch and ``torch._dynamo`` (which torch's optimizers import on
-first use) before it trains: about 7 s on a 2-core machine, more than many runs of the default
-suite train. Here the runs are forks of a multiprocessing ``forkserver`` that imported those once
-(:mod:`harness._preload`); the fork server is a clean single-threaded process started by the
-suite runner, not the runner itself, so a fork inherits no threads or open state of the runner.
+and nothing else. Started as a fresh interpreter, a run pays for the interpreter and for importing
+torch and ``torch._dynamo`` (which torch's optimizers import on first use) before it trains: about
+7 s on a 2-core machine, more than many runs of the default suite train. Here the runs are forks of a
+multiprocessing ``forkserver`` that imported those once (:mod:`harness._preload`); the fork server
+is a clean single-threaded process started by the suite runner, not the runner itself, so a fork
+inherits no threads or open state of the runner.
 
 A run's process gets what a fresh interpreter would: its own process group (the runner kills the
 whole group), the Linux parent-death signal, the address-space cap (``--memory-gb``), the runner's

@@ -1,18 +1,19 @@
 """The Ray executor of the suite runner: ``nesybench bench --executor ray [--address A] [--max-parallel K]``.
 
-Each run of the plan is one Ray task (:func:`harness.ray_worker.attempt`) asking for ``num_cpus``
-= ``--threads`` and ``num_gpus`` = 1 with ``--device cuda``; it runs the run's spec in its own
+Each run of the plan is one Ray task (:func:`harness.ray_worker.attempt`) asking for ``num_cpus`` =
+``--threads`` and ``num_gpus`` = 1 with ``--device cuda``; it runs the run's spec in its own
 process, under the same budgets and memory cap, as the local executor does
-(:func:`harness.runner.run_isolated`), with the same run id. The driver (:mod:`harness.ray_driver`) keeps
-the results folder: rows stream back as each epoch ends and are written with the same ``.part``
-file and atomic publish (:mod:`harness.records`), so a suite started locally can be finished on
-Ray and the other way round, and resume skips every finished run.
+(:func:`harness.runner.run_isolated`), with the same run id. The driver (:mod:`harness.ray_driver`)
+keeps the results folder: rows stream back as each epoch ends and are written with the same
+``.part`` file and atomic publish (:mod:`harness.records`), so a suite started locally can be
+finished on Ray and the other way round, and resume skips every finished run.
 
 Faults: an attempt whose Ray worker or node is lost keeps its streamed epochs aside
 (``<run_id>.<time>.killed.jsonl``) and is submitted once more (elsewhere when its node died); a
 second loss is recorded as ``failed`` with both causes and the suite goes on. The not-run rule
-(:class:`harness.runner.SetupTimeouts`) holds as locally: later seeds of a configuration wait until its first seed has passed set-up, and
-a set-up timeout there records them as the same timeout without running them.
+(:class:`harness.runner.SetupTimeouts`) holds as locally: later seeds of a configuration wait until
+its first seed has passed set-up, and a set-up timeout there records them as the same timeout
+without running them.
 
 Timing: each row streamed through Ray records ``concurrent_runs``, the most runs of this suite that
 shared its node while it trained (1: alone). Timing suites (:data:`harness.suites.TIMING_SUITES`)

@@ -29,7 +29,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import records, registry
@@ -101,11 +101,6 @@ class RunSpec:
             spec = json.load(f)
         return cls(RunConfig(**spec["config"]), results, spec.get("setup_budget"), spec.get("run_budget"),
                    spec.get("suite"), quiet=quiet, debug=debug)
-
-    def to_json(self) -> dict[str, Any]:
-        """The fields :meth:`read` reads back."""
-        return {"config": asdict(self.config), "setup_budget": self.setup_budget, "run_budget": self.run_budget,
-                "suite": self.suite}
 
     @property
     def budget(self) -> Budget:
