@@ -2,10 +2,10 @@
 
 The attempt runs exactly what the local executor runs (:func:`harness.runner.run_isolated`: the
 run's spec in its own process under the set-up and run budgets, the ``--memory-gb`` cap and the hard
-kill), but into a results directory private to this worker, and streams each row the child appends back to the
-driver as soon as it is written. The worker therefore needs neither the driver's results folder
-nor its checkout: the code arrives through Ray's runtime environment (``py_modules``), plug-in files
-as text, data as paths that must exist on this node.
+kill), but into a results directory private to this worker, and streams each row the child appends
+back to the driver as soon as it is written. The worker therefore needs neither the driver's results
+folder nor its checkout: the code arrives through Ray's runtime environment (``py_modules``),
+plug-in files as text, data as paths that must exist on this node.
 
 Events yielded, in order (plain dicts):
   ``start``       the node, process and code location of this attempt;
