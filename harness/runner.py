@@ -108,10 +108,6 @@ class RunSpec:
         source = f"suite {self.suite}" if self.suite else "the suite"
         return Budget(self.setup_budget, self.run_budget, source, source)
 
-    @property
-    def name(self) -> str:
-        return run_name(self.config)
-
 
 def run_name(cfg: RunConfig) -> str:
     """How progress lines and messages name a run: ``TASK METHOD seed S``."""
