@@ -53,8 +53,10 @@ latex:
 	  else echo "pdflatex is not installed and apt-get needs root: the LaTeX report's compile test will be skipped"; fi; \
 	} || echo "pdflatex could not be installed: the LaTeX report's compile test will be skipped (it fails under CI)"
 
-# every test, the Ray executor's on a local loopback cluster included; test-ray runs those alone
+# the import contracts (pyproject.toml: no cycle in harness/, its layers), then every test, the Ray
+# executor's on a local loopback cluster included; test-ray runs those alone
 test: $(STAMP) $(RAY_STAMP) browser latex
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-ray: $(STAMP) $(RAY_STAMP)

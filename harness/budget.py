@@ -4,7 +4,7 @@ A run has a budget for its symbolic set-up (data, compilation, grounding) and on
 run. Inside the run process a SIGALRM timer raises :class:`BudgetExceeded` in the phase that
 overran, which the loop records as status ``timeout`` with the phase and the seconds reached.
 Code stuck in C without returning to Python cannot be interrupted by a signal: the suite runner
-(:mod:`harness.bench`) therefore also kills the process after the budget plus a grace period and
+(:func:`harness.runner.run_isolated`) therefore also kills the process after the budget plus a grace period and
 records the timeout itself.
 
 Every time limit of the harness goes through this module: :class:`Clock` (a run's phases),

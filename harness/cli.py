@@ -126,9 +126,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="method hyper-parameter over its conformance settings, e.g. engine=klay (repeatable)")
     _add_plugin(p)
 
-    # the suite runner's child process: not part of the user's interface (no help entry)
-    p = sub.add_parser("run-one", description="internal: one run of a suite, started by 'nesybench bench'")
-    p.add_argument("--config", required=True, help="JSON file of the run's configuration and budgets")
+    # one run of a suite from its spec, in this process: not part of the user's interface (no help entry)
+    p = sub.add_parser("run-one", description="internal: one run of a suite, in this process, from its spec "
+                       "(harness.runner.RunSpec) as JSON")
+    p.add_argument("--config", required=True, help="JSON file of the run's configuration, budgets and suite")
     p.add_argument("--results", required=True, help="results directory")
     _add_plugin(p)
     p.add_argument("--quiet", action="store_true", help="print only warnings and errors")
@@ -195,6 +196,15 @@ def _say(args):
     return lambda msg: print(msg, flush=True)
 
 
+def _bench_options(args):
+    """``nesybench bench``'s parsed flags as the typed options the suite runner takes."""
+    from dataclasses import fields
+
+    from .runner import BenchOptions
+
+    return BenchOptions(**{f.name: getattr(args, f.name) for f in fields(BenchOptions)})
+
+
 def _dispatch(args) -> int:
     from . import registry
 
@@ -232,6 +242,7 @@ def _dispatch(args) -> int:
     if args.cmd == "run":
         from .budget import Budget
         from .loop import RunConfig, run, validate_configs
+        from .runner import crash_message
 
         hp, tp = _kv(args.hp, "--hp"), _kv(args.tp, "--tp")
         if any(b is not None and b <= 0 for b in (args.setup_budget, args.run_budget)):
@@ -255,10 +266,7 @@ def _dispatch(args) -> int:
                 failures += 1
                 if args.debug:
                     traceback.print_exception(e, file=sys.stderr)
-                error = getattr(e, "run_error", None) or f"{type(e).__name__}: {e}"
-                print(f"nesybench: run failed: {args.task} {args.method} seed {seed}: {error}"
-                      + ("" if args.debug else " (the failed row keeps the traceback; --debug prints it)"),
-                      file=sys.stderr)
+                print(crash_message(cfg, e, args.debug), file=sys.stderr)
                 continue
             if row.get("skipped_existing") and not args.quiet:
                 print(f"{args.task} {args.method} seed {seed}: already finished (run {row.get('run_id')}); "
@@ -267,7 +275,7 @@ def _dispatch(args) -> int:
     if args.cmd == "bench":
         from .bench import run_suite
 
-        return run_suite(args)
+        return run_suite(_bench_options(args))
     if args.cmd == "publish":
         from .report import publish
 
@@ -286,9 +294,9 @@ def _dispatch(args) -> int:
               + (f", {counts['exempt']} exempt (failed as declared)" if counts["exempt"] else ""))
         return 1 if counts["failed"] else 0
     if args.cmd == "run-one":
-        from .bench import run_one_child
+        from .runner import RunSpec, run_one
 
-        return run_one_child(args)
+        return run_one(RunSpec.read(args.config, args.results, args.quiet, args.debug))
     if args.cmd == "eval":
         from .evaluate import evaluate_saved
 

@@ -1,12 +1,12 @@
 """Starting a suite's runs: one process per run, forked from a server that has torch imported.
 
 Each run of a suite is its own process, so that a budget, a memory cap or a hard kill ends that run
-and nothing else. Started as a fresh interpreter (``python -m harness run-one``), a run pays for the
-interpreter and for importing torch and ``torch._dynamo`` (which torch's optimizers import on
-first use) before it trains: about 7 s on a 2-core machine, more than many runs of the default
-suite train. Here the runs are forks of a multiprocessing ``forkserver`` that imported those once
-(:mod:`harness._preload`); the fork server is a clean single-threaded process started by the
-suite runner, not the runner itself, so a fork inherits no threads or open state of the runner.
+and nothing else. Started as a fresh interpreter, a run pays for the interpreter and for importing
+torch and ``torch._dynamo`` (which torch's optimizers import on first use) before it trains: about
+7 s on a 2-core machine, more than many runs of the default suite train. Here the runs are forks of a
+multiprocessing ``forkserver`` that imported those once (:mod:`harness._preload`); the fork server
+is a clean single-threaded process started by the suite runner, not the runner itself, so a fork
+inherits no threads or open state of the runner.
 
 A run's process gets what a fresh interpreter would: its own process group (the runner kills the
 whole group), the Linux parent-death signal, the address-space cap (``--memory-gb``), the runner's
@@ -14,15 +14,21 @@ working directory and environment as they are when the run starts (plus ``NESYBE
 the starting process's pid, since the run's parent process is the fork server), and its standard output and
 error, which it writes to files that the runner passes through to its own streams (keeping the
 last line of standard error for a crash's row).
+
+The process calls a function with its arguments (the suite runner's
+:func:`harness.runner.run_in_process` with a run's spec), or runs a ``nesybench`` command line as
+``python -m harness ARGV`` would.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import runpy
 import signal
 import sys
 import tempfile
 import threading
+from typing import Callable
 
 PRELOAD = ["harness._preload"]
 RUNNER_PID = "NESYBENCH_RUNNER_PID"  # in a run's environment: the pid of the process that started it
@@ -52,10 +58,17 @@ def _limit(memory_gb: float | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def _child(argv: list[str], cwd: str, env: dict[str, str], memory_gb: float | None, out_path: str,
-           err_path: str) -> None:
+def command(argv: list[str]) -> None:
+    """The ``nesybench`` command line ``argv``, run as ``python -m harness ARGV`` runs it (its exit
+    status is the command's)."""
+    sys.argv = ["nesybench", *argv]
+    runpy.run_module("harness", run_name="__main__", alter_sys=True)
+
+
+def _child(target: Callable[..., int | None], args: tuple, cwd: str, env: dict[str, str], memory_gb: float | None,
+           out_path: str, err_path: str) -> None:
     """The run's process: limits, the runner's directory and environment, streams to files, then
-    ``nesybench`` with ``argv``; its exit status is the command's."""
+    ``target(*args)``, whose return value is the exit status."""
     _limit(memory_gb)
     os.chdir(cwd)
     os.environ.clear()
@@ -64,9 +77,7 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], memory_gb: float | No
         f = os.open(path, os.O_WRONLY | os.O_APPEND)
         os.dup2(f, fd)
         os.close(f)
-    from harness.cli import main
-
-    sys.exit(main(argv))
+    sys.exit(target(*args))
 
 
 class _Tail:
@@ -110,9 +121,13 @@ class _Tail:
 
 
 class RunProcess:
-    """One run of ``nesybench <argv>`` in its own forked process (see the module's docstring)."""
+    """``target(*args)`` in its own forked process (see the module's docstring). ``target`` is a
+    module-level function (it is pickled by name to the fork server) or a ``nesybench`` command line
+    (a list of strings: :func:`command`)."""
 
-    def __init__(self, argv: list[str], memory_gb: float | None = None):
+    def __init__(self, target: Callable[..., int | None] | list[str], *args, memory_gb: float | None = None):
+        if isinstance(target, list):
+            target, args = command, (list(target),)
         self._dir = tempfile.mkdtemp(prefix="nesybench-run-")
         out_path, err_path = (os.path.join(self._dir, n) for n in ("stdout", "stderr"))
         for p in (out_path, err_path):
@@ -120,8 +135,8 @@ class RunProcess:
         self._tail = _Tail(out_path, err_path)
         # the run's parent is the fork server; RUNNER_PID names the process that started the run
         env = {**os.environ, RUNNER_PID: str(os.getpid())}
-        self._proc = _ctx().Process(target=_child, args=(list(argv), os.getcwd(), env, memory_gb, out_path, err_path),
-                                    daemon=False)
+        self._proc = _ctx().Process(target=_child, args=(target, args, os.getcwd(), env, memory_gb, out_path,
+                                                        err_path), daemon=False)
         self._proc.start()
 
     @property

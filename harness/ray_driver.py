@@ -1,9 +1,12 @@
 """The driver of the Ray executor: schedules a suite's runs as Ray tasks and keeps the results folder.
 
 See :mod:`harness.ray_exec` for what it guarantees. This module holds the event loop: submission
-under ``--max-parallel`` (and a per-node cap for timing suites), the ``not_run`` gating of later
-seeds, rows written as they stream in, the mirror of each finished run's files, one retry of a
-lost attempt, and the progress line (done / running / failed, with an ETA).
+under ``--max-parallel`` (and a per-node cap for timing suites), the gating of later seeds by the
+not-run rule (:class:`harness.runner.SetupTimeouts`: they wait until the first seed has passed
+set-up), rows written as they stream in, the mirror of each finished run's files, one retry of a
+lost attempt, and the progress line (done / running / failed, with an ETA). Every row it writes
+for a run itself (not run, cancelled, lost, not runnable on its worker) is the local executor's
+(:mod:`harness.runner`) with the Ray fields added.
 """
 from __future__ import annotations
 
@@ -14,19 +17,21 @@ import time
 from collections import defaultdict
 
 from . import records
-from .bench import GRACE_SECONDS, _final_row, _fmt_s, _setup_key, entry_budget
 from .errors import UserError
-from .loop import base_row, end_row, run_identity
-from .ray_exec import HEARTBEAT_SECONDS, MAX_ATTEMPTS
+from .loop import run_identity
 from .ray_worker import attempt
+from .runner import (GRACE_SECONDS, RunSpec, SetupTimeouts, closing_row, final_row, format_seconds, not_run_note,
+                     not_run_row, overrun_row, run_name)
 
 BACKSTOP_SECONDS = 60.0  # beyond the worker's own hard kill: a worker that stopped answering
+MAX_ATTEMPTS = 2  # a lost attempt is submitted once more
+HEARTBEAT_SECONDS = 30.0  # a progress line at least this often
 
 
 class _Run:
-    def __init__(self, index, entry, cfg, ident):
-        self.index, self.entry, self.cfg, self.ident = index, entry, cfg, ident
-        self.key = _setup_key(entry, cfg)
+    def __init__(self, index, entry, spec: RunSpec, ident):
+        self.index, self.entry, self.spec, self.cfg, self.ident = index, entry, spec, spec.config, ident
+        self.key = SetupTimeouts.key(entry, spec.config)
         self.writer = ident.writer
         self.run_dir = os.path.relpath(ident.writer.final[: -len(".jsonl")], os.path.dirname(
             os.path.dirname(ident.writer.dir)))
@@ -40,17 +45,20 @@ class _Run:
 
     @property
     def name(self) -> str:
-        return f"{self.cfg.task} {self.cfg.method} seed {self.cfg.seed}"
+        return run_name(self.cfg)
 
 
 class Driver:
-    def __init__(self, ray, todo, args, say, per_node: int | None):
-        self.ray, self.args, self.say, self.per_node = ray, args, say, per_node
-        self.results = args.results
-        self.cuda = str(args.device).startswith("cuda")
+    """Runs a plan (``todo``: (entry, configuration) pairs) on Ray under ``opts``
+    (:class:`harness.runner.BenchOptions`)."""
+
+    def __init__(self, ray, todo, opts, say, per_node: int | None):
+        self.ray, self.opts, self.say, self.per_node = ray, opts, say, per_node
+        self.results = opts.results
+        self.cuda = str(opts.device).startswith("cuda")
         self.git = records.git_info()
         self.plugins = []
-        for p in args.plugin or []:
+        for p in opts.plugin or []:
             if p.endswith(".py") or os.sep in p:
                 with open(p) as f:
                     self.plugins.append((p, f.read()))
@@ -59,7 +67,7 @@ class Driver:
         self.todo = todo
         self.runs: list[_Run] = []
         self.skipped = self.failures = self.ran = self.done = self.failed = 0
-        self.setup_timeouts: dict[str, dict] = {}
+        self.setup_timeouts = SetupTimeouts()
         self.in_setup: dict[str, _Run] = {}  # set-up key -> its first run, until it passes set-up
         self.cleared: set[str] = set()
         self.inflight: dict[object, _Run] = {}  # generator -> run
@@ -74,13 +82,13 @@ class Driver:
         for i, (entry, cfg) in enumerate(self.todo):
             # data paths travel as absolute paths: the run id records them so, and a worker's cwd differs
             cfg = dataclasses.replace(cfg, data_dirs={k: os.path.abspath(v) for k, v in cfg.data_dirs.items()})
-            done = _final_row(cfg, self.results, entry_budget(entry, ""))  # a timeout under a smaller budget runs again
-            run = _Run(i, entry, cfg, run_identity(cfg, self.results))
+            spec = RunSpec.of(entry, cfg, self.opts)
+            done = final_row(cfg, self.results, spec.budget)  # a timeout under a smaller budget runs again
+            run = _Run(i, entry, spec, run_identity(cfg, self.results))
             if done is not None:
                 self.skipped += 1
                 self.done += 1
-                if done.get("status") == "timeout" and done.get("timeout_phase") == "setup":
-                    self.setup_timeouts.setdefault(run.key, done)
+                self.setup_timeouts.note(run.key, done, earlier=True)
                 continue
             # the driver writes this run's rows itself (streamed, mirrored, or its closing row)
             os.makedirs(run.writer.dir, exist_ok=True)
@@ -89,17 +97,13 @@ class Driver:
 
     def _eligible(self, pending: list[_Run]) -> _Run | None:
         for run in list(pending):
-            first = self.setup_timeouts.get(run.key)
+            first = self.setup_timeouts.first(run.key)
             if first is not None:  # the set-up timed out at an earlier seed: the same timeout, not run
                 pending.remove(run)
                 run.device = first.get("device"), first.get("device_name")
-                # the same row as the local executor's (bench._record_setup_timeout), written here
-                self._publish_end(run, "timeout", f"not run: the set-up of this configuration timed out at seed "
-                                  f"{first['seed']} ({first.get('error')}); the symbolic set-up does not depend "
-                                  "on the seed", timeout_phase="setup", not_run=True, timeout_seed=first["seed"])
+                self._publish(run, not_run_row(run.cfg, run.ident, first, run.device))
                 self.done += 1
-                self._progress(pending, f"{run.name}: not run, recorded as timeout (set-up timed out at seed "
-                                        f"{first['seed']})")
+                self._progress(pending, f"{run.name}: {not_run_note(first)}")
                 continue
             if run.key in self.in_setup and self.in_setup[run.key] is not run:
                 continue  # wait until the first seed of this configuration has passed set-up
@@ -115,7 +119,7 @@ class Driver:
             if r.node_id:
                 busy[r.node_id] += 1
         nodes = [n["NodeID"] for n in self.ray.nodes()
-                 if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= self.args.threads]
+                 if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= self.opts.threads]
         # a node that lost this run's last attempt only when no other has room
         for node in sorted(nodes, key=lambda nid: nid in run.avoid):
             if busy[node] < self.per_node:
@@ -125,26 +129,25 @@ class Driver:
     def _check_fits(self) -> None:
         """A run that no node can hold would wait forever: say so before any run starts."""
         nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
-        need = f"{self.args.threads} CPUs (--threads)" + (" and a GPU (--device cuda)" if self.cuda else "")
-        if not any(r.get("CPU", 0) >= self.args.threads and (not self.cuda or r.get("GPU", 0) >= 1) for r in nodes):
+        need = f"{self.opts.threads} CPUs (--threads)" + (" and a GPU (--device cuda)" if self.cuda else "")
+        if not any(r.get("CPU", 0) >= self.opts.threads and (not self.cuda or r.get("GPU", 0) >= 1) for r in nodes):
             raise UserError(f"--executor ray: no node of this Ray cluster has {need}; "
                             "lower --threads or add such a node")
 
     def _submit(self, run: _Run, node) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        opts = dict(num_cpus=self.args.threads, num_gpus=1 if self.cuda else 0, max_retries=0)
+        opts = dict(num_cpus=self.opts.threads, num_gpus=1 if self.cuda else 0, max_retries=0)
         if node:
             opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         run.attempts += 1
         run.node_id = node or None
         run.t_start, run.t_submit, run.queue_s, run.first_row_s = None, time.monotonic(), None, None
         run.streamed, run.peak = {}, 0
-        _set_aside(run.writer)  # a .part left by a killed driver or a lost attempt: kept aside
+        run.writer.set_aside("killed")  # a .part left by a killed driver or a lost attempt: kept aside
         if run.key not in self.cleared:
             self.in_setup.setdefault(run.key, run)
-        wopts = {"plugins": self.plugins, "quiet": self.args.quiet, "memory_gb": getattr(self.args, "memory_gb", None)}
-        run.gen = self.remote.options(**opts).remote(run.entry, run.cfg, run.run_dir, wopts)
+        run.gen = self.remote.options(**opts).remote(run.spec, run.run_dir, self.plugins, self.opts.memory_gb)
         self.inflight[run.gen] = run
 
     # ---- the loop -------------------------------------------------------------------------
@@ -152,7 +155,7 @@ class Driver:
         self._check_fits()
         pending = self._prepass()
         total = len(self.todo)
-        cap = self.args.max_parallel
+        cap = self.opts.max_parallel
         print(f"[ray] {total} runs, {self.skipped} already finished; up to {cap or 'as many as fit'} at once"
               + (f", {self.per_node} per node" if self.per_node and not self.cuda else ""), flush=True)
         try:
@@ -209,12 +212,19 @@ class Driver:
             self._finish(run, ev, pending)
 
     def _augment(self, run: _Run, line: str) -> str:
+        """A row line of the run as the driver writes it (:meth:`_augment_row`); the same line each time."""
         if line in run.streamed:
             return run.streamed[line]
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             return line
+        out = json.dumps(self._augment_row(run, row), default=str)
+        run.streamed[line] = out
+        return out
+
+    def _augment_row(self, run: _Run, row: dict) -> dict:
+        """``row`` with the Ray fields: the node, the runs sharing it, the queueing and first-row times."""
         row.update(executor="ray", node_ip=run.node_ip, node_id=run.node_id, concurrent_runs=max(run.peak, 1),
                    ray_queue_seconds=run.queue_s)
         if run.first_row_s is None and run.t_start and row.get("epoch") == 1:
@@ -225,11 +235,9 @@ class Driver:
         if row.get("git_commit") is None:  # the shipped code is this checkout's
             row.update(self.git)
         run.device = row.get("device"), row.get("device_name")
-        out = json.dumps(row, default=str)
-        run.streamed[line] = out
         if run.node_id:
             run.peak = len(self.on_node[run.node_id])
-        return out
+        return row
 
     def _write_row(self, run: _Run, line: str) -> None:
         out = self._augment(run, line)
@@ -274,11 +282,9 @@ class Driver:
             os.remove(run.writer.part)
         if ev.get("error") and final not in files:
             self._publish_end(run, "failed", f"the Ray worker could not run it: {ev['error']}")
-        row = _final_row(run.cfg, self.results)
+        row = final_row(run.cfg, self.results)
         status = (row or {}).get("status")
-        if status == "timeout" and (row or {}).get("timeout_phase") == "setup":
-            self.setup_timeouts[run.key] = row
-        else:
+        if not self.setup_timeouts.note(run.key, row):
             self._clear(run.key)
         self.ran += 1
         self.done += 1
@@ -288,15 +294,16 @@ class Driver:
             self.failed += 1
         self._progress(pending, f"finished {run.name}: {status or ev.get('outcome')}")
 
-    def _publish_end(self, run: _Run, status: str, error: str, **extra) -> None:
-        import torch
+    def _device(self, run: _Run) -> tuple[str, str | None]:
+        """The run's device as its worker's rows record it (the driver's machine may have no GPU)."""
+        return run.device or ("cuda" if self.cuda else "cpu", None)
 
-        base = base_row(run.cfg, run.ident, torch.device("cpu"))  # the device fields come from the worker
-        base["device"], base["device_name"] = run.device or ("cuda" if self.cuda else "cpu", None)
-        row = end_row(base, status, error, **extra)
-        with open(run.writer.part, "a") as f:
-            f.write(self._augment(run, json.dumps(row, default=str)) + "\n")
-        os.replace(run.writer.part, run.writer.final)
+    def _publish_end(self, run: _Run, status: str, error: str) -> None:
+        self._publish(run, closing_row(run.cfg, run.ident, status, error, self._device(run)))
+
+    def _publish(self, run: _Run, row: dict) -> None:
+        """Close the run's file with ``row`` (after the epochs it streamed) and publish it."""
+        run.writer.publish_with(self._augment_row(run, row))
 
     def _lost(self, run: _Run, pending, cause: str) -> None:
         self._release(run)
@@ -321,13 +328,12 @@ class Driver:
         """A worker silent past the run budget, the grace and the backstop: cancelled, a timeout."""
         now = time.monotonic()
         for run in list(self.inflight.values()):
-            budget = run.entry.run_budget
+            budget = run.spec.run_budget
             if budget and run.t_start and now - run.t_start > budget + GRACE_SECONDS + BACKSTOP_SECONDS:
                 self.ray.cancel(run.gen, force=True)
                 self._release(run)
-                elapsed = now - run.t_start
-                self._publish_end(run, "timeout", f"cancelled by the Ray driver after {elapsed:.0f} s (run budget "
-                                  f"{budget:g} s + grace)", timeout_phase="run", seconds_reached=elapsed)
+                self._publish(run, overrun_row(run.cfg, run.ident, run.spec.budget, now - run.t_start,
+                                               "cancelled by the Ray driver", self._device(run)))
                 self._clear(run.key)
                 self.ran += 1
                 self.done += 1
@@ -340,19 +346,8 @@ class Driver:
         total = len(self.todo)
         eta = ""
         if self.ran:
-            eta = f", ETA {_fmt_s(elapsed / self.ran * (total - self.done))}"
+            eta = f", ETA {format_seconds(elapsed / self.ran * (total - self.done))}"
         line = (f"[ray {self.done}/{total} done, {running} running, {queued} queued, {self.failed} failed; "
-                f"{_fmt_s(elapsed)}{eta}]")
+                f"{format_seconds(elapsed)}{eta}]")
         print(f"{line} {note}".rstrip(), flush=True)
 
-
-def _set_aside(writer: records.RunWriter) -> None:
-    """Like :meth:`records.RunWriter.set_aside` ("killed"), never over an attempt set aside the same second."""
-    if not os.path.exists(writer.part):
-        return
-    stem = writer.final[: -len(".jsonl")] + "." + time.strftime("%Y%m%dT%H%M%S")
-    dest, k = stem + ".killed.jsonl", 1
-    while os.path.exists(dest):
-        k += 1
-        dest = f"{stem}-{k}.killed.jsonl"
-    os.replace(writer.part, dest)

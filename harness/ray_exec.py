@@ -1,17 +1,19 @@
 """The Ray executor of the suite runner: ``nesybench bench --executor ray [--address A] [--max-parallel K]``.
 
-Each run of the plan is one Ray task (:func:`harness.ray_worker.attempt`) asking for ``num_cpus``
-= ``--threads`` and ``num_gpus`` = 1 with ``--device cuda``; it runs the same child process, under
-the same budgets and memory cap, as the local executor, with the same run id. The driver keeps
-the results folder: rows stream back as each epoch ends and are written with the same ``.part``
-file and atomic publish (:mod:`harness.records`), so a suite started locally can be finished on
-Ray and the other way round, and resume skips every finished run.
+Each run of the plan is one Ray task (:func:`harness.ray_worker.attempt`) asking for ``num_cpus`` =
+``--threads`` and ``num_gpus`` = 1 with ``--device cuda``; it runs the run's spec in its own
+process, under the same budgets and memory cap, as the local executor does
+(:func:`harness.runner.run_isolated`), with the same run id. The driver (:mod:`harness.ray_driver`)
+keeps the results folder: rows stream back as each epoch ends and are written with the same
+``.part`` file and atomic publish (:mod:`harness.records`), so a suite started locally can be
+finished on Ray and the other way round, and resume skips every finished run.
 
 Faults: an attempt whose Ray worker or node is lost keeps its streamed epochs aside
 (``<run_id>.<time>.killed.jsonl``) and is submitted once more (elsewhere when its node died); a
-second loss is recorded as ``failed`` with both causes and the suite goes on. The ``not_run`` rule
-holds as locally: later seeds of a configuration wait until its first seed has passed set-up, and
-a set-up timeout there records them as the same timeout without running them.
+second loss is recorded as ``failed`` with both causes and the suite goes on. The not-run rule
+(:class:`harness.runner.SetupTimeouts`) holds as locally: later seeds of a configuration wait until
+its first seed has passed set-up, and a set-up timeout there records them as the same timeout
+without running them.
 
 Timing: each row streamed through Ray records ``concurrent_runs``, the most runs of this suite that
 shared its node while it trained (1: alone). Timing suites (``timing`` of :class:`harness.suites.Suite`)
@@ -22,12 +24,14 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import TYPE_CHECKING
 
 from .errors import UserError
 
+if TYPE_CHECKING:  # the command line imports this module for its options: no torch here
+    from .runner import BenchOptions
+
 INSTALL_HINT = "pip install 'nesybench[ray]'"
-MAX_ATTEMPTS = 2  # a lost attempt is submitted once more
-HEARTBEAT_SECONDS = 30.0
 
 
 def add_arguments(p) -> None:
@@ -71,52 +75,52 @@ def _runtime_env() -> dict:
     return {"py_modules": mods, "excludes": ["__pycache__", "*.pyc"]}
 
 
-def _check(args) -> None:
-    if args.max_parallel is not None and args.max_parallel < 1:
-        raise UserError(f"--max-parallel {args.max_parallel}: give a number of runs >= 1")
-    if args.runs_per_node is not None and args.runs_per_node < 0:
-        raise UserError(f"--runs-per-node {args.runs_per_node}: give a number >= 0 (0: no limit)")
-    if args.threads < 1:
-        raise UserError(f"--threads {args.threads}: give a number >= 1")
+def _check(opts: BenchOptions) -> None:
+    if opts.max_parallel is not None and opts.max_parallel < 1:
+        raise UserError(f"--max-parallel {opts.max_parallel}: give a number of runs >= 1")
+    if opts.runs_per_node is not None and opts.runs_per_node < 0:
+        raise UserError(f"--runs-per-node {opts.runs_per_node}: give a number >= 0 (0: no limit)")
+    if opts.threads < 1:
+        raise UserError(f"--threads {opts.threads}: give a number >= 1")
 
 
-def connect(args):
+def connect(opts: BenchOptions):
     """Start a local Ray instance (no ``--address``) or join a cluster; returns the ray module."""
-    _check(args)
-    ray = _import_ray(local=not args.address)
-    common = dict(runtime_env=_runtime_env(), log_to_driver=not args.quiet, configure_logging=True,
+    _check(opts)
+    ray = _import_ray(local=not opts.address)
+    common = dict(runtime_env=_runtime_env(), log_to_driver=not opts.quiet, configure_logging=True,
                   logging_level="WARNING")
     for tries_left in (1, 0):  # a local instance's raylet has 30 s to register: once more on a busy machine
         try:
-            if args.address:
-                ray.init(address=args.address, **common)
+            if opts.address:
+                ray.init(address=opts.address, **common)
             else:
-                k = args.max_parallel or max(1, (os.cpu_count() or 1) // args.threads)
-                ray.init(address="local", num_cpus=k * args.threads, include_dashboard=False,
+                k = opts.max_parallel or max(1, (os.cpu_count() or 1) // opts.threads)
+                ray.init(address="local", num_cpus=k * opts.threads, include_dashboard=False,
                          object_store_memory=200 * 2**20, **common)
             break
         except Exception as e:  # Ray raises bare Exception when a node does not start in time
             ray.shutdown()
-            if tries_left and not args.address:
+            if tries_left and not opts.address:
                 continue
-            where = args.address or "a local instance"
+            where = opts.address or "a local instance"
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             hint = ("; is the cluster up ('ray start --head')? if it uses token authentication, set "
-                    "RAY_AUTH_MODE=token" if args.address else "; try again, or use the local executor")
+                    "RAY_AUTH_MODE=token" if opts.address else "; try again, or use the local executor")
             raise UserError(f"--executor ray: cannot start or reach Ray ({where}): {first}{hint}") from None
     return ray
 
 
-def run_plan(todo, args, say) -> tuple[int, int, int]:
+def run_plan(todo, opts: BenchOptions, say) -> tuple[int, int, int]:
     """Run a suite's plan on Ray; returns (failures, runs already finished, runs run now)."""
     from .ray_driver import Driver
     from .suites import SUITES
 
-    ray = connect(args)
+    ray = connect(opts)
     try:
-        per_node = args.runs_per_node
+        per_node = opts.runs_per_node
         if per_node is None:
-            per_node = 1 if args.suite in SUITES and SUITES[args.suite].timing else 0
-        return Driver(ray, todo, args, say, per_node or None).run()
+            per_node = 1 if opts.suite in SUITES and SUITES[opts.suite].timing else 0
+        return Driver(ray, todo, opts, say, per_node or None).run()
     finally:
         ray.shutdown()

@@ -1,11 +1,11 @@
 """The worker side of the Ray executor: one attempt of one run, as a Ray generator task.
 
-The attempt runs exactly what the local executor runs (:func:`harness.bench.run_isolated`: a child
-process under the set-up and run budgets, the ``--memory-gb`` cap and the hard kill), but into a
-results directory private to this worker, and streams each row the child appends back to the
-driver as soon as it is written. The worker therefore needs neither the driver's results folder
-nor its checkout: the code arrives through Ray's runtime environment (``py_modules``), plug-in files
-as text, data as paths that must exist on this node.
+The attempt runs exactly what the local executor runs (:func:`harness.runner.run_isolated`: the
+run's spec in its own process under the set-up and run budgets, the ``--memory-gb`` cap and the hard
+kill), but into a results directory private to this worker, and streams each row the child appends
+back to the driver as soon as it is written. The worker therefore needs neither the driver's results
+folder nor its checkout: the code arrives through Ray's runtime environment (``py_modules``),
+plug-in files as text, data as paths that must exist on this node.
 
 Events yielded, in order (plain dicts):
   ``start``       the node, process and code location of this attempt;
@@ -18,6 +18,7 @@ This module does not import Ray at load time: the local executor never needs it.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import glob
 import hashlib
 import os
@@ -26,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-from types import SimpleNamespace
 
 POLL_SECONDS = 0.2
 _PLUGIN_DIR: str | None = None
@@ -94,17 +94,18 @@ def _packages():
     return [importlib.import_module(p) for p in ("harness", "methods", "tasks")]
 
 
-def attempt(entry, cfg, run_dir: str, opts: dict):
-    """One attempt of one run (a Ray generator task). ``run_dir`` is ``<task>/<method>/<run_id>``
-    relative to a results directory; ``opts``: plugins [(name, text|None)], quiet, memory_gb."""
+def attempt(spec, run_dir: str, plugins: list[tuple[str, str | None]], memory_gb: float | None):
+    """One attempt of one run (a Ray generator task): ``spec`` (:class:`harness.runner.RunSpec`),
+    run in a results directory of this worker; ``run_dir`` is ``<task>/<method>/<run_id>`` relative
+    to a results directory; ``plugins``: (name, text of a file or None for a module name)."""
     import ray
 
-    from . import bench
+    from . import runner
 
     node_ip = ray.util.get_node_ip_address()
     yield {"op": "start", "node_id": ray.get_runtime_context().get_node_id(), "node_ip": node_ip,
-           "pid": os.getpid(), "t": time.time(), "code": os.path.dirname(os.path.abspath(bench.__file__))}
-    missing = [f"{k}={v}" for k, v in sorted(cfg.data_dirs.items()) if not os.path.isdir(v)]
+           "pid": os.getpid(), "t": time.time(), "code": os.path.dirname(os.path.abspath(runner.__file__))}
+    missing = [f"{k}={v}" for k, v in sorted(spec.config.data_dirs.items()) if not os.path.isdir(v)]
     if missing:
         yield {"op": "user_error", "message": f"data directory {missing[0]} does not exist on the Ray node "
                f"{node_ip}: give --mnist-dir/--data-dir paths that exist on every node"}
@@ -117,13 +118,12 @@ def attempt(entry, cfg, run_dir: str, opts: dict):
         shipped = [os.path.dirname(os.path.dirname(os.path.abspath(m.__file__))) for m in _packages()]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(shipped + ([path] if path else [])))
         os.chdir(tmp)
-        args = SimpleNamespace(results=tmp, plugin=_plugin_paths(opts.get("plugins", [])),
-                               quiet=opts.get("quiet", False), memory_gb=opts.get("memory_gb"))
+        spec = dataclasses.replace(spec, results=tmp, plugins=tuple(_plugin_paths(plugins)))
         result: dict = {}
 
         def work():
             try:
-                result["outcome"] = bench.run_isolated(entry, cfg, args, lambda m: print(m, flush=True))
+                result["outcome"] = runner.run_isolated(spec, lambda m: print(m, flush=True), memory_gb)
             except BaseException as e:  # a bug in the runner itself: reported, not hidden
                 result["outcome"] = "failed"
                 result["error"] = f"{type(e).__name__}: {e}"

@@ -145,18 +145,29 @@ class RunWriter:
     def finished(self) -> bool:
         return os.path.exists(self.final)
 
-    def set_aside(self, status: str) -> None:
-        """Keep an unfinished attempt's rows as ``<run_id>.<time>.<status>.jsonl`` (never rewritten,
-        not counted as finished on resume)."""
-        if os.path.exists(self.part):
-            stamp = time.strftime("%Y%m%dT%H%M%S")
-            os.replace(self.part, self.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl")
+    def _aside(self, status: str) -> str:
+        """A free name for an attempt kept aside: ``<run_id>.<time>.<status>.jsonl``, with ``-2``,
+        ``-3``... after the time when another attempt was kept aside in the same second."""
+        stem = self.final[: -len(".jsonl")] + "." + time.strftime("%Y%m%dT%H%M%S")
+        dest, k = f"{stem}.{status}.jsonl", 1
+        while os.path.exists(dest):
+            k += 1
+            dest = f"{stem}-{k}.{status}.jsonl"
+        return dest
+
+    def set_aside(self, status: str) -> str | None:
+        """Keep an unfinished attempt's rows (the ``.part`` file) as ``<run_id>.<time>.<status>.jsonl``
+        (never rewritten, not counted as finished on resume); returns its path (None: no ``.part``)."""
+        if not os.path.exists(self.part):
+            return None
+        kept = self._aside(status)
+        os.replace(self.part, kept)
+        return kept
 
     def set_aside_final(self, status: str) -> str:
         """Keep the published file of an earlier attempt as ``<run_id>.<time>.<status>.jsonl`` (a
         damaged file, or a timeout under a smaller budget) so the run can run again; returns its path."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        kept = self.final[: -len(".jsonl")] + f".{stamp}.{status}.jsonl"
+        kept = self._aside(status)
         os.replace(self.final, kept)
         return kept
 
@@ -224,7 +235,7 @@ def upgrade_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
     return row
 
 
-_SET_ASIDE = re.compile(r"\.\d{8}T\d{6}\.([a-z]+)\.jsonl$")
+_SET_ASIDE = re.compile(r"\.\d{8}T\d{6}(?:-\d+)?\.([a-z]+)\.jsonl$")
 
 
 def file_state(path: str) -> str:

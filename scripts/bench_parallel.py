@@ -16,9 +16,11 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import bench, scaling_table
-from harness.cli import _data_dirs
+from harness import scaling_table
+from harness.bench import plan
+from harness.config import data_dirs
 from harness.report import write_report
+from harness.runner import BenchOptions, RunSpec, final_row, run_isolated
 from harness.suites import get_suite
 
 
@@ -34,9 +36,9 @@ def main() -> int:
     ap.add_argument("--memory-gb", type=float, default=16.0)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
-    args.add_method, args.plugin = [], []
-    todo = [(e, c) for e, c in bench.plan(get_suite(args.suite).entries, args, _data_dirs(args))
-            if bench._final_row(c, args.results) is None]
+    opts = BenchOptions(suite=args.suite, results=args.results, device=args.device, threads=args.threads,
+                        mnist_dir=args.mnist_dir, data_dir=args.data_dir, quiet=args.quiet, memory_gb=args.memory_gb)
+    todo = [(e, c) for e, c in plan(get_suite(opts.suite).entries, opts, data_dirs(opts)) if final_row(c, opts.results) is None]
     lock = threading.Lock()
 
     def say(msg):
@@ -46,7 +48,7 @@ def main() -> int:
     def one(item):
         entry, cfg = item
         say(f"start {cfg.task} {cfg.method} {cfg.tp} seed {cfg.seed}")
-        outcome = bench.run_isolated(entry, cfg, args, say)
+        outcome = run_isolated(RunSpec.of(entry, cfg, opts), say, opts.memory_gb)
         say(f"end {cfg.task} {cfg.method} {cfg.tp} seed {cfg.seed}: {outcome}")
         return outcome
 

@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from harness.cli import _kv
+from harness.config import kv
 from harness.errors import UserError
 from harness.loop import make_optimizer, seed_everything, train_step
 from harness.registry import get_method, get_task
@@ -44,7 +44,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dirs = {"mnist": a.mnist_dir} if a.mnist_dir else {}
-    task = get_task(a.task)(dirs, **_kv(a.tp, '--tp'))
+    task = get_task(a.task)(dirs, **kv(a.tp, '--tp'))
     task.setup(0, torch.device("cpu"))
     constraint = task.constraint()
     need = (a.rounds + 1) * a.block
@@ -54,7 +54,7 @@ def main() -> None:
         batches += list(task.train_batches(a.batch_size, gen))
     runners = []
     for i, key in enumerate(a.methods):
-        method = get_method(key)(**(_kv(a.hp, '--hp') if i == 0 else {}))
+        method = get_method(key)(**(kv(a.hp, '--hp') if i == 0 else {}))
         method.prepare(constraint, torch.device("cpu"))
         seed_everything(0)
         net = task.network()

@@ -1,26 +1,19 @@
-"""A suite's targets, each shown as met or not met with the figure measured for it.
+"""A suite's targets (:class:`harness.target.Target`), each shown as met or not met with the figure
+measured for it.
 
-A target names the cells it is about (task, method, and the task parameters, hyper-parameters and
-training settings those cells must have) and one of four bars: the headline metric's mean over seeds
-at least ``at_least`` with at least ``seeds`` seeds, the seconds per epoch at most ``max_ratio``
-times the reference (``supervised``) method's at the same size parameter, batch size and device,
-the set-up seconds (data and symbolic compilation) at most ``max_setup``, or every finished run's
-total training minutes at most ``max_minutes``.
 Of several matching cells the one with the highest mean stands for the target (its setting is
 shown); a target no cell matches is "not run". The suites declare theirs in
 ``targets`` (:class:`harness.suites.Suite`).
 """
 from __future__ import annotations
 
-from ..suites import Target
+from ..target import Target
 from .cells import REFERENCE_METHOD, train_text
 
 
 #: the metrics are percentages computed in float32 (98.06 % of 10,000 digits is stored as
 #: 98.05999994): a mean this close below the bar reaches it
 TOLERANCE = 1e-4
-
-
 
 
 def _matches(c: dict, t: Target) -> bool:

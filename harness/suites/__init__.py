@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError, did_you_mean
+from ..target import Target  # noqa: F401  (what a suite's targets are; declared below the report)
 
 
 @dataclass(kw_only=True)
@@ -47,29 +48,6 @@ class View:
     tasks: list[str] | None = None
     ablations: tuple[str, ...] = ()
     where: dict = field(default_factory=dict)
-
-
-@dataclass
-class Target:
-    """A bar a suite's report judges (:mod:`harness.report.targets`): the cells of ``task`` and
-    ``method`` with the task parameters ``tp``, hyper-parameters ``hp`` and training settings
-    ``train`` (epochs, batch_size, lr, lr_schedule) they must have, against one bar: the headline
-    metric (or ``metric``) at least ``at_least`` over at least ``seeds`` seeds, seconds per epoch at
-    most ``max_ratio`` times the supervised method's, set-up seconds at most ``max_setup``, or every
-    finished run's total training minutes at most ``max_minutes``."""
-
-    label: str  # what is asked and by whom, e.g. "N = 3: sum accuracy >= 94.5 (DeepStochLog's published)"
-    task: str
-    method: str
-    tp: dict = field(default_factory=dict)
-    hp: dict = field(default_factory=dict)
-    train: dict = field(default_factory=dict)
-    metric: str | None = None  # None: the task's headline metric
-    at_least: float | None = None
-    max_ratio: float | None = None
-    max_setup: float | None = None
-    max_minutes: float | None = None
-    seeds: int = 3
 
 
 @dataclass(kw_only=True)
