@@ -63,7 +63,7 @@ def added_tasks(entries: list[Entry], keys: list[str]) -> list[Entry]:
     first = entries[0]
     for key in keys:
         get_task(key)  # a typo is found before anything runs
-        out.append(Entry(key, {}, [(m, {}) for m in methods], list(first.seeds), None,
+        out.append(Entry(task=key, tp={}, methods=[(m, {}) for m in methods], seeds=list(first.seeds), epochs=None,
                          setup_budget=first.setup_budget, run_budget=first.run_budget))
     return out
 
