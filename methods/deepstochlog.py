@@ -40,6 +40,8 @@ Version history: v1, first release.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 import warnings
 
@@ -97,7 +99,8 @@ class DeepStochLog(Method):
         net = Network("number", _Identity(), index_list=[self.Term_(str(i)) for i in range(10)])
         t0 = time.perf_counter()
         query = self.Term_("multi_addition", self.Term_("_"), self.length_, self.token_list_)
-        with warnings.catch_warnings():  # pyparsing 3 warns about the 2.x names the package's parser uses
+        # pyparsing 3 warns about the 2.x names the package's parser uses; the parser prints the rules
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore", DeprecationWarning)
             self.model_ = Model.from_string(ADDITION_GRAMMAR, query=query, networks=NetworkStore(net), device=device)
         self.ground_seconds_ = time.perf_counter() - t0
