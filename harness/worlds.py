@@ -32,8 +32,10 @@ The check of a world (:meth:`WorldCheck.satisfied`):
   labels and functions of the digits, written as derived atoms).
 - every clause must hold.
 
-Cost: one (M, n) tensor of atom values and one (M, m, k) gather of the clauses' literals per
-chunk of worlds (chunks bound the memory: :data:`CHUNK_ELEMENTS`).
+Cost per world: the placed atoms (neural and derived) and the literals of the clauses that the
+hidden atoms do not already make true for every example of the batch, in chunks that bound the
+memory (:data:`CHUNK_ELEMENTS`); :meth:`WorldCheck.evaluate_changed` checks worlds that differ from
+a sample in one variable on the clauses that variable touches only.
 """
 from __future__ import annotations
 
@@ -204,10 +206,11 @@ class WorldCheck:
         gp, rest_true = self._per_example(evidence)
         active = (~rest_true).any(0).nonzero().squeeze(1)  # (m_a,)
         rt = rest_true[:, active]  # (B, m_a)
-        step = self._chunk(self.n_placed + int(active.numel()) * self.clause_width)
+        # worlds per example in one chunk: at most CHUNK_ELEMENTS cells for the whole batch
+        per = max(1, self._chunk(self.n_placed + int(active.numel()) * self.clause_width) // max(B, 1))
         out = []
-        for i in range(0, P, max(1, step // max(B, 1))):
-            w = worlds[:, i:i + max(1, step // max(B, 1))]
+        for i in range(0, P, per):
+            w = worlds[:, i:i + per]
             p = w.shape[1]
             v = self.world_values(w)  # (B * p, n_placed)
             agree = ((gp[:, None] == 0) | ((gp[:, None] > 0) == v.view(B, p, -1))).all(-1)  # (B, p)
