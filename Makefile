@@ -10,7 +10,7 @@ SUITE ?= default
 RESULTS ?= results/runs/$(SUITE)
 REPORT ?= results/runs/$(SUITE)/report/report.md
 
-.PHONY: setup browser latex bench test test-ray smoke clean
+.PHONY: setup browser latex prolog bench test test-ray smoke clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e '.[test]'
 	# DeepProbLog's declared dependencies pull torchvision and a CUDA torch: install it alone
 	$(PY) -m pip install --quiet --no-deps 'deepproblog==2.0.*'
+	# DeepStochLog's 0.0.1 pins torch 1.5, torchvision and dgl: alone as well (it imports torch,
+	# numpy, pandas and pyparsing, which the project has; methods/_deepstochlog says what else it needs)
+	$(PY) -m pip install --quiet --no-deps 'deepstochlog==0.0.1'
 	touch $(STAMP)
 
 # the tests also run the Ray executor on a local cluster; make bench and make smoke need no Ray
@@ -53,10 +56,22 @@ latex:
 	  else echo "pdflatex is not installed and apt-get needs root: the LaTeX report's compile test will be skipped"; fi; \
 	} || echo "pdflatex could not be installed: the LaTeX report's compile test will be skipped (it fails under CI)"
 
-# the import contracts (pyproject.toml: no cycle in harness/, its layers), then every test, the Ray
-# executor's on a local loopback cluster included; test-ray runs those alone
-test: $(STAMP) $(RAY_STAMP) browser latex
+# SWI-Prolog (swipl, with tabling) grounds DeepStochLog's grammars: installed with apt-get where this
+# user can, as Chromium; elsewhere the deepstochlog method gives skipped rows and its tests skip.
+prolog:
+	@command -v swipl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq swi-prolog-nox; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo -n apt-get update -qq && \
+	    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq swi-prolog-nox; \
+	  else echo "swipl is not installed and apt-get needs root: deepstochlog runs are skipped"; fi; \
+	} || echo "swi-prolog-nox could not be installed: deepstochlog runs are skipped"
+
+# the import contracts (pyproject.toml: no cycle in harness/, its layers) and ruff's lint, then every
+# test, the Ray executor's on a local loopback cluster included; test-ray runs those alone
+test: $(STAMP) $(RAY_STAMP) browser latex prolog
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 test-ray: $(STAMP) $(RAY_STAMP)
