@@ -8,6 +8,7 @@ sum_j max(0, margin - best_j): a clause whose best literal is above the margin c
   nesybench check --plugin examples/my_method.py --method clause-hinge --task mnist-add
   nesybench bench --suite smoke --plugin examples/my_method.py --add-method clause-hinge
 """
+
 import torch
 
 from harness.api import Batch, Constraint, Method

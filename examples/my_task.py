@@ -11,6 +11,7 @@ rows record (``collapsed``).
   nesybench check --plugin examples/my_task.py --task mnist-mul
   nesybench bench --suite smoke --plugin examples/my_task.py --add-task mnist-mul
 """
+
 import itertools
 
 import numpy as np
@@ -24,8 +25,9 @@ from tasks.nets import LeNet, PerImage
 
 PRODUCTS = sorted({a * b for a, b in itertools.product(range(10), repeat=2)})  # the 37 products
 # the same knowledge for the methods that reason in ProbLog (DeepProbLog) and in ASP (NeurASP)
-PROBLOG = ("nn(mnist_net,[X],Y,[0,1,2,3,4,5,6,7,8,9]) :: digit(X,Y).\n"
-           "product(X,Y,Z) :- digit(X,A), digit(Y,B), Z is A*B.\n")
+PROBLOG = (
+    "nn(mnist_net,[X],Y,[0,1,2,3,4,5,6,7,8,9]) :: digit(X,Y).\nproduct(X,Y,Z) :- digit(X,A), digit(Y,B), Z is A*B.\n"
+)
 ASP = "img(0..1).\n1 { digit(I, K) : K = 0..9 } 1 :- img(I).\nprod(A * B) :- digit(0, A), digit(1, B).\n"
 
 
@@ -55,16 +57,20 @@ class MnistMul(Task):
                 b.define("and", aux, [digit[0][x], digit[1][y]])
                 derived.append((b.atom(aux) - 1, x, 10 + y))
             for p in PRODUCTS:
-                b.clause(f"-prod({p})", *[f"aux({x},{y})" for x, y in itertools.product(range(10), repeat=2)
-                                          if x * y == p])
+                b.clause(
+                    f"-prod({p})", *[f"aux({x},{y})" for x, y in itertools.product(range(10), repeat=2) if x * y == p]
+                )
                 for x, y in itertools.product(range(10), repeat=2):
                     if x * y == p:
                         b.clause(f"-aux({x},{y})", f"prod({p})")
             cnf = b.build()
             self.prod0_ = cnf.index("prod(0)") - 1  # the prod atoms are consecutive, in PRODUCTS' order
-            self.constraint_ = Constraint(cnf, [NeuralGroup("digit", torch.arange(20).reshape(2, 10))],
-                                          derived=torch.tensor(derived),
-                                          programs={"problog": Program(PROBLOG, "product", PRODUCTS), "asp": Program(ASP)})
+            self.constraint_ = Constraint(
+                cnf,
+                [NeuralGroup("digit", torch.arange(20).reshape(2, 10))],
+                derived=torch.tensor(derived),
+                programs={"problog": Program(PROBLOG, "product", PRODUCTS), "asp": Program(ASP)},
+            )
         return self.constraint_
 
     def setup(self, seed: int, device: torch.device) -> None:
@@ -78,7 +84,7 @@ class MnistMul(Task):
         self.test_y_ = torch.as_tensor(data.test_y[test]).to(device)
         c = self.constraint()
         ev = torch.zeros(len(train), c.n_atoms)
-        ev[:, self.prod0_: self.prod0_ + len(PRODUCTS)] = -1.0
+        ev[:, self.prod0_ : self.prod0_ + len(PRODUCTS)] = -1.0
         col = torch.as_tensor([PRODUCTS.index(int(p)) for p in (self.y_[:, 0] * self.y_[:, 1]).tolist()])
         ev[torch.arange(len(train)), self.prod0_ + col] = 1.0
         self.evidence_ = ev.to(device)
@@ -88,12 +94,18 @@ class MnistMul(Task):
 
     def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         for o in shuffled_batches(len(self.y_), batch_size, generator, self.y_.device):
-            yield Batch(x=self.x_[o], evidence=self.evidence_[o], labels={"digit": self.y_[o]},
-                        target=(self.y_[o, 0] * self.y_[o, 1]).tolist())
+            yield Batch(
+                x=self.x_[o],
+                evidence=self.evidence_[o],
+                labels={"digit": self.y_[o]},
+                target=(self.y_[o, 0] * self.y_[o, 1]).tolist(),
+            )
 
     @torch.no_grad()
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
         pred = net(self.test_x_)["digit"].argmax(-1)  # (n, 2)
         prod = pred[:, 0] * pred[:, 1] == self.test_y_[:, 0] * self.test_y_[:, 1]
-        return {"digit_acc": 100.0 * (pred == self.test_y_).float().mean().item(),
-                "prod_acc": 100.0 * prod.float().mean().item()}
+        return {
+            "digit_acc": 100.0 * (pred == self.test_y_).float().mean().item(),
+            "prod_acc": 100.0 * prod.float().mean().item(),
+        }

@@ -3,6 +3,7 @@
 (:mod:`harness.runner` with the training loop), and the built-in tasks and methods (whose heavy
 packages, PySDD, ProbLog and the others, each import when a run first needs them). Importing starts
 no thread, so forks of the server are safe."""
+
 import torch  # noqa: F401
 import torch._dynamo  # noqa: F401
 

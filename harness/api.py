@@ -17,6 +17,7 @@ the steps of any network's outputs (one step for a network without them); the su
 averages over the steps, CL-STE chooses a step for L_cnf (``cnf_step``) and applies L_bound and
 L_cont over all of them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import torch
 
 from .cnf import CNF
 from .errors import UserError, did_you_mean
+
 
 class StepOutputs(dict):
     """A recurrent network's outputs: the dict itself holds the final step's {group: logits (B, G, K)};
@@ -85,9 +87,9 @@ HINTS = {
     "encoding": "the encoding's name (str), for people reading the constraint",
     "always_keep": "(m,) bool tensor: clauses CL-STE's clause filtering never drops",
     "exactly_one": "families of 'exactly one of these atoms' sets that the CNF also encodes, each an (E, k) "
-                   "tensor of neural atoms; CL-STE's w_cont asks each set's probabilities to sum to one",
+    "tensor of neural atoms; CL-STE's w_cont asks each set's probabilities to sum to one",
     "var_blocks": "lists of atom columns, one per block, that the semantic loss's vtree follows in order "
-                  "(mnist-add's compact encoding: one block per column of the addition)",
+    "(mnist-add's compact encoding: one block per column of the addition)",
 }
 
 
@@ -122,8 +124,10 @@ class Constraint:
         n = self.cnf.n_atoms
         unknown = sorted(set(self.programs) - set(LANGUAGES)) + sorted(set(self.hints) - set(HINTS))
         if unknown:
-            raise ValueError(f"constraint: unknown program language or hint {unknown[0]!r}; "
-                             f"languages: {', '.join(LANGUAGES)}; hints: {', '.join(HINTS)}")
+            raise ValueError(
+                f"constraint: unknown program language or hint {unknown[0]!r}; "
+                f"languages: {', '.join(LANGUAGES)}; hints: {', '.join(HINTS)}"
+            )
         if "exactly_one" in self.hints:
             self.hints["exactly_one"] = [torch.as_tensor(f, dtype=torch.long) for f in self.hints["exactly_one"]]
             if any(f.dim() != 2 for f in self.hints["exactly_one"]):
@@ -213,8 +217,9 @@ def _coerce(key: str, value: Any, default: Any, owner: str) -> Any:
     return value
 
 
-def resolve_params(defaults: dict[str, Any], given: dict[str, Any], owner: str, what: str,
-                   choices: dict[str, tuple] | None = None) -> dict[str, Any]:
+def resolve_params(
+    defaults: dict[str, Any], given: dict[str, Any], owner: str, what: str, choices: dict[str, tuple] | None = None
+) -> dict[str, Any]:
     """Merge given parameters into defaults; unknown keys, wrong types and values outside
     ``choices`` ({key: allowed values}) are user errors."""
     out = dict(defaults)
@@ -225,8 +230,10 @@ def resolve_params(defaults: dict[str, Any], given: dict[str, Any], owner: str, 
         out[k] = _coerce(k, v, defaults[k], owner)
     for k, allowed in (choices or {}).items():
         if k in out and out[k] not in allowed:
-            raise UserError(f"{owner}: {k}={out[k]!r} unknown{did_you_mean(out[k], allowed)}; "
-                            f"choose one of {', '.join(map(str, allowed))}")
+            raise UserError(
+                f"{owner}: {k}={out[k]!r} unknown{did_you_mean(out[k], allowed)}; "
+                f"choose one of {', '.join(map(str, allowed))}"
+            )
     return out
 
 
@@ -238,8 +245,13 @@ def check_bounds(values: dict[str, Any], bounds: dict[str, tuple], owner: str, w
         if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
         if (low is not None and v < low) or (high is not None and v > high):
-            rng = (f"{low}..{high}" if low is not None and high is not None
-                   else f">= {low}" if low is not None else f"<= {high}")
+            rng = (
+                f"{low}..{high}"
+                if low is not None and high is not None
+                else f">= {low}"
+                if low is not None
+                else f"<= {high}"
+            )
             raise UserError(f"{owner}: {what} {k}={v} is outside what it supports ({rng}); give a value in that range")
 
 
@@ -279,8 +291,9 @@ class Method:
     labelled_only: ClassVar[bool] = False
 
     def __init__(self, **hp):
-        self.hp = resolve_params({"w_label": 0.0, **self.hparams}, hp, f"method {self.key}", "hyper-parameter",
-                                 self.hparam_choices)
+        self.hp = resolve_params(
+            {"w_label": 0.0, **self.hparams}, hp, f"method {self.key}", "hyper-parameter", self.hparam_choices
+        )
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         """One-off symbolic work (compilation, grounding, matrices); timed as setup_seconds."""
@@ -298,7 +311,6 @@ class Method:
         """Facts about what ``prepare`` built, recorded with each result row as ``method_describe``
         (e.g. a compiled circuit's size); none by default."""
         return {}
-
 
 
 class Task:
@@ -374,8 +386,10 @@ class Task:
     def label_loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
         """The task's supervised loss on its labels (cross-entropy per neural group by default)."""
         if not self.has_labels:
-            raise UserError(f"task {self.key} has no training labels besides its constraint's evidence; "
-                            "set the method's w_label to 0")
+            raise UserError(
+                f"task {self.key} has no training labels besides its constraint's evidence; "
+                "set the method's w_label to 0"
+            )
         return supervised_loss(outputs, batch)
 
     def describe(self) -> dict[str, Any]:

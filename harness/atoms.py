@@ -18,6 +18,7 @@ The values of one batch are a (B, n) tensor over the CNF's n atoms:
 :class:`AtomLayout` once and work in its order (neural atoms, derived atoms stage by stage, the
 others), which needs no scatter per batch.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -51,7 +52,11 @@ class AtomLayout:
         if constraint.derived is not None and len(constraint.derived):
             stages.append(("and", constraint.derived))
         stages += list(getattr(constraint, "derived_ops", []) or [])
-        placed = torch.cat(cols + [rows[:, 0] for _, rows in stages]) if (cols or stages) else torch.zeros(0, dtype=torch.long)
+        placed = (
+            torch.cat(cols + [rows[:, 0] for _, rows in stages])
+            if (cols or stages)
+            else torch.zeros(0, dtype=torch.long)
+        )
         if len(torch.unique(placed)) != len(placed):
             raise ValueError("an atom is both neural and derived, or derived twice")
         rest = torch.ones(n_atoms, dtype=torch.bool)
@@ -67,7 +72,9 @@ class AtomLayout:
         for kind, rows in stages:
             comps = rows[:, 1:].to(device)
             pad = 0 if kind == "and" else 1
-            self.stages.append((kind, torch.where(comps < 0, torch.full_like(comps, pad), self.pos[comps.clamp(min=0)] + 2)))
+            self.stages.append(
+                (kind, torch.where(comps < 0, torch.full_like(comps, pad), self.pos[comps.clamp(min=0)] + 2))
+            )
         # without padded components the constant slots are not needed: positions shifted by 2
         self.direct = all(bool((c >= 2).all()) for _, c in self.stages)
         self.direct_stages = [(kind, c - 2) for kind, c in self.stages] if self.direct else []
@@ -75,8 +82,12 @@ class AtomLayout:
     def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, n_neural): softmax (categorical) or sigmoid (bernoulli) of each group, layout order."""
         B = outputs[self.groups[0][0]].shape[0]
-        parts = [(torch.sigmoid(outputs[name]) if kind == "bernoulli" else torch.softmax(outputs[name], dim=-1))
-                 .reshape(B, -1) for name, kind in self.groups]
+        parts = [
+            (torch.sigmoid(outputs[name]) if kind == "bernoulli" else torch.softmax(outputs[name], dim=-1)).reshape(
+                B, -1
+            )
+            for name, kind in self.groups
+        ]
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def derive(self, neural: torch.Tensor, and_fn, or_fn, pad: bool = True) -> torch.Tensor:
@@ -94,7 +105,9 @@ class AtomLayout:
         v = w if self.direct else w[:, 2:]
         return torch.cat([v, v.new_zeros(B, self.n_rest)], 1) if self.n_rest and pad else v
 
-    def evaluate(self, outputs: dict[str, torch.Tensor], g: torch.Tensor, and_fn: Reduce, or_fn: Reduce) -> torch.Tensor:
+    def evaluate(
+        self, outputs: dict[str, torch.Tensor], g: torch.Tensor, and_fn: Reduce, or_fn: Reduce
+    ) -> torch.Tensor:
         """(B, n) atom values in layout order (module docstring); ``g`` (B, n) is the evidence in
         layout order (``evidence[:, self.order]``)."""
         t = self.derive(self.probabilities(outputs), and_fn, or_fn)
@@ -111,8 +124,13 @@ def exclusive_sum(x: torch.Tensor) -> torch.Tensor:
     return x.sum(-1).clamp(max=1.0)
 
 
-def atom_values(constraint: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor,
-                and_fn: Reduce = product, or_fn: Reduce = exclusive_sum) -> torch.Tensor:
+def atom_values(
+    constraint: Constraint,
+    outputs: dict[str, torch.Tensor],
+    evidence: torch.Tensor,
+    and_fn: Reduce = product,
+    or_fn: Reduce = exclusive_sum,
+) -> torch.Tensor:
     """(B, n) value of every atom of ``constraint``, in CNF column order (see the module docstring).
 
     outputs: {group: logits (B, G, K)}; evidence: (B, n) in {-1, 0, 1}. Differentiable in the

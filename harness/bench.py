@@ -13,6 +13,7 @@ Runs go one at a time on this machine (:func:`run_plan_local`) or, with ``--exec
 tasks with the same budgets, run ids and files (:mod:`harness.ray_exec`, docs/ray.md). The options
 arrive as one :class:`~harness.runner.BenchOptions`, built by the command line.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,17 @@ from .errors import UserError
 from .loop import RunConfig, run_identity, validate_configs
 from .registry import get_method, get_task
 from .report import write_report
-from .runner import (BenchOptions, RunSpec, SetupTimeouts, final_row, format_seconds, not_run_note, not_run_row,
-                     run_isolated, run_name)
+from .runner import (
+    BenchOptions,
+    RunSpec,
+    SetupTimeouts,
+    final_row,
+    format_seconds,
+    not_run_note,
+    not_run_row,
+    run_isolated,
+    run_name,
+)
 from .suites import Entry, get_suite
 
 
@@ -45,9 +55,25 @@ def plan(entries: list[Entry], opts: BenchOptions, dirs: dict[str, str]) -> list
             raise UserError(f"suite {opts.suite}: task {entry.task} needs {flag} (paper-scale data)")
         for method, hp in list(entry.methods) + extra:
             for seed in entry.seeds:
-                out.append((entry, RunConfig(entry.task, method, seed, entry.epochs, entry.batch_size, entry.lr,
-                                             dict(hp), dict(entry.tp), opts.device, opts.threads, dirs,
-                                             lr_schedule=entry.lr_schedule)))
+                out.append(
+                    (
+                        entry,
+                        RunConfig(
+                            entry.task,
+                            method,
+                            seed,
+                            entry.epochs,
+                            entry.batch_size,
+                            entry.lr,
+                            dict(hp),
+                            dict(entry.tp),
+                            opts.device,
+                            opts.threads,
+                            dirs,
+                            lr_schedule=entry.lr_schedule,
+                        ),
+                    )
+                )
     validate_configs([cfg for _, cfg in out], opts.results)
     return out
 
@@ -63,8 +89,17 @@ def added_tasks(entries: list[Entry], keys: list[str]) -> list[Entry]:
     first = entries[0]
     for key in keys:
         get_task(key)  # a typo is found before anything runs
-        out.append(Entry(task=key, tp={}, methods=[(m, {}) for m in methods], seeds=list(first.seeds), epochs=None,
-                         setup_budget=first.setup_budget, run_budget=first.run_budget))
+        out.append(
+            Entry(
+                task=key,
+                tp={},
+                methods=[(m, {}) for m in methods],
+                seeds=list(first.seeds),
+                epochs=None,
+                setup_budget=first.setup_budget,
+                run_budget=first.run_budget,
+            )
+        )
     return out
 
 

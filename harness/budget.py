@@ -15,6 +15,7 @@ limit outside a run, e.g. a conformance check's ``prepare``) and :class:`Allowan
 method spends in one part of its work, summed over the run, e.g. DeepProbLog's ``max_seconds``);
 each raises in the phase that overran.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,14 +33,14 @@ class BudgetExceeded(Exception):
     it was set (``--run-budget``, ``suite default``); both are None for a limit of a method's own
     (e.g. the semantic loss's ``max_compile_seconds``), whose message names the phase."""
 
-    def __init__(self, phase: str, limit: float, elapsed: float, budget: str | None = None,
-                 source: str | None = None):
+    def __init__(self, phase: str, limit: float, elapsed: float, budget: str | None = None, source: str | None = None):
         if budget is None:
             msg = f"{phase} budget exceeded: {elapsed:.1f} s reached, limit {limit:g} s"
         else:
             during = "" if budget == phase else f" during {phase}"
-            msg = (f"{budget} budget exceeded{during}: {elapsed:.1f} s reached, limit {limit:g} s"
-                   + (f" (set by {source})" if source else ""))
+            msg = f"{budget} budget exceeded{during}: {elapsed:.1f} s reached, limit {limit:g} s" + (
+                f" (set by {source})" if source else ""
+            )
         super().__init__(msg)
         self.phase, self.limit, self.elapsed, self.budget, self.source = phase, limit, elapsed, budget, source
 

@@ -20,12 +20,15 @@ derived atoms computed from the gold symbols and other unknown atoms false), ``d
 reports sort by and plot).
 
 A method declares checks that do not apply to it in ``Method.conformance_exempt`` ({check:
-reason}, or {"task:<key>": reason} for every check on one task, or {"check@task": reason} for one check on one task), and may set ``Method.conformance_hp`` to isolate its constraint term (CL-STE: w_bound =
-0); ``nesybench check --hp KEY=VALUE`` checks another setting (semantic-loss: ``--hp engine=klay``). An exempt check still runs and is expected to fail: it is reported as ``exempt`` with its
+reason}, or {"task:<key>": reason} for every check on one task, or {"check@task": reason} for one check on one task),
+and may set ``Method.conformance_hp`` to isolate its constraint term (CL-STE: w_bound =
+0); ``nesybench check --hp KEY=VALUE`` checks another setting (semantic-loss: ``--hp engine=klay``). An exempt check
+still runs and is expected to fail: it is reported as ``exempt`` with its
 reason, and as a failure if it passes (the exemption is stale). A check that overruns its time
 budget fails. Only a check that cannot apply (the method skips the task, the task has no gold
 labels) is skipped. Each failure message says what to look at.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,8 +46,13 @@ from .errors import SkipRun, UserError
 from .presets import method_preset
 from .registry import METHODS, TASKS, get_method, get_task, load_builtins
 
-METHOD_CHECKS = ("finite_scalar", "violated_positive_differentiable", "zero_on_gold", "evidence_respected",
-                 "prepare_not_repeated")
+METHOD_CHECKS = (
+    "finite_scalar",
+    "violated_positive_differentiable",
+    "zero_on_gold",
+    "evidence_respected",
+    "prepare_not_repeated",
+)
 TASK_CHECKS = ("gold_satisfies_cnf", "deterministic", "tiny_run_offline", "main_metric_reported")
 PREPARE_SECONDS = 10.0
 ZERO_TOL = 1e-3
@@ -71,9 +79,14 @@ class CheckOverBudget(Exception):
 def _alarm(seconds: float, what: str):
     """The check's time budget for one step, in CPU seconds of this process (other processes' load
     does not count; :func:`harness.budget.deadline`): over it, the check fails."""
-    return deadline(seconds, lambda: CheckOverBudget(
-        f"{what} exceeded the check budget of {seconds:g} CPU seconds: is the symbolic work this slow on a "
-        "tiny instance (a compilation that blows up), or is the tiny instance too large?"), cpu=True)
+    return deadline(
+        seconds,
+        lambda: CheckOverBudget(
+            f"{what} exceeded the check budget of {seconds:g} CPU seconds: is the symbolic work this slow on a "
+            "tiny instance (a compilation that blows up), or is the tiny instance too large?"
+        ),
+        cpu=True,
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -146,10 +159,12 @@ def exemption(method_cls: type, check: str, task_key: str) -> str | None:
     return exempt.get(check) or exempt.get(f"{check}@{task_key}") or exempt.get(f"task:{task_key}")
 
 
-def run_method_check(check: str, method_key: str, task_key: str, hp: dict | None = None,
-                     honour_exempt: bool = True) -> CheckResult:
+def run_method_check(
+    check: str, method_key: str, task_key: str, hp: dict | None = None, honour_exempt: bool = True
+) -> CheckResult:
     """One method check on one task; ``hp``: hyper-parameters over the task's preset and the
-    method's conformance settings (e.g. semantic-loss's engine). With ``honour_exempt``, a check the method declares exempt is
+    method's conformance settings (e.g. semantic-loss's engine). With ``honour_exempt``, a check the method declares
+    exempt is
     expected to fail: ``exempt`` when it does, ``failed`` when it passes (the exemption is stale);
     without, its plain outcome (the test suite marks those cases as strict expected failures)."""
     cls = get_method(method_key)
@@ -159,8 +174,13 @@ def run_method_check(check: str, method_key: str, task_key: str, hp: dict | None
         return r
     if r.status == "failed":
         return CheckResult(check, method_key, task_key, "exempt", reason)
-    return CheckResult(check, method_key, task_key, "failed",
-                       f"declared exempt ({reason}) but it passes: remove it from {cls.__name__}.conformance_exempt")
+    return CheckResult(
+        check,
+        method_key,
+        task_key,
+        "failed",
+        f"declared exempt ({reason}) but it passes: remove it from {cls.__name__}.conformance_exempt",
+    )
 
 
 def _plain_method_check(check: str, method_key: str, task_key: str, hp: dict | None = None) -> CheckResult:
@@ -183,24 +203,33 @@ def _finite_scalar(m, task, batch):
     loss = _loss(m, outs, batch)
     assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
         f"loss() returned {type(loss).__name__} of shape {tuple(getattr(loss, 'shape', ()))}: return a 0-dim "
-        "tensor (e.g. take .mean() over the batch)")
-    assert torch.isfinite(loss), (f"the loss of random outputs is {loss.item()}: a log of 0 or a division by a "
-                                  "zero count? clamp probabilities (e.g. .clamp(min=1e-12)) before log")
+        "tensor (e.g. take .mean() over the batch)"
+    )
+    assert torch.isfinite(loss), (
+        f"the loss of random outputs is {loss.item()}: a log of 0 or a division by a "
+        "zero count? clamp probabilities (e.g. .clamp(min=1e-12)) before log"
+    )
 
 
 def _violated(m, task, batch):
     outs = {k: (v / SCALE).requires_grad_(True) for k, v in gold_outputs(task, batch, wrong=True).items()}
     loss = _loss(m, outs, batch)
-    assert loss.item() > 0, (f"the loss of outputs that violate the constraint is {loss.item()}, expected > 0: "
-                             "does the loss read the evidence (batch.evidence) and the task's CNF?")
+    assert loss.item() > 0, (
+        f"the loss of outputs that violate the constraint is {loss.item()}, expected > 0: "
+        "does the loss read the evidence (batch.evidence) and the task's CNF?"
+    )
     if not loss.requires_grad:
-        raise AssertionError("the loss does not depend on the outputs (it has no gradient): did you detach, call "
-                             ".item()/.tolist(), or binarize without a straight-through estimator?")
+        raise AssertionError(
+            "the loss does not depend on the outputs (it has no gradient): did you detach, call "
+            ".item()/.tolist(), or binarize without a straight-through estimator?"
+        )
     loss.backward()
     gsum = sum(float(o.grad.abs().sum()) for o in outs.values() if o.grad is not None)
-    assert gsum > 0, ("no gradient reaches the outputs on violating predictions: did you detach or binarize "
-                      "without a straight-through estimator, or does the loss saturate (a clamp or a max that "
-                      "is flat there)?")
+    assert gsum > 0, (
+        "no gradient reaches the outputs on violating predictions: did you detach or binarize "
+        "without a straight-through estimator, or does the loss saturate (a clamp or a max that "
+        "is flat there)?"
+    )
 
 
 def _zero(m, task, batch):
@@ -208,7 +237,8 @@ def _zero(m, task, batch):
     assert abs(loss.item()) < ZERO_TOL, (
         f"the loss of confident gold outputs (which satisfy the constraint) is {loss.item()}, expected about 0: "
         "does it include a term that is not about the constraint (weight it 0 in conformance_hp), or does it "
-        "read the CNF's atoms in another order than NeuralGroup.atoms?")
+        "read the CNF's atoms in another order than NeuralGroup.atoms?"
+    )
 
 
 def _evidence(m, task, batch):
@@ -220,14 +250,18 @@ def _evidence(m, task, batch):
         raise CheckSkipped("all examples of the tiny batch have the same evidence")
     other = Batch(batch.x, ev[perm], batch.labels, batch.target, batch.labelled)
     moved = _loss(m, gold, other).item()
-    assert moved > base + ZERO_TOL, (f"the loss ignores the evidence: {base} with the examples' own, {moved} with "
-                                     "another example's: read batch.evidence (1 true, -1 false, 0 unknown)")
+    assert moved > base + ZERO_TOL, (
+        f"the loss ignores the evidence: {base} with the examples' own, {moved} with "
+        "another example's: read batch.evidence (1 true, -1 false, 0 unknown)"
+    )
 
 
 def _not_repeated(m, task, batch):
     def blocked(*a, **k):
-        raise AssertionError("loss() redid one-off symbolic work (a CNF conversion or an SDD manager): build it "
-                             "once in prepare() and keep it in an attribute ending in _")
+        raise AssertionError(
+            "loss() redid one-off symbolic work (a CNF conversion or an SDD manager): build it "
+            "once in prepare() and keep it in an attribute ending in _"
+        )
 
     patches = [(CNF, name) for name in ("matrix", "padded", "normalized", "to_dimacs")]
     try:
@@ -246,8 +280,13 @@ def _not_repeated(m, task, batch):
             setattr(obj, name, val)
 
 
-_METHOD_FNS = {"finite_scalar": _finite_scalar, "violated_positive_differentiable": _violated,
-               "zero_on_gold": _zero, "evidence_respected": _evidence, "prepare_not_repeated": _not_repeated}
+_METHOD_FNS = {
+    "finite_scalar": _finite_scalar,
+    "violated_positive_differentiable": _violated,
+    "zero_on_gold": _zero,
+    "evidence_respected": _evidence,
+    "prepare_not_repeated": _not_repeated,
+}
 
 
 def run_task_check(check: str, task_key: str) -> CheckResult:
@@ -272,8 +311,10 @@ def _gold_satisfies(task_key):
     lit = torch.where(sign > 0, vv, torch.where(sign < 0, 1 - vv, torch.zeros_like(vv)))
     sat = lit.max(-1).values == 1  # (B, m)
     bad = (~sat).nonzero()
-    assert len(bad) == 0, (f"{len(bad)} clauses violated by gold symbols + evidence; first: example "
-                           f"{int(bad[0, 0])}, clause {int(bad[0, 1]) + 1}")
+    assert len(bad) == 0, (
+        f"{len(bad)} clauses violated by gold symbols + evidence; first: example "
+        f"{int(bad[0, 0])}, clause {int(bad[0, 1]) + 1}"
+    )
 
 
 def _deterministic(task_key):
@@ -304,8 +345,9 @@ def _tiny_offline(task_key):
     socket.create_connection = no_network
     try:
         with tempfile.TemporaryDirectory() as d:
-            row = run(RunConfig(task_key, "supervised", epochs=1, batch_size=8, tp=dict(cls.tiny_params),
-                                device="cpu"), d)
+            row = run(
+                RunConfig(task_key, "supervised", epochs=1, batch_size=8, tp=dict(cls.tiny_params), device="cpu"), d
+            )
         assert row["status"] == "ok", f"tiny run ended {row['status']}: {row.get('error')}"
     finally:
         socket.socket.connect, socket.create_connection = saved
@@ -318,14 +360,21 @@ def _main_metric(task_key):
     net.eval()
     keys = sorted(task.evaluate(net, torch.device("cpu")))
     name = type(task).__name__
-    assert type(task).main_metric, f"{name}.main_metric is empty: set it to one of evaluate()'s keys ({', '.join(keys)})"
+    assert type(task).main_metric, (
+        f"{name}.main_metric is empty: set it to one of evaluate()'s keys ({', '.join(keys)})"
+    )
     assert type(task).main_metric in keys, (
         f"{name}.main_metric is {type(task).main_metric!r}, but evaluate() returns {', '.join(keys) or 'nothing'}: "
-        "name one of those keys (reports take the headline metric from it)")
+        "name one of those keys (reports take the headline metric from it)"
+    )
 
 
-_TASK_FNS = {"gold_satisfies_cnf": _gold_satisfies, "deterministic": _deterministic,
-             "tiny_run_offline": _tiny_offline, "main_metric_reported": _main_metric}
+_TASK_FNS = {
+    "gold_satisfies_cnf": _gold_satisfies,
+    "deterministic": _deterministic,
+    "tiny_run_offline": _tiny_offline,
+    "main_metric_reported": _main_metric,
+}
 
 
 def all_cases(methods: list[str] | None = None, tasks: list[str] | None = None):
@@ -342,8 +391,9 @@ def run_case(check: str, method: str | None, task: str, hp: dict | None = None) 
     return run_task_check(check, task) if method is None else run_method_check(check, method, task, hp)
 
 
-def run_checks(methods: list[str] | None = None, tasks: list[str] | None = None, on_result=None,
-               hp: dict | None = None) -> list[CheckResult]:
+def run_checks(
+    methods: list[str] | None = None, tasks: list[str] | None = None, on_result=None, hp: dict | None = None
+) -> list[CheckResult]:
     for m in methods or []:
         get_method(m)(**(hp or {}))  # unknown methods and hyper-parameters are user errors, before any check
     if hp and not methods:

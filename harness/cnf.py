@@ -4,6 +4,7 @@ Atoms are 1-based in DIMACS and in :attr:`CNF.clauses` (signed ints, as in DIMAC
 (:meth:`CNF.matrix`, :meth:`CNF.padded`) use 0-based columns, atom k -> column k-1 (as the
 reference ``sat.py``).
 """
+
 from __future__ import annotations
 
 import os

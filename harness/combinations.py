@@ -17,6 +17,7 @@ clause list. A method that needs the list (the semantic loss's compilation, the 
 reads ``cnf.clauses`` and gets :class:`~harness.errors.SkipRun` with the reason: a ``skipped`` row,
 never a loss over an empty CNF.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

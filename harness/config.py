@@ -1,6 +1,7 @@
 """What the command line gives, parsed and checked: KEY=VALUE lists, data directories, the results
 directory, counts. Shared by :mod:`harness.cli` and the suite runner (:mod:`harness.bench`); every
 problem is a one-line :class:`~harness.errors.UserError`, found before any run starts."""
+
 from __future__ import annotations
 
 import argparse

@@ -8,11 +8,10 @@ categorical group's K logits, the sign of a bernoulli group's logit), summed on 
 synchronisation per batch. The row records ``collapsed``: {group: the one class} for each group
 whose predictions (at least :data:`MIN_PREDICTIONS` of them) all fell into one class.
 """
+
 from __future__ import annotations
 
 import torch
-
-
 
 #: fewer predictions of a group than this say nothing about collapse
 MIN_PREDICTIONS = 10

@@ -4,6 +4,7 @@ Anything raised as :class:`UserError` is printed by the CLI as a single line wit
 status and no traceback. Library code raises it for every bad input (unknown names, malformed files,
 impossible options); any other exception is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import difflib

@@ -5,6 +5,7 @@ loaded, and scored either on the task's own test split (as at the end of trainin
 file the user names, through the task's optional ``evaluate_file(net, path, device, limit)``
 (e.g. a Sudoku ``quiz,solution`` CSV file).
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,9 @@ def load_network(model: str, device: torch.device) -> tuple[RunConfig, Any, torc
     return cfg, task, net.to(device).eval()
 
 
-def evaluate_saved(model: str, data: str | None = None, device: str = "auto", threads: int = 1,
-                   limit: int = 0) -> dict[str, float]:
+def evaluate_saved(
+    model: str, data: str | None = None, device: str = "auto", threads: int = 1, limit: int = 0
+) -> dict[str, float]:
     """Metrics of the network in ``model`` on ``data`` (a file for the task's ``evaluate_file``) or,
     without ``data``, on the task's test split of the saved run's seed."""
     torch.set_num_threads(threads)

@@ -19,6 +19,7 @@ The process calls a function with its arguments (the suite runner's
 :func:`harness.runner.run_in_process` with a run's spec), or runs a ``nesybench`` command line as
 ``python -m harness ARGV`` would.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -65,8 +66,15 @@ def command(argv: list[str]) -> None:
     runpy.run_module("harness", run_name="__main__", alter_sys=True)
 
 
-def _child(target: Callable[..., int | None], args: tuple, cwd: str, env: dict[str, str], memory_gb: float | None,
-           out_path: str, err_path: str) -> None:
+def _child(
+    target: Callable[..., int | None],
+    args: tuple,
+    cwd: str,
+    env: dict[str, str],
+    memory_gb: float | None,
+    out_path: str,
+    err_path: str,
+) -> None:
     """The run's process: limits, the runner's directory and environment, streams to files, then
     ``target(*args)``, whose return value is the exit status."""
     _limit(memory_gb)
@@ -135,8 +143,9 @@ class RunProcess:
         self._tail = _Tail(out_path, err_path)
         # the run's parent is the fork server; RUNNER_PID names the process that started the run
         env = {**os.environ, RUNNER_PID: str(os.getpid())}
-        self._proc = _ctx().Process(target=_child, args=(target, args, os.getcwd(), env, memory_gb, out_path,
-                                                        err_path), daemon=False)
+        self._proc = _ctx().Process(
+            target=_child, args=(target, args, os.getcwd(), env, memory_gb, out_path, err_path), daemon=False
+        )
         self._proc.start()
 
     @property

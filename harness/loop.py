@@ -5,6 +5,7 @@ Per epoch: train (timed with CUDA synchronisation where it applies), evaluate (t
 one result row. Set-up is timed in two parts: ``data_seconds`` (the task loads or generates data)
 and ``setup_seconds`` (the method's one-off symbolic work in ``prepare``).
 """
+
 from __future__ import annotations
 
 import json
@@ -109,8 +110,10 @@ def build(cfg: RunConfig):
         raise UserError(f"epochs and batch size must be >= 1 and lr > 0; got {train}")
     schedule = train.pop("lr_schedule", "constant")
     if schedule not in LR_SCHEDULES:
-        raise UserError(f"unknown lr schedule {schedule!r}{did_you_mean(str(schedule), LR_SCHEDULES)}; "
-                        f"choose one of {', '.join(LR_SCHEDULES)}")
+        raise UserError(
+            f"unknown lr schedule {schedule!r}{did_you_mean(str(schedule), LR_SCHEDULES)}; "
+            f"choose one of {', '.join(LR_SCHEDULES)}"
+        )
     if schedule != "constant":  # a constant rate adds no key: the run ids of constant-rate runs stay
         train["lr_schedule"] = schedule
     return task, method, train
@@ -119,11 +122,20 @@ def build(cfg: RunConfig):
 def run_config_key(cfg: RunConfig, task, method, train) -> dict[str, Any]:
     """What identifies a run: equal keys are the same experiment on the same code version."""
     return {
-        "task": task.key, "task_version": task.version, "task_hash": code_hash(type(task)),
-        "method": method.key, "method_version": method.version, "method_hash": code_hash(type(method)),
-        "loop_hash": loop_hash(), "hp": method.hp, "tp": task.tp, "seed": cfg.seed, **train,
+        "task": task.key,
+        "task_version": task.version,
+        "task_hash": code_hash(type(task)),
+        "method": method.key,
+        "method_version": method.version,
+        "method_hash": code_hash(type(method)),
+        "loop_hash": loop_hash(),
+        "hp": method.hp,
+        "tp": task.tp,
+        "seed": cfg.seed,
+        **train,
         "data": {k: os.path.abspath(v) for k, v in cfg.data_dirs.items()},
-        "device": cfg.device, "threads": cfg.threads,
+        "device": cfg.device,
+        "threads": cfg.threads,
     }
 
 
@@ -182,9 +194,11 @@ class LossContractError(Exception):
     def __init__(self, method, got: str):
         path = display_path(defining_file(type(method)))
         plugin = f"--plugin {path} " if path and os.path.isabs(path) else ""
-        super().__init__(f"method {method.key}: loss() returned {got}, but must return a 0-dim tensor that requires "
-                         f"grad (e.g. the .mean() over the batch of a differentiable expression of the outputs); "
-                         f"'nesybench check {plugin}--method {method.key}' shows which contract check fails")
+        super().__init__(
+            f"method {method.key}: loss() returned {got}, but must return a 0-dim tensor that requires "
+            f"grad (e.g. the .mean() over the batch of a differentiable expression of the outputs); "
+            f"'nesybench check {plugin}--method {method.key}' shows which contract check fails"
+        )
 
 
 def _loss_text(loss: Any) -> str:
@@ -224,14 +238,23 @@ def stale_timeout(row: dict[str, Any], budget: Budget) -> str | None:
     if now is not None and now <= float(limit) * (1 + 1e-9):
         return None
     source = f" ({row['budget_source']})" if row.get("budget_source") else ""
-    return (f"it timed out under a {row['timeout_budget']} budget of {float(limit):g} s{source}; "
-            + ("there is no budget now" if now is None else f"the budget now is {now:g} s"))
+    return f"it timed out under a {row['timeout_budget']} budget of {float(limit):g} s{source}; " + (
+        "there is no budget now" if now is None else f"the budget now is {now:g} s"
+    )
 
 
 def end_row(base: dict[str, Any], status: str, error: str, **extra) -> dict[str, Any]:
     """The last row of a run that ended without finishing its epochs (timeout, skipped, failed)."""
-    return {**base, "epoch": None, "status": status, "error": error, "metrics": {}, "final": True, **extra,
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        **base,
+        "epoch": None,
+        "status": status,
+        "error": error,
+        "metrics": {},
+        "final": True,
+        **extra,
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def render_facts(task, method) -> dict[str, Any]:
@@ -244,28 +267,49 @@ def render_facts(task, method) -> dict[str, Any]:
         hp_defaults = type(method)(**hp).hp
     except UserError:  # presets this code rejects: the method's own defaults
         hp_defaults = {"w_label": 0.0, **type(method).hparams}
-    return {"main_metric": type(task).main_metric or None, "tp_defaults": dict(type(task).params),
-            "param_applies": dict(getattr(type(task), "param_applies", {}) or {}), "hp_defaults": hp_defaults}
+    return {
+        "main_metric": type(task).main_metric or None,
+        "tp_defaults": dict(type(task).params),
+        "param_applies": dict(getattr(type(task), "param_applies", {}) or {}),
+        "hp_defaults": hp_defaults,
+    }
 
 
 def base_row(cfg: RunConfig, ident: RunIdentity, device: torch.device) -> dict[str, Any]:
     """The fields every row of a run carries (provenance, configuration)."""
     task, method, train, key, run_id = ident.task, ident.method, ident.train, ident.key, ident.run_id
     return {
-        "schema_version": records.SCHEMA_VERSION, "run_id": run_id,
-        "task": task.key, "task_version": task.version, "task_key": f"{task.key}-v{task.version}",
-        "method": method.key, "method_version": method.version, "method_key": f"{method.key}-v{method.version}",
-        "method_hash": key["method_hash"], "task_hash": key["task_hash"], "loop_hash": key["loop_hash"],
-        "method_file": display_path(defining_file(type(method))), "task_file": display_path(defining_file(type(task))),
-        "method_modules": local_modules(type(method)), "task_modules": local_modules(type(task)),
+        "schema_version": records.SCHEMA_VERSION,
+        "run_id": run_id,
+        "task": task.key,
+        "task_version": task.version,
+        "task_key": f"{task.key}-v{task.version}",
+        "method": method.key,
+        "method_version": method.version,
+        "method_key": f"{method.key}-v{method.version}",
+        "method_hash": key["method_hash"],
+        "task_hash": key["task_hash"],
+        "loop_hash": key["loop_hash"],
+        "method_file": display_path(defining_file(type(method))),
+        "task_file": display_path(defining_file(type(task))),
+        "method_modules": local_modules(type(method)),
+        "task_modules": local_modules(type(task)),
         "loop_modules": loop_modules(),
-        "hp": method.hp, "tp": task.tp, "size_param": getattr(task, "size_param", None),
+        "hp": method.hp,
+        "tp": task.tp,
+        "size_param": getattr(task, "size_param", None),
         **render_facts(task, method),
-        "seed": cfg.seed, "epochs": train["epochs"],
-        "batch_size": train["batch_size"], "lr": train["lr"], "lr_schedule": train.get("lr_schedule", "constant"),
+        "seed": cfg.seed,
+        "epochs": train["epochs"],
+        "batch_size": train["batch_size"],
+        "lr": train["lr"],
+        "lr_schedule": train.get("lr_schedule", "constant"),
         "device": device.type,
-        "device_name": device_name(device), "threads": cfg.threads,
-        "versions": records.package_versions(), **records.git_info(), **records.host_info(),
+        "device_name": device_name(device),
+        "threads": cfg.threads,
+        "versions": records.package_versions(),
+        **records.git_info(),
+        **records.host_info(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -317,8 +361,14 @@ def make_optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.O
         return torch.optim.Adam(params, lr=lr)
 
 
-def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None = None,
-        resume: bool = True, budget: Budget | None = None, tags: dict[str, Any] | None = None) -> dict[str, Any]:
+def run(
+    cfg: RunConfig,
+    results_dir: str,
+    progress: Callable[[str], None] | None = None,
+    resume: bool = True,
+    budget: Budget | None = None,
+    tags: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Train and evaluate one run, appending a row per epoch. Returns the last row.
 
     A run already finished with the same configuration and code version (status ok, skipped or
@@ -339,8 +389,10 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         done = records.last_row(writer.final)
         if done is None:
             kept = writer.set_aside_final("damaged")
-            log.warning(f"{who}: run {run_id}'s row file is damaged (no final row); running it again (the file is "
-                        f"kept as {kept})")
+            log.warning(
+                f"{who}: run {run_id}'s row file is damaged (no final row); running it again (the file is "
+                f"kept as {kept})"
+            )
         elif resume:
             why = stale_timeout(done, budget)
             if why is None:
@@ -354,8 +406,10 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
     base = {**base_row(cfg, ident, device), **(tags or {})}
     earlier = writer.interrupted()
     if earlier:
-        log.warning(f"{task.key} {method.key} seed {cfg.seed}: restarting run {run_id} from epoch 1; an earlier "
-                 f"attempt was interrupted (its finished epochs are kept in {earlier[-1]})")
+        log.warning(
+            f"{task.key} {method.key} seed {cfg.seed}: restarting run {run_id} from epoch 1; an earlier "
+            f"attempt was interrupted (its finished epochs are kept in {earlier[-1]})"
+        )
     writer.open()
     clock = Clock(budget)
     try:
@@ -377,9 +431,13 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         params = list(net.parameters()) + list(method.trainable())
         opt = make_optimizer(params, train["lr"])
         gen = torch.Generator().manual_seed(cfg.seed)
-        base.update(describe=task.describe(), method_describe=method.describe(),
-                    data_seconds=data_seconds, setup_seconds=setup_seconds,
-                    n_parameters=sum(p.numel() for p in net.parameters()))
+        base.update(
+            describe=task.describe(),
+            method_describe=method.describe(),
+            data_seconds=data_seconds,
+            setup_seconds=setup_seconds,
+            n_parameters=sum(p.numel() for p in net.parameters()),
+        )
         w_label = float(method.hp.get("w_label", 0.0))
         observe = observes(task)
         row: dict[str, Any] = {}
@@ -410,27 +468,51 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
                 metrics = task.evaluate(net, device)
             _sync(device)
             eval_seconds = time.perf_counter() - t0
-            row = {**base, "epoch": epoch, "status": "ok", "error": None, "metrics": metrics,
-                   "collapsed": watch.collapsed(),
-                   "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": n_steps, "train_loss": train_loss,
-                   "load_avg_1m": _load_average(),
-                   "final": epoch == train["epochs"], "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            row = {
+                **base,
+                "epoch": epoch,
+                "status": "ok",
+                "error": None,
+                "metrics": metrics,
+                "collapsed": watch.collapsed(),
+                "train_seconds": train_seconds,
+                "eval_seconds": eval_seconds,
+                "steps": n_steps,
+                "train_loss": train_loss,
+                "load_avg_1m": _load_average(),
+                "final": epoch == train["epochs"],
+                "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
             writer.append(row)
             if progress:
                 shown = " ".join(f"{k}={v:.2f}" for k, v in metrics.items())
-                progress(f"{task.key} {method.key} seed {cfg.seed} epoch {epoch}/{train['epochs']}: {shown} "
-                         f"({train_seconds:.1f}s train, {eval_seconds:.1f}s eval)")
+                progress(
+                    f"{task.key} {method.key} seed {cfg.seed} epoch {epoch}/{train['epochs']}: {shown} "
+                    f"({train_seconds:.1f}s train, {eval_seconds:.1f}s eval)"
+                )
         clock.stop()
         if cfg.save_model:
             os.makedirs(cfg.save_model, exist_ok=True)
-            torch.save({"state_dict": net.state_dict(), "config": asdict(cfg), "run_id": run_id},
-                       os.path.join(cfg.save_model, f"{run_id}.pt"))
+            torch.save(
+                {"state_dict": net.state_dict(), "config": asdict(cfg), "run_id": run_id},
+                os.path.join(cfg.save_model, f"{run_id}.pt"),
+            )
         writer.publish()
         return row
     except BudgetExceeded as e:
         clock.stop()
-        writer.append(end_row(base, "timeout", str(e), timeout_phase=e.phase, seconds_reached=e.elapsed,
-                              budget_seconds=e.limit, timeout_budget=e.budget, budget_source=e.source))
+        writer.append(
+            end_row(
+                base,
+                "timeout",
+                str(e),
+                timeout_phase=e.phase,
+                seconds_reached=e.elapsed,
+                budget_seconds=e.limit,
+                timeout_budget=e.budget,
+                budget_source=e.source,
+            )
+        )
         writer.publish()  # a timeout is a result: not retried on resume
         if progress:
             progress(f"{task.key} {method.key} seed {cfg.seed}: timeout ({e})")
@@ -454,8 +536,11 @@ def run(cfg: RunConfig, results_dir: str, progress: Callable[[str], None] | None
         else:
             last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             error = f"{type(e).__name__}: {last}"
-            site = None if isinstance(e, LossContractError) else crash_site(
-                e, [defining_file(type(method)), defining_file(type(task))])
+            site = (
+                None
+                if isinstance(e, LossContractError)
+                else crash_site(e, [defining_file(type(method)), defining_file(type(task))])
+            )
             if site:
                 error += f" (at {site})"
             extra = {"error_at": site, "traceback": "".join(traceback.format_exception(e))}

@@ -12,6 +12,7 @@ MNIST examples: two convolutions and three linear layers), every training pair o
 (floor(60000 / 2N)) and Adam. Where a peer's protocol holds part of the training set out for
 validation, or pretrains, it is said in ``differs``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,12 +39,18 @@ class Protocol:
     hp: dict = field(default_factory=dict)
 
 
-_DPL = ("DeepProbLog 2.0's own example, deepproblog/examples/MNIST/addition.py (installed with the package): "
-        "MNIST_Net, every training pair, DataLoader batch 2, train_model for 1 epoch, Adam lr 1e-3")
-_DSL = ("DeepStochLog's example examples/addition/addition.py (repository ML-KULeuven/deepstochlog), its run() "
-        "defaults: MNISTNet, batch 32, 2 epochs, Adam lr 1e-3")
-_NASP = ("NeurASP's MNIST addition example (repository azreasoners/NeurASP, examples/mnistAdd) as this project's "
-         "neurasp suite reads it: batch 1, 1 epoch, Adam lr 1e-3")
+_DPL = (
+    "DeepProbLog 2.0's own example, deepproblog/examples/MNIST/addition.py (installed with the package): "
+    "MNIST_Net, every training pair, DataLoader batch 2, train_model for 1 epoch, Adam lr 1e-3"
+)
+_DSL = (
+    "DeepStochLog's example examples/addition/addition.py (repository ML-KULeuven/deepstochlog), its run() "
+    "defaults: MNISTNet, batch 32, 2 epochs, Adam lr 1e-3"
+)
+_NASP = (
+    "NeurASP's MNIST addition example (repository azreasoners/NeurASP, examples/mnistAdd) as this project's "
+    "neurasp suite reads it: batch 1, 1 epoch, Adam lr 1e-3"
+)
 
 PROTOCOLS: list[Protocol] = [
     Protocol("deepproblog", "DeepProbLog", 1, 2, 1, 1e-3, _DPL, run_budget=7200.0),
@@ -52,10 +59,22 @@ PROTOCOLS: list[Protocol] = [
     Protocol("deepproblog", "DeepProbLog", 2, 2, 1, 1e-3, _DPL, seeds=(0,), setup_budget=600.0, run_budget=7200.0),
     Protocol("neurasp", "NeurASP", 1, 1, 1, 1e-3, _NASP),
     Protocol("neurasp", "NeurASP", 2, 1, 1, 1e-3, _NASP, seeds=(0,)),
-    *[Protocol("deepstochlog", "DeepStochLog", n, 32, 2, 1e-3, _DSL, seeds=(0, 1, 2) if n <= 2 else (0,),
-               setup_budget=1800.0, run_budget=7200.0,
-               differs="the example holds 500 training pairs out for validation; here every pair trains")
-      for n in (1, 2, 3, 4)],
+    *[
+        Protocol(
+            "deepstochlog",
+            "DeepStochLog",
+            n,
+            32,
+            2,
+            1e-3,
+            _DSL,
+            seeds=(0, 1, 2) if n <= 2 else (0,),
+            setup_budget=1800.0,
+            run_budget=7200.0,
+            differs="the example holds 500 training pairs out for validation; here every pair trains",
+        )
+        for n in (1, 2, 3, 4)
+    ],
 ]
 
 
@@ -72,8 +91,12 @@ def published() -> dict[tuple[str, int], dict]:
             except ValueError:
                 continue
             n = int(r["setting"].split("=")[1].split(";")[0])
-            out[(r["method"], n)] = {"value": value, "std": float(r["std"]) if r["std"] else None,
-                                     "source": r["source"], "status": r["status"]}
+            out[(r["method"], n)] = {
+                "value": value,
+                "std": float(r["std"]) if r["std"] else None,
+                "source": r["source"],
+                "status": r["status"],
+            }
     return out
 
 
@@ -91,15 +114,31 @@ def published_vs_run(rows: list[dict]) -> list[dict]:
     pub = published()
     out = []
     for p in PROTOCOLS:
-        mine = [r for r in rows if r.get("task") == "mnist-add" and r.get("method") == p.method
-                and int(r.get("tp", {}).get("digits", 1)) == p.digits and r.get("batch_size") == p.batch_size
-                and r.get("epochs") == p.epochs and float(r.get("lr", 0)) == p.lr]
+        mine = [
+            r
+            for r in rows
+            if r.get("task") == "mnist-add"
+            and r.get("method") == p.method
+            and int(r.get("tp", {}).get("digits", 1)) == p.digits
+            and r.get("batch_size") == p.batch_size
+            and r.get("epochs") == p.epochs
+            and float(r.get("lr", 0)) == p.lr
+        ]
         done = [r for r in mine if r.get("status") == "ok" and r.get("final")]
         ref = pub.get((p.label, p.digits))
-        rec = {"method": p.method, "digits": p.digits, "protocol": f"batch {p.batch_size}, {p.epochs} epoch(s), lr {p.lr:g}",
-               "published": ref["value"] if ref else None, "published_std": ref["std"] if ref else None,
-               "source": ref["source"] if ref else "", "seeds": len(done), "ours": None, "ours_std": None,
-               "difference": None, "verdict": "not run"}
+        rec = {
+            "method": p.method,
+            "digits": p.digits,
+            "protocol": f"batch {p.batch_size}, {p.epochs} epoch(s), lr {p.lr:g}",
+            "published": ref["value"] if ref else None,
+            "published_std": ref["std"] if ref else None,
+            "source": ref["source"] if ref else "",
+            "seeds": len(done),
+            "ours": None,
+            "ours_std": None,
+            "difference": None,
+            "verdict": "not run",
+        }
         if done:
             acc = [float(r["metrics"]["sum_acc"]) for r in done]
             rec["ours"], rec["ours_std"] = _mean_std(acc)
@@ -121,14 +160,24 @@ def published_vs_run(rows: list[dict]) -> list[dict]:
 
 def markdown(records: list[dict]) -> str:
     """The "published vs run here" table."""
-    lines = ["| method | N | protocol | published | ours (seeds) | difference | verdict | source |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | N | protocol | published | ours (seeds) | difference | verdict | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in records:
-        pub = "" if r["published"] is None else (f"{r['published']:.1f}" + (f" ± {r['published_std']:.1f}"
-                                                                           if r["published_std"] else ""))
-        ours = "" if r["ours"] is None else (f"{r['ours']:.2f}" + (f" ± {r['ours_std']:.2f}" if r["seeds"] > 1 else "")
-                                             + f" ({r['seeds']})")
+        pub = (
+            ""
+            if r["published"] is None
+            else (f"{r['published']:.1f}" + (f" ± {r['published_std']:.1f}" if r["published_std"] else ""))
+        )
+        ours = (
+            ""
+            if r["ours"] is None
+            else (f"{r['ours']:.2f}" + (f" ± {r['ours_std']:.2f}" if r["seeds"] > 1 else "") + f" ({r['seeds']})")
+        )
         diff = "" if r["difference"] is None else f"{r['difference']:+.2f}"
-        lines.append(f"| {r['method']} | {r['digits']} | {r['protocol']} | {pub} | {ours} | {diff} | {r['verdict']} | "
-                     f"{r['source']} |")
+        lines.append(
+            f"| {r['method']} | {r['digits']} | {r['protocol']} | {pub} | {ours} | {diff} | {r['verdict']} | "
+            f"{r['source']} |"
+        )
     return "\n".join(lines) + "\n"

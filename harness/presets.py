@@ -14,6 +14,7 @@ variant applies, the plain method key first, then the others in the order listed
 An out-of-tree task keeps its own presets in its ``method_defaults`` class attribute (same layout);
 the sources and reasons of the built-in ones are in docs/method.md ("The paper's settings").
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -87,8 +88,11 @@ def resolve(task_cls: type, method_cls: type, hp: dict[str, Any], tp: dict[str, 
 
     for vkey, vdefaults in table.items():
         mkey, *conds = vkey.split("|")
-        if conds and mkey == method_cls.key and all(str(value(k)) == want for k, _, want in
-                                                     (c.partition("=") for c in conds)):
+        if (
+            conds
+            and mkey == method_cls.key
+            and all(str(value(k)) == want for k, _, want in (c.partition("=") for c in conds))
+        ):
             md = {**md, **vdefaults, "_train": {**md.get("_train", {}), **vdefaults.get("_train", {})}}
     train = md.pop("_train", {})
     return {**md, **hp}, train

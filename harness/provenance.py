@@ -19,6 +19,7 @@ The walk reads the source with :mod:`ast` (nothing is imported by it); it follow
 ``from a import b`` (``b`` a module or a name of ``a``) and relative imports, at any depth of the
 module (imports inside functions count too: they run when the code does).
 """
+
 from __future__ import annotations
 
 import ast
@@ -124,8 +125,12 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 

@@ -8,6 +8,7 @@ lost attempt, and the progress line (done / running / failed, with an ETA). Ever
 for a run itself (not run, cancelled, lost, not runnable on its worker) is the local executor's
 (:mod:`harness.runner`) with the Ray fields added.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,18 @@ from . import records
 from .errors import UserError
 from .loop import run_identity
 from .ray_worker import attempt
-from .runner import (GRACE_SECONDS, RunSpec, SetupTimeouts, closing_row, final_row, format_seconds, not_run_note,
-                     not_run_row, overrun_row, run_name)
+from .runner import (
+    GRACE_SECONDS,
+    RunSpec,
+    SetupTimeouts,
+    closing_row,
+    final_row,
+    format_seconds,
+    not_run_note,
+    not_run_row,
+    overrun_row,
+    run_name,
+)
 
 BACKSTOP_SECONDS = 60.0  # beyond the worker's own hard kill: a worker that stopped answering
 MAX_ATTEMPTS = 2  # a lost attempt is submitted once more
@@ -33,8 +44,9 @@ class _Run:
         self.index, self.entry, self.spec, self.cfg, self.ident = index, entry, spec, spec.config, ident
         self.key = SetupTimeouts.key(entry, spec.config)
         self.writer = ident.writer
-        self.run_dir = os.path.relpath(ident.writer.final[: -len(".jsonl")], os.path.dirname(
-            os.path.dirname(ident.writer.dir)))
+        self.run_dir = os.path.relpath(
+            ident.writer.final[: -len(".jsonl")], os.path.dirname(os.path.dirname(ident.writer.dir))
+        )
         self.attempts, self.causes, self.avoid = 0, [], set()
         self.gen = self.node_id = self.node_ip = self.t_start = self.t_submit = None
         self.queue_s = self.first_row_s = None
@@ -118,8 +130,11 @@ class Driver:
         for r in self.inflight.values():
             if r.node_id:
                 busy[r.node_id] += 1
-        nodes = [n["NodeID"] for n in self.ray.nodes()
-                 if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= self.opts.threads]
+        nodes = [
+            n["NodeID"]
+            for n in self.ray.nodes()
+            if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= self.opts.threads
+        ]
         # a node that lost this run's last attempt only when no other has room
         for node in sorted(nodes, key=lambda nid: nid in run.avoid):
             if busy[node] < self.per_node:
@@ -131,8 +146,9 @@ class Driver:
         nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
         need = f"{self.opts.threads} CPUs (--threads)" + (" and a GPU (--device cuda)" if self.cuda else "")
         if not any(r.get("CPU", 0) >= self.opts.threads and (not self.cuda or r.get("GPU", 0) >= 1) for r in nodes):
-            raise UserError(f"--executor ray: no node of this Ray cluster has {need}; "
-                            "lower --threads or add such a node")
+            raise UserError(
+                f"--executor ray: no node of this Ray cluster has {need}; lower --threads or add such a node"
+            )
 
     def _submit(self, run: _Run, node) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -156,8 +172,11 @@ class Driver:
         pending = self._prepass()
         total = len(self.todo)
         cap = self.opts.max_parallel
-        print(f"[ray] {total} runs, {self.skipped} already finished; up to {cap or 'as many as fit'} at once"
-              + (f", {self.per_node} per node" if self.per_node and not self.cuda else ""), flush=True)
+        print(
+            f"[ray] {total} runs, {self.skipped} already finished; up to {cap or 'as many as fit'} at once"
+            + (f", {self.per_node} per node" if self.per_node and not self.cuda else ""),
+            flush=True,
+        )
         try:
             while pending or self.inflight:
                 while pending and (cap is None or len(self.inflight) < cap):
@@ -225,8 +244,13 @@ class Driver:
 
     def _augment_row(self, run: _Run, row: dict) -> dict:
         """``row`` with the Ray fields: the node, the runs sharing it, the queueing and first-row times."""
-        row.update(executor="ray", node_ip=run.node_ip, node_id=run.node_id, concurrent_runs=max(run.peak, 1),
-                   ray_queue_seconds=run.queue_s)
+        row.update(
+            executor="ray",
+            node_ip=run.node_ip,
+            node_id=run.node_id,
+            concurrent_runs=max(run.peak, 1),
+            ray_queue_seconds=run.queue_s,
+        )
         if run.first_row_s is None and run.t_start and row.get("epoch") == 1:
             # the worker's start to this first epoch's row: the child process's start (what the
             # local executor pays too), data, set-up, the epoch and the streaming
@@ -268,8 +292,10 @@ class Driver:
         if final not in files and not ev.get("error"):
             ours = [n for n in files if n.startswith(os.path.basename(run.run_dir))]
             if not ours and files:
-                ev["error"] = ("the worker's run id differs from the driver's (its code or data paths differ): "
-                               + ", ".join(sorted(files)))
+                ev["error"] = (
+                    "the worker's run id differs from the driver's (its code or data paths differ): "
+                    + ", ".join(sorted(files))
+                )
         for name in sorted(files, key=lambda n: n == final):
             lines = [self._augment(run, ln) for ln in files[name].splitlines() if ln.strip()]
             tmp = os.path.join(run.writer.dir, f".{name}.tmp")
@@ -315,8 +341,13 @@ class Driver:
             pending.insert(0, run)
             self._progress(pending, f"lost {run.name}{where} ({cause}); submitting it again")
             return
-        self._publish_end(run, "failed", f"its Ray worker was lost {run.attempts} times; "
-                          + "; ".join(run.causes) + "; its finished epochs are kept")
+        self._publish_end(
+            run,
+            "failed",
+            f"its Ray worker was lost {run.attempts} times; "
+            + "; ".join(run.causes)
+            + "; its finished epochs are kept",
+        )
         self._clear(run.key)
         self.ran += 1
         self.done += 1
@@ -332,8 +363,17 @@ class Driver:
             if budget and run.t_start and now - run.t_start > budget + GRACE_SECONDS + BACKSTOP_SECONDS:
                 self.ray.cancel(run.gen, force=True)
                 self._release(run)
-                self._publish(run, overrun_row(run.cfg, run.ident, run.spec.budget, now - run.t_start,
-                                               "cancelled by the Ray driver", self._device(run)))
+                self._publish(
+                    run,
+                    overrun_row(
+                        run.cfg,
+                        run.ident,
+                        run.spec.budget,
+                        now - run.t_start,
+                        "cancelled by the Ray driver",
+                        self._device(run),
+                    ),
+                )
                 self._clear(run.key)
                 self.ran += 1
                 self.done += 1
@@ -347,7 +387,8 @@ class Driver:
         eta = ""
         if self.ran:
             eta = f", ETA {format_seconds(elapsed / self.ran * (total - self.done))}"
-        line = (f"[ray {self.done}/{total} done, {running} running, {queued} queued, {self.failed} failed; "
-                f"{format_seconds(elapsed)}{eta}]")
+        line = (
+            f"[ray {self.done}/{total} done, {running} running, {queued} queued, {self.failed} failed; "
+            f"{format_seconds(elapsed)}{eta}]"
+        )
         print(f"{line} {note}".rstrip(), flush=True)
-

@@ -20,6 +20,7 @@ shared its node while it trained (1: alone). Timing suites (``timing`` of :class
 run one run per node (per GPU with ``--device cuda``) unless ``--runs-per-node`` says otherwise;
 :func:`contention_marker` is what reports put beside a time measured under contention.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -36,14 +37,30 @@ INSTALL_HINT = "pip install 'nesybench[ray]'"
 
 def add_arguments(p) -> None:
     """The executor's options of ``nesybench bench``."""
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: one run at a time in child processes (default); ray: runs as Ray tasks")
-    p.add_argument("--address", default=None, help="Ray cluster to use (auto or HOST:PORT); default: start a "
-                   "local Ray instance on this machine")
-    p.add_argument("--max-parallel", type=int, default=None, help="most runs at once with --executor ray "
-                   "(default: the local instance's CPUs / --threads, or as many as the cluster fits)")
-    p.add_argument("--runs-per-node", type=int, default=None, help="most runs at once on one Ray node (0: no "
-                   "limit; default 1 for timing suites, else no limit)")
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one run at a time in child processes (default); ray: runs as Ray tasks",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to use (auto or HOST:PORT); default: start a local Ray instance on this machine",
+    )
+    p.add_argument(
+        "--max-parallel",
+        type=int,
+        default=None,
+        help="most runs at once with --executor ray "
+        "(default: the local instance's CPUs / --threads, or as many as the cluster fits)",
+    )
+    p.add_argument(
+        "--runs-per-node",
+        type=int,
+        default=None,
+        help="most runs at once on one Ray node (0: no limit; default 1 for timing suites, else no limit)",
+    )
 
 
 def contention_marker(row: dict) -> str:
@@ -88,16 +105,22 @@ def connect(opts: BenchOptions):
     """Start a local Ray instance (no ``--address``) or join a cluster; returns the ray module."""
     _check(opts)
     ray = _import_ray(local=not opts.address)
-    common = dict(runtime_env=_runtime_env(), log_to_driver=not opts.quiet, configure_logging=True,
-                  logging_level="WARNING")
+    common = dict(
+        runtime_env=_runtime_env(), log_to_driver=not opts.quiet, configure_logging=True, logging_level="WARNING"
+    )
     for tries_left in (1, 0):  # a local instance's raylet has 30 s to register: once more on a busy machine
         try:
             if opts.address:
                 ray.init(address=opts.address, **common)
             else:
                 k = opts.max_parallel or max(1, (os.cpu_count() or 1) // opts.threads)
-                ray.init(address="local", num_cpus=k * opts.threads, include_dashboard=False,
-                         object_store_memory=200 * 2**20, **common)
+                ray.init(
+                    address="local",
+                    num_cpus=k * opts.threads,
+                    include_dashboard=False,
+                    object_store_memory=200 * 2**20,
+                    **common,
+                )
             break
         except Exception as e:  # Ray raises bare Exception when a node does not start in time
             ray.shutdown()
@@ -105,8 +128,11 @@ def connect(opts: BenchOptions):
                 continue
             where = opts.address or "a local instance"
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            hint = ("; is the cluster up ('ray start --head')? if it uses token authentication, set "
-                    "RAY_AUTH_MODE=token" if opts.address else "; try again, or use the local executor")
+            hint = (
+                "; is the cluster up ('ray start --head')? if it uses token authentication, set RAY_AUTH_MODE=token"
+                if opts.address
+                else "; try again, or use the local executor"
+            )
             raise UserError(f"--executor ray: cannot start or reach Ray ({where}): {first}{hint}") from None
     return ray
 

@@ -15,6 +15,7 @@ Events yielded, in order (plain dicts):
 
 This module does not import Ray at load time: the local executor never needs it.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -103,12 +104,21 @@ def attempt(spec, run_dir: str, plugins: list[tuple[str, str | None]], memory_gb
     from . import runner
 
     node_ip = ray.util.get_node_ip_address()
-    yield {"op": "start", "node_id": ray.get_runtime_context().get_node_id(), "node_ip": node_ip,
-           "pid": os.getpid(), "t": time.time(), "code": os.path.dirname(os.path.abspath(runner.__file__))}
+    yield {
+        "op": "start",
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "node_ip": node_ip,
+        "pid": os.getpid(),
+        "t": time.time(),
+        "code": os.path.dirname(os.path.abspath(runner.__file__)),
+    }
     missing = [f"{k}={v}" for k, v in sorted(spec.config.data_dirs.items()) if not os.path.isdir(v)]
     if missing:
-        yield {"op": "user_error", "message": f"data directory {missing[0]} does not exist on the Ray node "
-               f"{node_ip}: give --mnist-dir/--data-dir paths that exist on every node"}
+        yield {
+            "op": "user_error",
+            "message": f"data directory {missing[0]} does not exist on the Ray node "
+            f"{node_ip}: give --mnist-dir/--data-dir paths that exist on every node",
+        }
         return
     tmp = tempfile.mkdtemp(prefix="nesybench-run-")
     cwd, path = os.getcwd(), os.environ.get("PYTHONPATH")

@@ -23,6 +23,7 @@ without the task's and method's code (``main_metric``, ``tp_defaults``, ``param_
 run's closing row ``error_at`` and ``traceback`` (a crash), ``timeout_budget`` and
 ``budget_source`` (a timeout), ``suite`` (the suite that ran it).
 """
+
 from __future__ import annotations
 
 import glob
@@ -40,12 +41,12 @@ from .errors import UserError
 
 SCHEMA_VERSION = 5
 #: fields added by each schema version, with the value an upgraded older row gets
-_ADDED = {2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None,
-              "task_modules": None},
-          3: {"lr_schedule": "constant"},
-          4: {"loop_hash": None, "loop_modules": None, "load_avg_1m": None},
-          5: {"main_metric": None, "tp_defaults": None, "param_applies": None, "hp_defaults": None,
-              "collapsed": None}}
+_ADDED = {
+    2: {"train_loss": None, "method_file": None, "task_file": None, "method_modules": None, "task_modules": None},
+    3: {"lr_schedule": "constant"},
+    4: {"loop_hash": None, "loop_modules": None, "load_avg_1m": None},
+    5: {"main_metric": None, "tp_defaults": None, "param_applies": None, "hp_defaults": None, "collapsed": None},
+}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -57,19 +58,45 @@ def config_id(config: dict[str, Any]) -> str:
 
 def git_info() -> dict[str, Any]:
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_REPO,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=_REPO,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, None
     return {"git_commit": commit, "git_dirty": dirty}
 
 
 #: every installed distribution a run's numbers can depend on (None in a row: not installed there)
-_RECORDED_PACKAGES = ("nesybench", "torch", "numpy", "scipy", "pandas", "mlxtend", "pysdd", "problog",
-                      "deepproblog", "numba", "klaycircuits", "clingo", "LTNtorch", "ray", "deepstochlog",
-                      "pyswip")
+_RECORDED_PACKAGES = (
+    "nesybench",
+    "torch",
+    "numpy",
+    "scipy",
+    "pandas",
+    "mlxtend",
+    "pysdd",
+    "problog",
+    "deepproblog",
+    "numba",
+    "klaycircuits",
+    "clingo",
+    "LTNtorch",
+    "ray",
+    "deepstochlog",
+    "pyswip",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -131,9 +158,11 @@ class RunWriter:
         one results directory would set each other's rows aside)."""
         who = self.writer_alive()
         if who:
-            raise UserError(f"run {os.path.basename(self.final)[:-6]} is being written by {who} into "
-                            f"{self.dir}; wait for it to end or use another --results directory (if no such run "
-                            f"is going on, delete {self.lock})")
+            raise UserError(
+                f"run {os.path.basename(self.final)[:-6]} is being written by {who} into "
+                f"{self.dir}; wait for it to end or use another --results directory (if no such run "
+                f"is going on, delete {self.lock})"
+            )
 
     def _release(self) -> None:
         if self.writer_alive() is None and os.path.exists(self.lock):
@@ -223,11 +252,15 @@ def upgrade_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
     ``_ADDED``); a row of a newer schema than this code is a UserError."""
     v = row.get("schema_version", 1)
     if not isinstance(v, int) or v < 1:
-        raise UserError(f"{where or 'a result row'}: schema_version {v!r} is not a version number; "
-                        "the file is not a nesybench result")
+        raise UserError(
+            f"{where or 'a result row'}: schema_version {v!r} is not a version number; "
+            "the file is not a nesybench result"
+        )
     if v > SCHEMA_VERSION:
-        raise UserError(f"{where or 'a result row'}: written with row schema {v}, this nesybench reads up to "
-                        f"{SCHEMA_VERSION}; update nesybench or use another --results directory")
+        raise UserError(
+            f"{where or 'a result row'}: written with row schema {v}, this nesybench reads up to "
+            f"{SCHEMA_VERSION}; update nesybench or use another --results directory"
+        )
     for version in range(v + 1, SCHEMA_VERSION + 1):
         for k, default in _ADDED.get(version, {}).items():
             row.setdefault(k, default)
@@ -300,8 +333,11 @@ def read_file(path: str) -> tuple[list[dict[str, Any]], str | None]:
             damage = "holds no result row"
         elif out[-1].get("final") is not True:
             r = out[-1]
-            damage = (f"ends at epoch {r.get('epoch')} of {r.get('epochs')} without the run's final row"
-                      if r.get("epoch") is not None else "ends without the run's final row")
+            damage = (
+                f"ends at epoch {r.get('epoch')} of {r.get('epochs')} without the run's final row"
+                if r.get("epoch") is not None
+                else "ends without the run's final row"
+            )
     if damage:
         if state == "done" and out:
             for r in out:
@@ -328,8 +364,13 @@ def last_row(path: str) -> dict[str, Any] | None:
 
 def row_files(results_dir: str) -> list[str]:
     """Every row file under a results directory (finished, set aside, in progress), sorted."""
-    return sorted({p for pat in ("**/*.jsonl", "**/*.jsonl.part")
-                   for p in glob.glob(os.path.join(results_dir, pat), recursive=True)})
+    return sorted(
+        {
+            p
+            for pat in ("**/*.jsonl", "**/*.jsonl.part")
+            for p in glob.glob(os.path.join(results_dir, pat), recursive=True)
+        }
+    )
 
 
 def scan(results_dir: str) -> tuple[list[dict[str, Any]], list[FileDamage]]:

@@ -5,6 +5,7 @@ in every result row as ``key-vN`` together with a hash of the plug-in's source.
 Built-in plug-ins are every module of the ``methods`` and ``tasks`` packages; out-of-tree ones are
 loaded with :func:`load_plugin` (``--plugin module.name`` or ``--plugin path/to/file.py``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,8 +54,10 @@ def _register(kind: str, table: dict[str, type], cls: type) -> type:
     if old is not None and old is not cls and _file(old) == _file(cls) and old.__qualname__ == cls.__qualname__:
         old = None  # the same plug-in file loaded again (a second command in one process): the newer class
     if old is not None and old is not cls:
-        raise KeyCollision(f"{kind} key {cls.key!r} of {cls.__name__} in {_where(cls)} is already taken by "
-                           f"{old.__name__} in {_where(old)}; give the plug-in another key")
+        raise KeyCollision(
+            f"{kind} key {cls.key!r} of {cls.__name__} in {_where(cls)} is already taken by "
+            f"{old.__name__} in {_where(old)}; give the plug-in another key"
+        )
     table[cls.key] = cls
     return cls
 
@@ -83,7 +86,9 @@ def _import_error(spec: str, e: BaseException) -> UserError:
     """One line for a plug-in that does not import: the file and line of a syntax error, else the
     exception and the plug-in's own line that raised it."""
     if isinstance(e, SyntaxError):
-        return UserError(f"plug-in {spec}: syntax error at {e.filename or spec}, line {e.lineno}: {e.msg}; fix the file")
+        return UserError(
+            f"plug-in {spec}: syntax error at {e.filename or spec}, line {e.lineno}: {e.msg}; fix the file"
+        )
     where = ""
     tb = e.__traceback__
     while tb is not None:  # the innermost frame in the plug-in's own file

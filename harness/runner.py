@@ -21,6 +21,7 @@ record the same rows:
   (:func:`not_run_row`, ``not_run: true``): a compilation that overruns its budget costs it once;
 - :func:`closing_row` is the last row of a run that its own process did not write.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,8 +91,16 @@ class RunSpec:
     @classmethod
     def of(cls, entry, cfg: RunConfig, opts: BenchOptions) -> RunSpec:
         """The spec of one (entry, configuration) of a plan (:func:`harness.bench.plan`)."""
-        return cls(cfg, opts.results, entry.setup_budget, entry.run_budget, opts.suite, tuple(opts.plugin),
-                   opts.quiet, opts.debug)
+        return cls(
+            cfg,
+            opts.results,
+            entry.setup_budget,
+            entry.run_budget,
+            opts.suite,
+            tuple(opts.plugin),
+            opts.quiet,
+            opts.debug,
+        )
 
     @classmethod
     def read(cls, path: str, results: str, quiet: bool = False, debug: bool = False) -> RunSpec:
@@ -99,8 +108,15 @@ class RunSpec:
         "suite"}`` (``nesybench run-one``)."""
         with open(path) as f:
             spec = json.load(f)
-        return cls(RunConfig(**spec["config"]), results, spec.get("setup_budget"), spec.get("run_budget"),
-                   spec.get("suite"), quiet=quiet, debug=debug)
+        return cls(
+            RunConfig(**spec["config"]),
+            results,
+            spec.get("setup_budget"),
+            spec.get("run_budget"),
+            spec.get("suite"),
+            quiet=quiet,
+            debug=debug,
+        )
 
     @property
     def budget(self) -> Budget:
@@ -123,11 +139,13 @@ def format_seconds(s: float) -> str:
 def crash_message(cfg: RunConfig, e: BaseException, debug: bool) -> str:
     """The one line a crashed run prints (its failed row keeps the traceback)."""
     error = getattr(e, "run_error", None) or f"{type(e).__name__}: {e}"
-    return (f"nesybench: run failed: {run_name(cfg)}: {error}"
-            + ("" if debug else " (the failed row keeps the traceback; --debug prints it)"))
+    return f"nesybench: run failed: {run_name(cfg)}: {error}" + (
+        "" if debug else " (the failed row keeps the traceback; --debug prints it)"
+    )
 
 
 # ---- the run's process ----------------------------------------------------------------------
+
 
 def run_one(spec: RunSpec) -> int:
     """Run ``spec`` in this process (its plug-ins already loaded); returns 0 when the run ended with
@@ -136,8 +154,9 @@ def run_one(spec: RunSpec) -> int:
     cfg = spec.config
     say = None if spec.quiet or os.environ.get("CI") else (lambda m: print("    " + m, flush=True))
     try:
-        row = run(cfg, spec.results, progress=say, tags={"suite": spec.suite} if spec.suite else None,
-                  budget=spec.budget)
+        row = run(
+            cfg, spec.results, progress=say, tags={"suite": spec.suite} if spec.suite else None, budget=spec.budget
+        )
     except UserError:
         raise
     except Exception as e:  # recorded as a failed row
@@ -179,8 +198,9 @@ def run_isolated(spec: RunSpec, say: Callable[[str], None], memory_gb: float | N
         if code is None:
             proc.kill()
             ident = run_identity(cfg, spec.results)
-            ident.writer.publish_with(overrun_row(cfg, ident, spec.budget, time.monotonic() - t0,
-                                                  "killed by the suite runner"))
+            ident.writer.publish_with(
+                overrun_row(cfg, ident, spec.budget, time.monotonic() - t0, "killed by the suite runner")
+            )
             say(f"{run_name(cfg)}: killed at its budget, recorded as timeout")
             return "timeout"
     except KeyboardInterrupt:
@@ -193,14 +213,21 @@ def run_isolated(spec: RunSpec, say: Callable[[str], None], memory_gb: float | N
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         cap = f"; the run's address space is capped at {memory_gb:g} GB (--memory-gb)" if memory_gb else ""
         ident = run_identity(cfg, spec.results)
-        ident.writer.publish_with(closing_row(
-            cfg, ident, "failed", f"the run's process ended ({how}) after {time.monotonic() - t0:.0f} s without a "
-            f"result; its last message: {proc.last_line or '(none)'}{cap}"))
+        ident.writer.publish_with(
+            closing_row(
+                cfg,
+                ident,
+                "failed",
+                f"the run's process ended ({how}) after {time.monotonic() - t0:.0f} s without a "
+                f"result; its last message: {proc.last_line or '(none)'}{cap}",
+            )
+        )
         say(f"{run_name(cfg)}: process ended ({how}), recorded as failed")
     return {0: "done", 2: "user-error"}.get(code, "failed")
 
 
 # ---- resume and the not-run rule ------------------------------------------------------------
+
 
 def final_row(cfg: RunConfig, results: str, budget: Budget | None = None) -> dict | None:
     """The last row of a finished run, or None: not finished, its file damaged, or (with
@@ -250,8 +277,10 @@ def not_run_note(first: dict) -> str:
 
 # ---- rows written for a run by its runner ---------------------------------------------------
 
-def closing_row(cfg: RunConfig, ident: RunIdentity, status: str, error: str,
-                device: tuple[str, str | None] | None = None, **extra) -> dict[str, Any]:
+
+def closing_row(
+    cfg: RunConfig, ident: RunIdentity, status: str, error: str, device: tuple[str, str | None] | None = None, **extra
+) -> dict[str, Any]:
     """The last row of a run that its own process did not write (it was killed, died, or never
     ran). ``device``: (device, device name) as the run's other rows record them; None: this
     machine's for the configuration's device."""
@@ -267,17 +296,33 @@ def closing_row(cfg: RunConfig, ident: RunIdentity, status: str, error: str,
 
 def not_run_row(cfg: RunConfig, ident: RunIdentity, first: dict, device=None) -> dict[str, Any]:
     """A later seed of a configuration whose set-up timed out at ``first``: the same timeout, not run."""
-    return closing_row(cfg, ident, "timeout",
-                       f"not run: the set-up of this configuration timed out at seed {first['seed']} "
-                       f"({first.get('error')}); the symbolic set-up does not depend on the seed",
-                       device, timeout_phase="setup", not_run=True, timeout_seed=first["seed"],
-                       **{k: first.get(k) for k in ("budget_seconds", "timeout_budget", "budget_source")})
+    return closing_row(
+        cfg,
+        ident,
+        "timeout",
+        f"not run: the set-up of this configuration timed out at seed {first['seed']} "
+        f"({first.get('error')}); the symbolic set-up does not depend on the seed",
+        device,
+        timeout_phase="setup",
+        not_run=True,
+        timeout_seed=first["seed"],
+        **{k: first.get(k) for k in ("budget_seconds", "timeout_budget", "budget_source")},
+    )
 
 
-def overrun_row(cfg: RunConfig, ident: RunIdentity, budget: Budget, elapsed: float, by: str,
-                device=None) -> dict[str, Any]:
+def overrun_row(
+    cfg: RunConfig, ident: RunIdentity, budget: Budget, elapsed: float, by: str, device=None
+) -> dict[str, Any]:
     """A run stopped from outside past its run budget and the grace (``by``: who stopped it)."""
-    return closing_row(cfg, ident, "timeout",
-                       f"{by} after {elapsed:.0f} s (run budget {budget.run_seconds:g} s + grace)", device,
-                       timeout_phase="run", seconds_reached=elapsed, budget_seconds=budget.run_seconds,
-                       timeout_budget="run", budget_source=budget.run_source)
+    return closing_row(
+        cfg,
+        ident,
+        "timeout",
+        f"{by} after {elapsed:.0f} s (run budget {budget.run_seconds:g} s + grace)",
+        device,
+        timeout_phase="run",
+        seconds_reached=elapsed,
+        budget_seconds=budget.run_seconds,
+        timeout_budget="run",
+        budget_source=budget.run_source,
+    )

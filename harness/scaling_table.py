@@ -10,6 +10,7 @@ cross at its budget.
 
     python -m harness.scaling_table RESULTS_DIR --out report.md [--task mnist-add]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,11 +85,19 @@ def _cell_text(cell: dict) -> str:
 def render(cells: dict, metric: str = "sum_acc", title: str = "mnist-add scaling") -> str:
     sizes = sorted({s for s, _ in cells})
     cols = sorted({c for _, c in cells})
-    lines = [f"# {title}", "", f"{metric}: mean ± std over seeds (n seeds); s/ep: median seconds per training "
-             "epoch; T/O: timeout, with the phase and the budget it overran.", "",
-             "| N | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    lines = [
+        f"# {title}",
+        "",
+        f"{metric}: mean ± std over seeds (n seeds); s/ep: median seconds per training "
+        "epoch; T/O: timeout, with the phase and the budget it overran.",
+        "",
+        "| N | " + " | ".join(cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
     for s in sizes:
-        lines.append(f"| {s} | " + " | ".join(_cell_text(cells[(s, c)]) if (s, c) in cells else "" for c in cols) + " |")
+        lines.append(
+            f"| {s} | " + " | ".join(_cell_text(cells[(s, c)]) if (s, c) in cells else "" for c in cols) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -100,16 +109,28 @@ def plot(cells: dict, path: str, title: str = "mnist-add: time per epoch by N") 
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k, col in enumerate(sorted({c for _, c in cells})):
-        pts = sorted((s, statistics.median(c["seconds"])) for (s, cc), c in cells.items() if cc == col and c["seconds"]
-                     and not c["timeouts"])
+        pts = sorted(
+            (s, statistics.median(c["seconds"]))
+            for (s, cc), c in cells.items()
+            if cc == col and c["seconds"] and not c["timeouts"]
+        )
         color = f"C{k}"
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=color, label=col)
-        tos = sorted((s, c["timeouts"][0].get("budget_seconds")) for (s, cc), c in cells.items()
-                     if cc == col and c["timeouts"] and c["timeouts"][0].get("budget_seconds"))
+        tos = sorted(
+            (s, c["timeouts"][0].get("budget_seconds"))
+            for (s, cc), c in cells.items()
+            if cc == col and c["timeouts"] and c["timeouts"][0].get("budget_seconds")
+        )
         if tos:
-            ax.scatter([t[0] for t in tos], [t[1] for t in tos], marker="x", s=80, color=color,
-                       label=f"{col}: timeout (at its budget)")
+            ax.scatter(
+                [t[0] for t in tos],
+                [t[1] for t in tos],
+                marker="x",
+                s=80,
+                color=color,
+                label=f"{col}: timeout (at its budget)",
+            )
     ax.set(xlabel="N (digits per number)", ylabel="seconds per epoch (timeouts: the budget)", title=title)
     ax.set_yscale("log")
     ax.set_xscale("log")

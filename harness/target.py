@@ -8,6 +8,7 @@ set-up seconds at most ``max_setup``, or every finished run's total training min
 ``max_minutes``. Suites declare theirs (``targets`` of :class:`harness.suites.Suite`); the report judges them
 (:func:`harness.report.targets.evaluate`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

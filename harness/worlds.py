@@ -37,6 +37,7 @@ hidden atoms do not already make true for every example of the batch, in chunks 
 memory (:data:`CHUNK_ELEMENTS`); :meth:`WorldCheck.evaluate_changed` checks worlds that differ from
 a sample in one variable on the clauses that variable touches only.
 """
+
 from __future__ import annotations
 
 import torch
@@ -67,8 +68,11 @@ class WorldCheck:
         self.layout = AtomLayout(constraint, n, device)
         self.groups = [(g.name, g.kind, int(g.atoms.shape[0]), int(g.atoms.shape[1])) for g in constraint.groups]
         #: number of values of each variable (V,), and the largest
-        self.n_values = torch.tensor([K if kind == "categorical" else 2 for _, kind, G, K in self.groups
-                                      for _ in range(G)], dtype=torch.long, device=device)
+        self.n_values = torch.tensor(
+            [K if kind == "categorical" else 2 for _, kind, G, K in self.groups for _ in range(G)],
+            dtype=torch.long,
+            device=device,
+        )
         self.n_vars = int(self.n_values.numel())
         self.k_max = int(self.n_values.max()) if self.n_vars else 0
         n_placed = n - self.layout.n_rest  # neural and derived atoms come first in layout order
@@ -83,8 +87,10 @@ class WorldCheck:
             names = cnf.names or []
             first = int(rest_cols[both.nonzero()[0, 0]])
             shown = names[first] if first < len(names) else f"column {first}"
-            raise SkipRun(f"the constraint has {int(both.sum())} hidden atoms with both polarities in its CNF (e.g. "
-                          f"{shown}): checking a sampled world would need a search over them per world")
+            raise SkipRun(
+                f"the constraint has {int(both.sum())} hidden atoms with both polarities in its CNF (e.g. "
+                f"{shown}): checking a sampled world would need a search over them per world"
+            )
         #: value of each unobserved hidden atom (layout order): true if it occurs only positively
         self.rest_default = pos_occ[rest_cols].to(device)
         self.n_placed = n_placed
@@ -110,8 +116,9 @@ class WorldCheck:
         for rows in stages + [r for _, r in constraint.derived_ops]:
             rows = torch.as_tensor(rows, dtype=torch.long)
             comps = rows[:, 1:]
-            dep[:, rows[:, 0]] = (dep[:, comps.clamp(min=0).reshape(-1)].view(self.n_vars, *comps.shape)
-                                  & (comps >= 0)).any(-1)
+            dep[:, rows[:, 0]] = (
+                dep[:, comps.clamp(min=0).reshape(-1)].view(self.n_vars, *comps.shape) & (comps >= 0)
+            ).any(-1)
         dep = dep[:, self.layout.order.cpu()[:n_placed]]  # (V, n_placed), layout order
         self.var_atoms = dep.to(device)  # (V, n_placed)
         # a variable on which no derived atom depends changes only its own block of neural atoms: its
@@ -157,7 +164,7 @@ class WorldCheck:
         """(M, n_neural) uint8 0/1 values of the neural atoms of worlds (M, V), layout order."""
         parts, at = [], 0
         for name, kind, G, K in self.groups:
-            w = worlds[:, at:at + G]
+            w = worlds[:, at : at + G]
             at += G
             if kind == "categorical":
                 hot = torch.zeros(w.shape[0], G, K, dtype=torch.uint8, device=w.device)
@@ -174,7 +181,7 @@ class WorldCheck:
         """What the evidence (B, n) fixes per example: the placed atoms' evidence (B, n_placed) and,
         per clause, whether a hidden atom's literal already makes it true (B, m)."""
         g = evidence[:, self.layout.order]
-        gp, gr = g[:, :self.n_placed], g[:, self.n_placed:]
+        gp, gr = g[:, : self.n_placed], g[:, self.n_placed :]
         if gr.shape[1] == 0:  # no hidden atoms
             return gp, torch.zeros(g.shape[0], self.n_clauses, dtype=torch.bool, device=g.device)
         rest = torch.where(gr != 0, gr > 0, self.rest_default.expand_as(gr))  # (B, n_rest)
@@ -209,7 +216,7 @@ class WorldCheck:
         per = max(1, self._chunk(self.n_placed + int(active.numel()) * self.clause_width) // max(B, 1))
         out = []
         for i in range(0, P, per):
-            w = worlds[:, i:i + per]
+            w = worlds[:, i : i + per]
             p = w.shape[1]
             v = self.world_values(w)  # (B * p, n_placed)
             agree = ((gp[:, None] == 0) | ((gp[:, None] > 0) == v.view(B, p, -1))).all(-1)  # (B, p)
@@ -245,7 +252,7 @@ class WorldCheck:
             if block is not None:  # only the variable's own atoms change: value k sets them to table[k]
                 start, width = block
                 table = self._block_table(d, values[d], width, dev)  # (K, width) bool
-                g = gp[:, start:start + width]  # (B, width)
+                g = gp[:, start : start + width]  # (B, width)
                 agree = ((g[:, None] == 0) | ((g[:, None] > 0) == table)).all(-1)  # (B, K)
                 agree = agree[:, None].expand(B, S, K)
                 pos, sign, world = self.world_pos[t_idx], self.sign[t_idx], self.is_world[t_idx]

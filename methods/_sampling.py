@@ -22,6 +22,7 @@ Sampling stream: a generator of the method's own, on the run's device, seeded in
 ``sample_seed`` (-1: the run's seed, :func:`torch.initial_seed`), so that a run's draws depend on
 its seed only and a check's are the same every time.
 """
+
 from __future__ import annotations
 
 import torch

@@ -24,6 +24,7 @@ This is the dense formula ``w_cnf * cnf_loss(C, v, g, mask)`` restricted to the 
 ``tests/test_cl_ste_sparse.py`` checks against the listed encoding at N <= 2 and against the dense
 matrix of the kept clauses over all 10^6 atoms at N = 3.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,8 +42,10 @@ class CombinationCnfLoss:
     def __init__(self, constraint: Constraint, hp: dict, add_uec: bool, device: torch.device):
         spec = constraint.combination
         if not hp["filter_clauses"]:
-            raise UserError(f"method cl-ste: filter_clauses=false needs every one of the constraint's "
-                            f"{spec.n_combinations:,} combination atoms per example; keep filter_clauses=true")
+            raise UserError(
+                f"method cl-ste: filter_clauses=false needs every one of the constraint's "
+                f"{spec.n_combinations:,} combination atoms per example; keep filter_clauses=true"
+            )
         if any(g.kind != "categorical" for g in constraint.groups) or len(constraint.groups) != 1:
             raise UserError("method cl-ste: a generated-clause constraint needs one categorical neural group")
         self.spec, self.ste, self.norm = spec, hp["ste"], hp["cnf_norm"]

@@ -28,6 +28,7 @@ suite's run budget); past it the run is a ``timeout``.
 A set-up timeout's row says how many of the queries were ground and compiled, and the seconds
 spent grounding (ProbLog's ground program) and compiling (its SDD), from DeepProbLog's own timers.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,8 +59,10 @@ def import_deepproblog():
             from deepproblog.query import Query
             from problog.logic import Constant, Term
     except Exception as e:  # ImportError, or a broken dependency at import time
-        raise SkipRun(f"deepproblog is not usable here ({type(e).__name__}: {e}); "
-                      "install it with: pip install --no-deps 'deepproblog==2.0.*'") from None
+        raise SkipRun(
+            f"deepproblog is not usable here ({type(e).__name__}: {e}); "
+            "install it with: pip install --no-deps 'deepproblog==2.0.*'"
+        ) from None
     return ExactEngine, Model, Network, Query, Constant, Term
 
 
@@ -93,8 +96,9 @@ class DeepProbLog(Method):
 
     key = "deepproblog"
     version = 1
-    conformance_exempt = {"evidence_respected": "its query's arguments are the task's label (the target), "
-                                                "not the CNF evidence"}
+    conformance_exempt = {
+        "evidence_respected": "its query's arguments are the task's label (the target), not the CNF evidence"
+    }
     hparams = {
         "max_seconds": 0.0,  # budget for the symbolic part of the run's losses (0: the suite's budget only)
     }
@@ -137,10 +141,12 @@ class DeepProbLog(Method):
                     self.sdd_seconds_ += ac.compile_time or 0.0
                     done += 1
         except BudgetExceeded as e:  # the timeout row says how far grounding and compilation got
-            e.args = (f"{e.args[0]}; DeepProbLog had ground and compiled {done} of {_count(targets)} queries "
-                      f"(grounding {self.ground_seconds_:.1f} s, SDD compilation {self.sdd_seconds_:.1f} s, "
-                      f"{time.perf_counter() - t0 - self.ground_seconds_ - self.sdd_seconds_:.1f} s in the "
-                      "unfinished query)",)
+            e.args = (
+                f"{e.args[0]}; DeepProbLog had ground and compiled {done} of {_count(targets)} queries "
+                f"(grounding {self.ground_seconds_:.1f} s, SDD compilation {self.sdd_seconds_:.1f} s, "
+                f"{time.perf_counter() - t0 - self.ground_seconds_ - self.sdd_seconds_:.1f} s in the "
+                "unfinished query)",
+            )
             raise
         self.compile_seconds_ = time.perf_counter() - t0
         self.allowance_ = Allowance(self.hp["max_seconds"], "train")
@@ -148,8 +154,10 @@ class DeepProbLog(Method):
     def _query(self, b: int, target):
         """The query for example b: ``pred(X_0, ..., X_{G-1}, target...)`` (an int, or a tuple of ints
         for a task whose label has several parts, e.g. add2x2's four sums)."""
-        sub = {p: self.Term_("tensor", self.Term_(SOURCE, self.Constant_(b), self.Constant_(i)))
-               for i, p in enumerate(self.placeholders_)}
+        sub = {
+            p: self.Term_("tensor", self.Term_(SOURCE, self.Constant_(b), self.Constant_(i)))
+            for i, p in enumerate(self.placeholders_)
+        }
         args = tuple(target) if isinstance(target, (tuple, list)) else (target,)
         return self.Query_(self.Term_(self.pred_, *self.placeholders_, *(self.Constant_(int(a)) for a in args)), sub)
 
@@ -166,8 +174,12 @@ class DeepProbLog(Method):
             warnings.simplefilter("ignore", UserWarning)
             results = self.model_.solve([self._query(b, t) for b, t in enumerate(targets)])
         first = self.source_.probs
-        ps = [torch.as_tensor(next(iter(r.result.values())), dtype=first.dtype, device=first.device)
-              if r.result else first.new_zeros(()) for r in results]
+        ps = [
+            torch.as_tensor(next(iter(r.result.values())), dtype=first.dtype, device=first.device)
+            if r.result
+            else first.new_zeros(())
+            for r in results
+        ]
         self.source_.probs = None
         self.allowance_.spend(time.perf_counter() - t0)  # over max_seconds: BudgetExceeded
         return torch.stack(ps)

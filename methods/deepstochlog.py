@@ -38,6 +38,7 @@ the ProbLog program's query ``addition`` over one (2N, 10) digit group); other t
 
 Version history: v1, first release.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -77,16 +78,23 @@ class DeepStochLog(Method):
 
     key = "deepstochlog"
     version = 1
-    conformance_exempt = {"evidence_respected": "its query's argument is the task's label (the sum), "
-                                                "not the CNF evidence"}
+    conformance_exempt = {
+        "evidence_respected": "its query's argument is the task's label (the sum), not the CNF evidence"
+    }
     hparams: dict = {}
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         super().prepare(constraint, device)
         groups = constraint.groups
         program = constraint.program("problog")
-        if (program is None or program.query != "addition" or len(groups) != 1 or groups[0].kind != "categorical"
-                or groups[0].atoms.shape[1] != 10 or groups[0].atoms.shape[0] % 2):
+        if (
+            program is None
+            or program.query != "addition"
+            or len(groups) != 1
+            or groups[0].kind != "categorical"
+            or groups[0].atoms.shape[1] != 10
+            or groups[0].atoms.shape[0] % 2
+        ):
             raise SkipRun("deepstochlog: only mnist-add has a grammar here (the N-digit addition grammar)")
         Model, Network, NetworkStore, self.Term_, self.List_, self.Context_, self.CT_ = _deepstochlog.load()
         self.group_ = groups[0].name
@@ -122,8 +130,9 @@ class DeepStochLog(Method):
         batch = []
         for b, s in enumerate(sums):
             ctx = self.Context_({tok: probs[b, img] for tok, img in zip(self.tokens_, self.order_)})
-            batch.append(self.CT_(ctx, self.Term_("multi_addition", self.Term_(str(int(s))), self.length_,
-                                                  self.token_list_)))
+            batch.append(
+                self.CT_(ctx, self.Term_("multi_addition", self.Term_(str(int(s))), self.length_, self.token_list_))
+            )
         return self.model_.predict_sum_product(batch).reshape(-1)
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:

@@ -17,14 +17,15 @@ The Goedel and Lukasiewicz variants are the ``ltn`` method's, on LTNtorch (``tno
 the same values; tests/test_ltn.py). LTN has no log-product aggregator, so this loss stays here.
 :func:`truth_degrees` still serves all three t-norms (a helper for plug-ins).
 """
+
 from __future__ import annotations
 
 import torch
 
 from harness.api import Batch, Constraint, Method
+from harness.atoms import AtomLayout, atom_values
 from harness.errors import UserError
 from harness.registry import register_method
-from harness.atoms import AtomLayout, atom_values
 
 TNORMS = ("product", "godel", "lukasiewicz")
 EPS = 1e-12
@@ -53,8 +54,9 @@ def _layout_truth(layout: AtomLayout, outputs: dict[str, torch.Tensor], g: torch
     return layout.evaluate(outputs, g, lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
 
 
-def truth_degrees(constraint: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor,
-                  tnorm: str) -> torch.Tensor:
+def truth_degrees(
+    constraint: Constraint, outputs: dict[str, torch.Tensor], evidence: torch.Tensor, tnorm: str
+) -> torch.Tensor:
     """(B, n) truth degree of every atom, in CNF column order (see the module docstring)."""
     return atom_values(constraint, outputs, evidence, lambda x: _and(x, tnorm), lambda x: _or(x, tnorm))
 
@@ -75,8 +77,10 @@ class Fuzzy(Method):
         super().__init__(**hp)
         tn = self.hp["tnorm"]
         if tn != "product":  # a user error when the method is built, before any run starts
-            raise UserError(f"method fuzzy: tnorm={tn} is the ltn method's (the same loss: --method ltn "
-                            f"--hp tnorm={tn} --hp clauses=and --hp p=1 --hp stable=false)")
+            raise UserError(
+                f"method fuzzy: tnorm={tn} is the ltn method's (the same loss: --method ltn "
+                f"--hp tnorm={tn} --hp clauses=and --hp p=1 --hp stable=false)"
+            )
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         super().prepare(constraint, device)

@@ -25,6 +25,7 @@ and so is the gradient (Sudoku from random outputs).
 
 Version history: v1, first release.
 """
+
 from __future__ import annotations
 
 import torch
@@ -42,9 +43,9 @@ class IndeCateR(SamplingMethod):
     version = 1
     conformance_exempt = {
         "violated_positive_differentiable@sudoku": "no board one cell away from a sampled one satisfies the "
-                                                   "Sudoku constraint: every F is 0, so the estimate is 0",
+        "Sudoku constraint: every F is 0, so the estimate is 0",
         "violated_positive_differentiable@apply2x2": "no world one operator away from a sampled one satisfies "
-                                                     "the constraint: every F is 0, so the estimate is 0",
+        "the constraint: every F is 0, so the estimate is 0",
     }
     hparams = {
         "samples": 10,  # S, samples of the other variables per example

@@ -35,6 +35,7 @@ the loss is mean_x (1 - AND_j clause_j(x)): for ``godel`` and
 ``lukasiewicz`` that is exactly ``fuzzy``'s loss, for ``product`` it is 1 - exp(-fuzzy's
 per-example loss) (fuzzy's product loss is the log-product, -sum_j log clause_j).
 """
+
 from __future__ import annotations
 
 import torch
@@ -75,13 +76,13 @@ def _tree(conn, v: torch.Tensor, labels: list[str], present: torch.Tensor | None
     while v.shape[-1] > 1:
         k = v.shape[-1]
         h = k // 2
-        a, b = v[..., :h], v[..., h:2 * h]
+        a, b = v[..., :h], v[..., h : 2 * h]
         ab = conn(ltn.LTNObject(a, labels), ltn.LTNObject(b, labels)).value
         if present is not None:
-            pa, pb = present[..., :h], present[..., h:2 * h]
+            pa, pb = present[..., :h], present[..., h : 2 * h]
             ab = torch.where(pa & pb, ab, torch.where(pa, a, b))
-            present = torch.cat([pa | pb, present[..., 2 * h:]], -1)
-        v = torch.cat([ab, v[..., 2 * h:]], -1)
+            present = torch.cat([pa | pb, present[..., 2 * h :]], -1)
+        v = torch.cat([ab, v[..., 2 * h :]], -1)
     return v[..., 0]
 
 
@@ -114,8 +115,9 @@ class LTN(Method):
         self.not_ = ltn.Connective(ltn.fuzzy_ops.NotStandard())
         # derived atoms are definitions (aux <-> AND(comps)), not axioms: exact operators
         self.def_and_, self.def_or_ = (ltn.Connective(op) for op in ltn_operators(hp["tnorm"], False))
-        self.forall_ = ltn.Quantifier(ltn.fuzzy_ops.AggregPMeanError(p=float(hp["p"]), stable=bool(hp["stable"])),
-                                      quantifier="f")
+        self.forall_ = ltn.Quantifier(
+            ltn.fuzzy_ops.AggregPMeanError(p=float(hp["p"]), stable=bool(hp["stable"])), quantifier="f"
+        )
         # the quantified variables: only their labels are read (the groundings come from the network)
         self.x_ = ltn.Variable("x", torch.zeros(1, 1))
         self.c_ = ltn.Variable("c", torch.zeros(1, 1))
@@ -127,8 +129,11 @@ class LTN(Method):
     def atom_truths(self, outputs: dict[str, torch.Tensor], evidence: torch.Tensor) -> torch.Tensor:
         """(B, n) truth value of every atom, in the layout's order (module docstring)."""
         lab = ["x", "r", "s"]
-        t = self.layout_.derive(self.layout_.probabilities(outputs),
-                                lambda g: _tree(self.def_and_, g, lab), lambda g: _tree(self.def_or_, g, lab))
+        t = self.layout_.derive(
+            self.layout_.probabilities(outputs),
+            lambda g: _tree(self.def_and_, g, lab),
+            lambda g: _tree(self.def_or_, g, lab),
+        )
         g = evidence.to(t.dtype)[:, self.layout_.order]
         return torch.where(g != 0, (g == 1).to(t.dtype), t)
 

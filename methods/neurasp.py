@@ -46,6 +46,7 @@ label, member(n) 9^n for a negative one), so it is exponential where the label l
 choices; it needs the label as evidence on atoms of the program; no sampling engine (NeurASP's
 ``method='sampling'``) and no learnable probabilistic rules of plain ASP atoms.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,8 +68,9 @@ def import_clingo():
     try:
         import clingo
     except Exception as e:  # ImportError, or a broken build
-        raise SkipRun(f"clingo is not usable here ({type(e).__name__}: {e}); "
-                      "install it with: pip install clingo") from None
+        raise SkipRun(
+            f"clingo is not usable here ({type(e).__name__}: {e}); install it with: pip install clingo"
+        ) from None
     return clingo
 
 
@@ -123,8 +125,10 @@ class StableModels:
         for j in np.flatnonzero(ev_row):
             col = self.cols[j]
             if col is None:
-                raise ValueError(f"neurasp: the evidence sets atom column {j} (1-based {j + 1}), which the "
-                                 "task's ASP program never mentions")
+                raise ValueError(
+                    f"neurasp: the evidence sets atom column {j} (1-based {j + 1}), which the "
+                    "task's ASP program never mentions"
+                )
             sym, external = col
             (externals if external else assumptions).append((sym, bool(ev_row[j] > 0)))
         return assumptions, externals
@@ -145,9 +149,13 @@ class StableModels:
                 errors.append(e)
                 return False
             if key in seen:
-                errors.append(ValueError("neurasp: the ASP program has two stable models for one choice of the "
-                                         "neural atoms; NeurASP's semantics would share its probability between "
-                                         "them, which this method does not implement"))
+                errors.append(
+                    ValueError(
+                        "neurasp: the ASP program has two stable models for one choice of the "
+                        "neural atoms; NeurASP's semantics would share its probability between "
+                        "them, which this method does not implement"
+                    )
+                )
                 return False
             seen.add(key)
             rows.append(key)
@@ -183,8 +191,10 @@ class StableModels:
                 count[hit[0]] += 1
         bad = [v for v in self.categorical_vars if count[v] != 1]
         if bad:
-            raise ValueError(f"neurasp: a stable model gives neural variable {bad[0]} {count[bad[0]]} values, not "
-                             "one (the program's choice rule must pick exactly one)")
+            raise ValueError(
+                f"neurasp: a stable model gives neural variable {bad[0]} {count[bad[0]]} values, not "
+                "one (the program's choice rule must pick exactly one)"
+            )
         return tuple(out)
 
 
@@ -200,8 +210,8 @@ class NeurASP(Method):
     version = 1
     conformance_exempt = {
         "zero_on_gold@shortest-path": "its program, as NeurASP's, keeps the paths of fewest edges in the full grid "
-                                      "(the paper encoding's evidence has no removed edges), so a gold path "
-                                      "around a removed edge is not one of its optimal models",
+        "(the paper encoding's evidence has no removed edges), so a gold path "
+        "around a removed edge is not one of its optimal models",
     }
     hparams = {
         "max_seconds": 0.0,  # budget for enumerating stable models over the run (0: the suite's budget only)
@@ -264,8 +274,9 @@ class NeurASP(Method):
         if uniform:
             idx = torch.stack(sets)
         else:
-            idx = torch.nn.utils.rnn.pad_sequence([s if len(s) else s.new_zeros(1, s.shape[1]) for s in sets],
-                                                  batch_first=True)
+            idx = torch.nn.utils.rnn.pad_sequence(
+                [s if len(s) else s.new_zeros(1, s.shape[1]) for s in sets], batch_first=True
+            )
         idx = idx.long()  # (B, M, V), padded with class 0
         B, M, V = idx.shape
         picked = lp.unsqueeze(1).expand(B, M, V, lp.shape[-1]).gather(3, idx.unsqueeze(-1)).squeeze(-1)

@@ -22,6 +22,7 @@ constraint with few models, e.g. Sudoku), every f_s is 0 and the gradient is 0.
 
 Version history: v1, first release.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,9 +41,9 @@ class Reinforce(SamplingMethod):
     min_samples = 2
     conformance_exempt = {
         "violated_positive_differentiable@sudoku": "no sampled board of the violating outputs satisfies the "
-                                                   "Sudoku constraint: every f is 0, so the estimate is 0",
+        "Sudoku constraint: every f is 0, so the estimate is 0",
         "violated_positive_differentiable@apply2x2": "no sampled world of the violating outputs satisfies the "
-                                                     "constraint: every f is 0, so the estimate is 0",
+        "constraint: every f is 0, so the estimate is 0",
     }
     hparams = {
         "samples": 100,  # S, worlds drawn per example

@@ -31,6 +31,7 @@ computed exactly by weighted model counting on an SDD:
 For mnist-add (evidence sum(s) = 1, other sums unknown) the value is -log P(d1 + d2 = s).
 A task's own supervised loss (``w_label``) is added by the harness where the task has labels.
 """
+
 from __future__ import annotations
 
 import torch
@@ -74,8 +75,9 @@ class SemanticLoss(Method):
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         super().prepare(constraint, device)
         # on the run's budget clock: past its set-up budget or max_compile_seconds, BudgetExceeded
-        self.compiled_ = compile_constraint(constraint, self.hp["vtree"], bool(self.hp["minimize"]),
-                                            float(self.hp["max_compile_seconds"]))
+        self.compiled_ = compile_constraint(
+            constraint, self.hp["vtree"], bool(self.hp["minimize"]), float(self.hp["max_compile_seconds"])
+        )
         if self.hp["engine"] == "klay":
             from ._sdd.klay import KlayCircuit
 
@@ -85,9 +87,13 @@ class SemanticLoss(Method):
         self.circuit_.warm_up()
         derived = self.compiled_.derived_cols
         self.derived_cols_ = torch.as_tensor(derived, device=device) if len(derived) else None
-        self.info_ = {"sdd_size": self.compiled_.size, "sdd_nodes": int(self.compiled_.root.count()),
-                      "sdd_vars": self.compiled_.n_vars, "vtree": self.compiled_.vtree,
-                      "compile_seconds": self.compiled_.seconds}
+        self.info_ = {
+            "sdd_size": self.compiled_.size,
+            "sdd_nodes": int(self.compiled_.root.count()),
+            "sdd_vars": self.compiled_.n_vars,
+            "vtree": self.compiled_.vtree,
+            "compile_seconds": self.compiled_.seconds,
+        }
         if self.hp["engine"] == "klay":
             self.info_["klay_layers"] = self.circuit_.n_layers
         else:
@@ -104,8 +110,9 @@ class SemanticLoss(Method):
         if self.derived_cols_ is not None:
             # derived atoms are substituted, not variables: evidence on them has no meaning here
             # (an async assert: no host synchronisation on a GPU)
-            torch._assert_async((ev[:, self.derived_cols_] == 0).all(),
-                                "semantic-loss: the evidence fixes a derived atom")
+            torch._assert_async(
+                (ev[:, self.derived_cols_] == 0).all(), "semantic-loss: the evidence fixes a derived atom"
+            )
         pos, neg = literal_log_weights(self.compiled_, outputs, self.constraint_, ev)
         return self.circuit_.log_wmc(pos, neg)
 

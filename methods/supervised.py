@@ -5,6 +5,7 @@ Same network, same data and same batches as the constraint methods, but it reads
 "physical limit" of an epoch: the network alone). In a semi-supervised run (a task's labelled
 fraction below one) it trains on the labelled examples only (``labelled_only``).
 """
+
 from __future__ import annotations
 
 import torch

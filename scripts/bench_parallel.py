@@ -8,6 +8,7 @@ Afterwards the suite's report is written, and for mnist-add suites the scaling t
     PYTHONPATH=. python scripts/bench_parallel.py --suite scaling --jobs 3 --results results/runs/scaling \
         --mnist-dir DIR --data-dir clste=DIR
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,21 @@ def main() -> int:
     ap.add_argument("--memory-gb", type=float, default=16.0)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
-    opts = BenchOptions(suite=args.suite, results=args.results, device=args.device, threads=args.threads,
-                        mnist_dir=args.mnist_dir, data_dir=args.data_dir, quiet=args.quiet, memory_gb=args.memory_gb)
-    todo = [(e, c) for e, c in plan(get_suite(opts.suite).entries, opts, data_dirs(opts)) if final_row(c, opts.results) is None]
+    opts = BenchOptions(
+        suite=args.suite,
+        results=args.results,
+        device=args.device,
+        threads=args.threads,
+        mnist_dir=args.mnist_dir,
+        data_dir=args.data_dir,
+        quiet=args.quiet,
+        memory_gb=args.memory_gb,
+    )
+    todo = [
+        (e, c)
+        for e, c in plan(get_suite(opts.suite).entries, opts, data_dirs(opts))
+        if final_row(c, opts.results) is None
+    ]
     lock = threading.Lock()
 
     def say(msg):

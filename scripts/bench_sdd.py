@@ -17,6 +17,7 @@ each. Printed: the median over the rounds of each one's time per example (the me
 
     .venv/bin/python scripts/bench_sdd.py --batch 256 --digits 1 --encoding paper --threads 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,14 +55,49 @@ def engines(cc, dev: torch.device, klay_compile: bool = False) -> dict:
 
 
 # ATen operations that launch no kernel (views, allocations, metadata)
-_NO_KERNEL = {"aten::empty", "aten::empty_strided", "aten::empty_like", "aten::as_strided", "aten::view",
-              "aten::reshape", "aten::_reshape_alias", "aten::t", "aten::transpose", "aten::permute",
-              "aten::expand", "aten::select", "aten::slice", "aten::unsqueeze", "aten::squeeze", "aten::alias",
-              "aten::detach", "aten::lift_fresh", "aten::resize_", "aten::numpy_T", "aten::unbind",
-              "aten::split", "aten::narrow", "aten::_unsafe_view", "aten::result_type", "aten::item",
-              "aten::_local_scalar_dense", "aten::is_nonzero", "aten::to", "aten::split_with_sizes", "aten::chunk",
-              "aten::flatten", "aten::view_as", "aten::expand_as", "aten::zeros_like", "aten::ones_like",
-              "aten::resolve_conj", "aten::resolve_neg", "aten::contiguous", "aten::mT", "aten::matrix_H"}
+_NO_KERNEL = {
+    "aten::empty",
+    "aten::empty_strided",
+    "aten::empty_like",
+    "aten::as_strided",
+    "aten::view",
+    "aten::reshape",
+    "aten::_reshape_alias",
+    "aten::t",
+    "aten::transpose",
+    "aten::permute",
+    "aten::expand",
+    "aten::select",
+    "aten::slice",
+    "aten::unsqueeze",
+    "aten::squeeze",
+    "aten::alias",
+    "aten::detach",
+    "aten::lift_fresh",
+    "aten::resize_",
+    "aten::numpy_T",
+    "aten::unbind",
+    "aten::split",
+    "aten::narrow",
+    "aten::_unsafe_view",
+    "aten::result_type",
+    "aten::item",
+    "aten::_local_scalar_dense",
+    "aten::is_nonzero",
+    "aten::to",
+    "aten::split_with_sizes",
+    "aten::chunk",
+    "aten::flatten",
+    "aten::view_as",
+    "aten::expand_as",
+    "aten::zeros_like",
+    "aten::ones_like",
+    "aten::resolve_conj",
+    "aten::resolve_neg",
+    "aten::contiguous",
+    "aten::mT",
+    "aten::matrix_H",
+}
 
 
 def kernel_count(step) -> int:
@@ -86,8 +122,11 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--klay-compile", action="store_true",
-                    help="KLay's module under torch.compile (CUDA graphs), as its to_torch_module(compile=True)")
+    ap.add_argument(
+        "--klay-compile",
+        action="store_true",
+        help="KLay's module under torch.compile (CUDA graphs), as its to_torch_module(compile=True)",
+    )
     a = ap.parse_args()
     if a.repeats < 1 or a.calls < 1 or a.batch < 1:
         sys.exit("bench_sdd: --batch, --repeats and --calls must be at least 1")
@@ -100,7 +139,7 @@ def main() -> None:
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(a.batch, 2 * a.digits, 10, generator=g).to(dev)
-    sums = torch.randint(0, 2 * (10 ** a.digits - 1) + 1, (a.batch,), generator=g).to(dev)
+    sums = torch.randint(0, 2 * (10**a.digits - 1) + 1, (a.batch,), generator=g).to(dev)
     ev = task.evidence_for(sums).to(dev)
 
     def sync():
@@ -151,14 +190,19 @@ def main() -> None:
         for b in range(a.batch):
             ref[b] = pysdd(b)
         times["pysdd"].append((time.perf_counter() - t0) / a.batch)
-    kernels = {(name, kind): kernel_count(lambda: step(f)) for name, f in fns.items()
-               for kind, step in (("fwd", forward), ("fwd+bwd", forward_backward))}
+    kernels = {
+        (name, kind): kernel_count(lambda: step(f))
+        for name, f in fns.items()
+        for kind, step in (("fwd", forward), ("fwd+bwd", forward_backward))
+    }
     ref_t = torch.tensor(ref, dtype=torch.float64)
     errs = {name: float((v - ref_t).abs().max()) for name, v in values.items()}
     med, mean = statistics.median, statistics.fmean
-    print(f"mnist-add digits={a.digits} encoding={a.encoding} vtree={a.vtree}: SDD size {cc.size}, "
-          f"{cc.n_vars} variables; batch {a.batch}, device {dev}, threads {a.threads}; engines: {', '.join(fns)}"
-          + (" (klay under torch.compile)" if a.klay_compile else ""))
+    print(
+        f"mnist-add digits={a.digits} encoding={a.encoding} vtree={a.vtree}: SDD size {cc.size}, "
+        f"{cc.n_vars} variables; batch {a.batch}, device {dev}, threads {a.threads}; engines: {', '.join(fns)}"
+        + (" (klay under torch.compile)" if a.klay_compile else "")
+    )
     print(f"set-up and warm-up of the engines: {warm_up:.1f} s")
     print("max |log WMC - PySDD's|: " + ", ".join(f"{n} {e:.2e}" for n, e in errs.items()))
     print(f"{a.repeats} rounds, {a.calls} calls of each batched engine a round; median (mean) over the rounds")
@@ -168,8 +212,10 @@ def main() -> None:
         best = min(med(times[name, kind]) for name in fns)
         for name in fns:
             t = times[name, kind]
-            print(f"{name:8} {kind:8} {1e6 * med(t):11.2f} {1e6 * mean(t):9.2f} {med(times['pysdd']) / med(t):8.1f} "
-                  f"{med(t) / best:7.2f} {kernels[name, kind] if name != 'numba' else '-':>8}")
+            print(
+                f"{name:8} {kind:8} {1e6 * med(t):11.2f} {1e6 * mean(t):9.2f} {med(times['pysdd']) / med(t):8.1f} "
+                f"{med(t) / best:7.2f} {kernels[name, kind] if name != 'numba' else '-':>8}"
+            )
     assert all(math.isfinite(e) and e < 1e-3 for e in errs.values()), errs
 
 

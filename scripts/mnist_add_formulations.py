@@ -17,6 +17,7 @@ digit / sum accuracy after every epoch (docs/mnist-add-scaling.md has the measur
     PYTHONPATH=. python scripts/mnist_add_formulations.py --digits 3 --variant top-first --top-epochs 5 \
         --batch-size 4 --epochs 10
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def argmax_columns(d: torch.Tensor, sums: torch.Tensor, n: int) -> torch.Tensor:
     for j in range(n):
         t = d[:, n - 1 - j] + d[:, 2 * n - 1 - j] + carry
         carry = (t >= 10).long()
-        right.append(t == sums // 10 ** j if j == n - 1 else t % 10 == (sums // 10 ** j) % 10)
+        right.append(t == sums // 10**j if j == n - 1 else t % 10 == (sums // 10**j) % 10)
     return torch.stack(right, 1)
 
 
@@ -113,9 +114,17 @@ def main(argv=None):
         hp[k] = float(v) if re.fullmatch(r"[0-9.eE+-]+", v) else v
     torch.set_num_threads(1)
     n = a.digits
-    cfg = RunConfig("mnist-add", "cl-ste", seed=a.seed, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, hp=hp,
-                    tp={"digits": n, "encoding": "column", "holdout": a.holdout},
-                    data_dirs={"mnist": a.mnist_dir} if a.mnist_dir else {})
+    cfg = RunConfig(
+        "mnist-add",
+        "cl-ste",
+        seed=a.seed,
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        hp=hp,
+        tp={"digits": n, "encoding": "column", "holdout": a.holdout},
+        data_dirs={"mnist": a.mnist_dir} if a.mnist_dir else {},
+    )
     task, method, train = build(cfg)
     dev = torch.device("cpu")
     seed_everything(a.seed)
@@ -154,8 +163,10 @@ def main(argv=None):
         net.eval()
         m = task.evaluate(net, dev)
         hist.append(f"{m['digit_acc']:.1f}/{m['sum_acc']:.1f}")
-        print(f"epoch {ep}: digit_acc {m['digit_acc']:.2f} sum_acc {m['sum_acc']:.2f} "
-              f"({time.perf_counter() - t0:.1f} s)", flush=True)
+        print(
+            f"epoch {ep}: digit_acc {m['digit_acc']:.2f} sum_acc {m['sum_acc']:.2f} ({time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
     print("digit/sum per epoch:", " ".join(hist))
 
 

@@ -10,15 +10,16 @@ negative cosine pushes the digits away from the truth.
 
     PYTHONPATH=. python scripts/mnist_add_gradients.py --digits 1 2 3 4 --encoding compact column
 """
+
 from __future__ import annotations
 
 import argparse
 
 import torch
 
-from harness.api import Batch
 from harness.atoms import cols as _cols
-from methods.cl_ste import CLSTE, _term_sums
+from methods.cl_ste import CLSTE
+from methods.cl_ste.formula import _term_sums
 from tasks.mnist_add import MnistAdd, number_weights
 
 
@@ -52,8 +53,10 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--margin", type=float, nargs="+", default=[0.0, 2.0])
     args = ap.parse_args()
-    print("encoding N margin | share of |grad|: deduce unsat sat | cos(descent, supervised): deduce unsat sat all"
-          " no-deduce | top-column cos(all)")
+    print(
+        "encoding N margin | share of |grad|: deduce unsat sat | cos(descent, supervised): deduce unsat sat all"
+        " no-deduce | top-column cos(all)"
+    )
     for enc in args.encoding:
         for n in args.digits:
             task = MnistAdd(digits=n, encoding=enc)
@@ -74,10 +77,14 @@ def main():
                     return float((a * b).sum() / (a.norm() * b.norm()).clamp(min=1e-12))
 
                 top = [0, n]  # the images of the most significant column
-                print(f"{enc:8s} {n:2d} {margin:4.1f} | " + " ".join(f"{norms[k] / tot:6.2f}" for k in grads)
-                      + " | " + " ".join(f"{cos(grads[k], sup):6.2f}" for k in grads)
-                      + f" {cos(total, sup):6.2f} {cos(grads['unsat'] + grads['sat'], sup):6.2f}"
-                      + f" | {cos(total[:, top], sup[:, top]):6.2f}")
+                print(
+                    f"{enc:8s} {n:2d} {margin:4.1f} | "
+                    + " ".join(f"{norms[k] / tot:6.2f}" for k in grads)
+                    + " | "
+                    + " ".join(f"{cos(grads[k], sup):6.2f}" for k in grads)
+                    + f" {cos(total, sup):6.2f} {cos(grads['unsat'] + grads['sat'], sup):6.2f}"
+                    + f" | {cos(total[:, top], sup[:, top]):6.2f}"
+                )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ one column of W winning every row.
 
     PYTHONPATH=. python scripts/mnist_add_toy.py --digits 3 --encoding compact column --steps 2000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,12 @@ def main():
                     for seed in args.seeds:
                         t0 = time.time()
                         hist, am = run(n, enc, args.steps, b, args.lr, wc, wb, args.noise, seed)
-                        print(f"{enc:8s} {n:2d} {b:3d} {wpair:9s} {seed} | " + " ".join(f"{h:5.0f}" for h in hist)
-                              + f" | {am} ({time.time() - t0:.0f} s)", flush=True)
+                        print(
+                            f"{enc:8s} {n:2d} {b:3d} {wpair:9s} {seed} | "
+                            + " ".join(f"{h:5.0f}" for h in hist)
+                            + f" | {am} ({time.time() - t0:.0f} s)",
+                            flush=True,
+                        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Print the "published vs run here" table of the peer baselines (harness/peers.py) from a results
 directory: python scripts/peers_table.py RESULTS_DIR."""
+
 import glob
 import os
 import sys

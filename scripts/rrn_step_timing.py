@@ -10,6 +10,7 @@ with the batch (the per-puzzle time falls).
 
 Run it alone on the machine (``flock /tmp/nesybench-bench.lock``): other processes skew it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,18 +64,25 @@ def main() -> None:
     for b in args.batches:
         rows.append((b, time_step(net, b, args.repeats, False), time_step(net, b, args.repeats, True)))
     b0, f0, fb0 = rows[0]
-    print(f"RRN message-passing step, hidden {args.hidden}, 1,620 edges per puzzle, torch {torch.__version__}, "
-          f"{args.threads} thread(s), median of {args.repeats}")
+    print(
+        f"RRN message-passing step, hidden {args.hidden}, 1,620 edges per puzzle, torch {torch.__version__}, "
+        f"{args.threads} thread(s), median of {args.repeats}"
+    )
     print()
     print("| batch | forward ms | per puzzle ms | x batch 1 | fwd+bwd ms | per puzzle ms | x batch 1 |")
     print("|---|---|---|---|---|---|---|")
     for b, f, fb in rows:
-        print(f"| {b} | {1e3 * f:.2f} | {1e3 * f / b:.3f} | {f / f0:.1f} | {1e3 * fb:.2f} | {1e3 * fb / b:.3f} | {fb / fb0:.1f} |")
+        print(
+            f"| {b} | {1e3 * f:.2f} | {1e3 * f / b:.3f} | {f / f0:.1f} "
+            f"| {1e3 * fb:.2f} | {1e3 * fb / b:.3f} | {fb / fb0:.1f} |"
+        )
     last_b, last_f, last_fb = rows[-1]
     sub = last_f / f0 < last_b / b0 and last_fb / fb0 < last_b / b0
     print()
-    print(f"batch {b0} -> {last_b} ({last_b // b0}x puzzles): forward {last_f / f0:.1f}x, forward+backward "
-          f"{last_fb / fb0:.1f}x the time: {'less than linear' if sub else 'NOT less than linear'}")
+    print(
+        f"batch {b0} -> {last_b} ({last_b // b0}x puzzles): forward {last_f / f0:.1f}x, forward+backward "
+        f"{last_fb / fb0:.1f}x the time: {'less than linear' if sub else 'NOT less than linear'}"
+    )
 
 
 if __name__ == "__main__":

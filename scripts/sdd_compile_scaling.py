@@ -7,6 +7,7 @@ circuit the training step evaluates. ``--timeout`` bounds each compile (``max_co
 
     .venv/bin/python scripts/sdd_compile_scaling.py --digits 1 2 3 4 8 15 --encoding compact
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,18 @@ def one(n: int, encoding: str, vtree: str, timeout: float) -> dict:
     except BudgetExceeded:
         return {"digits": n, "encoding": encoding, "vtree": vtree, "status": f"timeout ({timeout:g} s)"}
     fc = FlatCircuit(cc.manager, cc.root, cc.n_vars)
-    return {"digits": n, "encoding": encoding, "vtree": cc.vtree, "status": "ok",
-            "compile_seconds": round(cc.seconds, 3), "sdd_size": cc.size, "sdd_nodes": int(cc.root.count()),
-            "sdd_vars": cc.n_vars, "decision_nodes": fc.n_decisions, "levels": len(fc.levels)}
+    return {
+        "digits": n,
+        "encoding": encoding,
+        "vtree": cc.vtree,
+        "status": "ok",
+        "compile_seconds": round(cc.seconds, 3),
+        "sdd_size": cc.size,
+        "sdd_nodes": int(cc.root.count()),
+        "sdd_vars": cc.n_vars,
+        "decision_nodes": fc.n_decisions,
+        "levels": len(fc.levels),
+    }
 
 
 def main() -> None:
@@ -45,16 +55,34 @@ def main() -> None:
     print("| N | vtree | compile s | SDD size | nodes | variables | decision nodes | levels |")
     print("|---|---|---|---|---|---|---|---|")
     for n in a.digits:
-        out = subprocess.run([sys.executable, __file__, "--one", "--digits", str(n), "--encoding", a.encoding,
-                              "--vtree", a.vtree, "--timeout", str(a.timeout)], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                "--digits",
+                str(n),
+                "--encoding",
+                a.encoding,
+                "--vtree",
+                a.vtree,
+                "--timeout",
+                str(a.timeout),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode:
             sys.exit(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"N={n} failed")
         r = json.loads(out.stdout.strip().splitlines()[-1])
         if r["status"] != "ok":
             print(f"| {n} | {r['vtree']} | {r['status']} | - | - | - | - | - |", flush=True)
             continue
-        print(f"| {n} | {r['vtree']} | {r['compile_seconds']:.2f} | {r['sdd_size']:,} | {r['sdd_nodes']:,} | "
-              f"{r['sdd_vars']} | {r['decision_nodes']:,} | {r['levels']} |", flush=True)
+        print(
+            f"| {n} | {r['vtree']} | {r['compile_seconds']:.2f} | {r['sdd_size']:,} | {r['sdd_nodes']:,} | "
+            f"{r['sdd_vars']} | {r['decision_nodes']:,} | {r['levels']} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

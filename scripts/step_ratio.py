@@ -12,6 +12,7 @@ ratio's range over rounds). Load that changes during the run falls on both metho
     (defaults: mnist-add, cl-ste b_p + iSTE with w_cnf 3 and w_bound 0.4 against supervised,
     batch 16, lr 0.001, 20 rounds of 100 steps)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,13 @@ def main() -> None:
     ap.add_argument("--task", default="mnist-add")
     ap.add_argument("--tp", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--methods", nargs=2, default=["cl-ste", "supervised"])
-    ap.add_argument("--hp", action="append", default=["w_cnf=3", "w_bound=0.4", "ste=bp-iste"], metavar="KEY=VALUE",
-                    help="hyper-parameters of the first method (default: the mnist-add preset of CL-STE)")
+    ap.add_argument(
+        "--hp",
+        action="append",
+        default=["w_cnf=3", "w_bound=0.4", "ste=bp-iste"],
+        metavar="KEY=VALUE",
+        help="hyper-parameters of the first method (default: the mnist-add preset of CL-STE)",
+    )
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--rounds", type=int, default=20)
@@ -44,7 +50,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dirs = {"mnist": a.mnist_dir} if a.mnist_dir else {}
-    task = get_task(a.task)(dirs, **kv(a.tp, '--tp'))
+    task = get_task(a.task)(dirs, **kv(a.tp, "--tp"))
     task.setup(0, torch.device("cpu"))
     constraint = task.constraint()
     need = (a.rounds + 1) * a.block
@@ -54,7 +60,7 @@ def main() -> None:
         batches += list(task.train_batches(a.batch_size, gen))
     runners = []
     for i, key in enumerate(a.methods):
-        method = get_method(key)(**(kv(a.hp, '--hp') if i == 0 else {}))
+        method = get_method(key)(**(kv(a.hp, "--hp") if i == 0 else {}))
         method.prepare(constraint, torch.device("cpu"))
         seed_everything(0)
         net = task.network()
@@ -64,8 +70,8 @@ def main() -> None:
         runners.append((key, functools.partial(train_step, task, method, net, opt, w_label=w_label)))
     times = {key: [] for key, _ in runners}
     for r in range(a.rounds + 1):
-        block = batches[r * a.block:(r + 1) * a.block]
-        for key, step in (runners if r % 2 == 0 else runners[::-1]):  # alternate who goes first
+        block = batches[r * a.block : (r + 1) * a.block]
+        for key, step in runners if r % 2 == 0 else runners[::-1]:  # alternate who goes first
             t0 = time.perf_counter()
             for b in block:
                 step(b)
@@ -76,9 +82,13 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"task {a.task}, batch {a.batch_size}, {a.rounds} rounds of {a.block} steps, {a.threads} thread(s)")
     for k in a.methods:
-        print(f"  {k}: median {1e3 * med[k]:.3f} ms/step (min {1e3 * min(times[k]):.3f}, max {1e3 * max(times[k]):.3f})")
-    print(f"  ratio {k0}/{k1}: {med[k0] / med[k1]:.3f} (median of per-round ratios {statistics.median(ratios):.3f}, "
-          f"range {min(ratios):.3f}-{max(ratios):.3f})")
+        print(
+            f"  {k}: median {1e3 * med[k]:.3f} ms/step (min {1e3 * min(times[k]):.3f}, max {1e3 * max(times[k]):.3f})"
+        )
+    print(
+        f"  ratio {k0}/{k1}: {med[k0] / med[k1]:.3f} (median of per-round ratios {statistics.median(ratios):.3f}, "
+        f"range {min(ratios):.3f}-{max(ratios):.3f})"
+    )
 
 
 if __name__ == "__main__":

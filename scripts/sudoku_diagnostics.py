@@ -8,6 +8,7 @@ are naked singles (one digit left by the clues); and how often the inference tri
 
     .venv/bin/python scripts/sudoku_diagnostics.py results/models/sudoku-cpu2/*.pt [--n 200]
 """
+
 import argparse
 import sys
 
@@ -33,7 +34,7 @@ for path in args.models:
         task.setup(cfg.seed, cpu)
     except UserError as e:
         sys.exit(f"sudoku_diagnostics: {e}")
-    q, s = task.test_q_[:args.n], task.test_s_[:args.n]
+    q, s = task.test_q_[: args.n], task.test_s_[: args.n]
     n = len(q)
     with torch.no_grad():
         logits = net(q.float().reshape(-1, 1, 9, 9))["cell"]
@@ -49,6 +50,8 @@ for path in args.models:
     acc_single = (pred == s)[single].float().mean().item()
     first = p.max(-1).values.masked_fill(~blank, -1).argmax(-1)  # the trick's first fill
     ok_first = (pred.gather(1, first[:, None]) == s.gather(1, first[:, None])).float().mean().item()
-    print(f"{cfg.method} seed {cfg.seed}: blank acc {100 * acc_blank:.1f}%, blank predictions repeating a peer "
-          f"clue {100 * conf_rate:.1f}%, naked-single blanks ({single.sum().item() / n:.1f}/puzzle) right "
-          f"{100 * acc_single:.1f}%, trick's first fill right {100 * ok_first:.1f}%")
+    print(
+        f"{cfg.method} seed {cfg.seed}: blank acc {100 * acc_blank:.1f}%, blank predictions repeating a peer "
+        f"clue {100 * conf_rate:.1f}%, naked-single blanks ({single.sum().item() / n:.1f}/puzzle) right "
+        f"{100 * acc_single:.1f}%, trick's first fill right {100 * ok_first:.1f}%"
+    )

@@ -1,4 +1,5 @@
 """Readers shared by tasks for the paper's data files."""
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ from harness.errors import UserError
 def read_rows(path: str, n_fields: int, what: str) -> np.ndarray:
     """The paper's space-separated integer rows, checked for their field count, as an int64 array."""
     rows = read_int_rows(path, n_fields, what)
-    big = next((v for r in rows for v in r if not -2**63 <= v < 2**63), None)
+    big = next((v for r in rows for v in r if not -(2**63) <= v < 2**63), None)
     if big is not None:
         raise UserError(f"{path}: {what} fields are 64-bit integers; {big} is not")
     return np.asarray(rows, dtype=np.int64)
@@ -31,8 +32,10 @@ def read_int_rows(path: str, n_fields: int, what: str) -> list[list[int]]:
                 vals = [int(t) for t in line.split()]
             except ValueError:
                 bad = next(t for t in line.split() if not t.lstrip("-").isdigit())
-                raise UserError(f"{path}, line {lineno}: field {bad!r} is not an integer; {what} rows are "
-                                f"{n_fields} space-separated integers") from None
+                raise UserError(
+                    f"{path}, line {lineno}: field {bad!r} is not an integer; {what} rows are "
+                    f"{n_fields} space-separated integers"
+                ) from None
             if len(vals) != n_fields:
                 raise UserError(f"{path}, line {lineno}: expected {n_fields} fields for {what}, got {len(vals)}")
             rows.append(vals)

@@ -7,7 +7,8 @@ each has its module: :mod:`tasks.add2x2`, :mod:`tasks.member`, :mod:`tasks.apply
 
 Data: ``n_train`` training examples (3,000, as the paper) taken from the paper's file when
 ``data_file`` is given (a path, or ``paper``: the file in ``--data-dir clste=DIR``, and for apply2x2
-its ``hasy/`` folder unless ``--data-dir operators=DIR`` is given) (rows chosen with ``np.random.seed(1); np.random.choice(rows, 3000,
+its ``hasy/`` folder unless ``--data-dir operators=DIR`` is given) (rows chosen with ``np.random.seed(1);
+np.random.choice(rows, 3000,
 replace=False)``, the reference's ``main.py``, so the same in every run), or generated per seed
 from the training digits (add2x2, member: positives with probability 0.75 as in the paper's files;
 apply2x2: digits 0..9 and operator images drawn uniformly). Test: every MNIST test digit (operator
@@ -25,6 +26,7 @@ MNIST is normalised as the reference's (mean 0.1307, std 0.3081); the HASY opera
 The DeepProbLog programs (``Constraint.programs["problog"]``) take the label as the query's last arguments
 (the batch's ``target``); each task module has its own.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +53,10 @@ def resolve_data_file(task: Task, name: str) -> str:
     path = task.tp["data_file"]
     if path == "paper":
         if "clste" not in task.data_dirs:
-            raise UserError(f"{task.key}: data_file=paper reads {name} from the paper's data directory; pass "
-                            "--data-dir clste=DIR (or give data_file=PATH)")
+            raise UserError(
+                f"{task.key}: data_file=paper reads {name} from the paper's data directory; pass "
+                "--data-dir clste=DIR (or give data_file=PATH)"
+            )
         path = os.path.join(task.data_dirs["clste"], name)
     return path
 
@@ -130,9 +134,11 @@ class _NeuroLogTask(Task):
     def check_indices(self, idx: np.ndarray, n: int, what: str) -> None:
         if idx.min() < 0 or idx.max() >= n:
             bad = int(np.flatnonzero((idx < 0).any(1) | (idx >= n).any(1))[0])
-            raise UserError(f"{self.key}: data_file row {bad + 1} (of the chosen subset) indexes outside the {n} "
-                            f"{what} (the paper's files index the full MNIST / the HASY folder: pass --mnist-dir "
-                            "or --data-dir operators=DIR)")
+            raise UserError(
+                f"{self.key}: data_file row {bad + 1} (of the chosen subset) indexes outside the {n} "
+                f"{what} (the paper's files index the full MNIST / the HASY folder: pass --mnist-dir "
+                "or --data-dir operators=DIR)"
+            )
 
     def _check_rows(self, rows: np.ndarray, data) -> tuple[np.ndarray, np.ndarray]:
         """(image indices, labels) of the rows, checked against the MNIST training digits."""
@@ -143,8 +149,10 @@ class _NeuroLogTask(Task):
         gold = self.targets_from_digits(data.train_y[idx], rows)
         bad = np.flatnonzero((gold != target).any(1))
         if len(bad):
-            raise UserError(f"{self.key}: data_file row {bad[0] + 1} (of the chosen subset): labels {target[bad[0]].tolist()} "
-                            f"disagree with the digits' classes (expected {gold[bad[0]].tolist()}); wrong MNIST?")
+            raise UserError(
+                f"{self.key}: data_file row {bad[0] + 1} (of the chosen subset): labels {target[bad[0]].tolist()} "
+                f"disagree with the digits' classes (expected {gold[bad[0]].tolist()}); wrong MNIST?"
+            )
         return idx, target
 
     def setup(self, seed: int, device: torch.device) -> None:
@@ -156,14 +164,21 @@ class _NeuroLogTask(Task):
         self.constraint()
 
     def describe(self) -> dict:
-        return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.idx_)),
-                "data_file": self.tp["data_file"] or "generated"}
+        return {
+            "mnist": getattr(self, "source_", None),
+            "n_train_examples": int(len(self.idx_)),
+            "data_file": self.tp["data_file"] or "generated",
+        }
 
     def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         for o in shuffled_batches(len(self.idx_), batch_size, generator, self.idx_.device):
             sel = self.idx_[o]
-            yield Batch(x=self.train_images_[sel], evidence=self.evidence_[o],
-                        labels={"digit": self.train_labels_[sel]}, target=self.target_[o])
+            yield Batch(
+                x=self.train_images_[sel],
+                evidence=self.evidence_[o],
+                labels={"digit": self.train_labels_[sel]},
+                target=self.target_[o],
+            )
 
     @torch.no_grad()
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:

@@ -19,6 +19,7 @@ read Palm's files (``read_csv``) instead.
 Generated sets are cached as ``.npz`` under ``$NESYBENCH_CACHE`` (default
 ``$XDG_CACHE_HOME/nesybench`` or ``~/.cache/nesybench``), keyed by (count, givens, seed, version).
 """
+
 from __future__ import annotations
 
 import os
@@ -130,16 +131,20 @@ def make_puzzle(rng: random.Random, givens: int, tries: int = 100) -> tuple[list
                 chunk = max(1, k // 2)
         if need == 0:
             return board, sol
-    raise UserError(f"sudoku: could not make a puzzle with {givens} givens and a unique solution in {tries} tries; "
-                    "use more givens (random blanking rarely gets below about 22; Palm's files have 17..34)")
+    raise UserError(
+        f"sudoku: could not make a puzzle with {givens} givens and a unique solution in {tries} tries; "
+        "use more givens (random blanking rarely gets below about 22; Palm's files have 17..34)"
+    )
 
 
 def check_givens(givens: int, givens_max: int = 0) -> tuple[int, int]:
     """(low, high) of the givens range; ``givens_max`` 0 means exactly ``givens``."""
     hi = givens_max or givens
     if not 17 <= givens <= 80 or not givens <= hi <= 80:
-        raise UserError(f"sudoku: givens must be in 17..80 (a unique 9x9 puzzle has at least 17) and givens_max "
-                        f"0 or in givens..80; got givens={givens}, givens_max={givens_max}")
+        raise UserError(
+            f"sudoku: givens must be in 17..80 (a unique 9x9 puzzle has at least 17) and givens_max "
+            f"0 or in givens..80; got givens={givens}, givens_max={givens_max}"
+        )
     return givens, hi
 
 

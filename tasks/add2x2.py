@@ -9,6 +9,7 @@
 DeepProbLog: ``add2x2(X_0..X_3, R1, R2, C1, C2)`` over the four sums (one compiled query per
 distinct label of the training rows).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,11 +24,12 @@ from harness.registry import register_task
 from ._neurolog import DIGIT_NN, N_TRAIN, _NeuroLogTask
 from .asp_programs import add2x2_asp
 
-
 # each sum is checked as soon as its digits are chosen, so grounding a query visits at most 100 branches
-ADD2X2_PROBLOG = (DIGIT_NN + "\n"
-                  "add2x2(X0,X1,X2,X3,R1,R2,C1,C2) :- digit(X0,D0), digit(X1,D1), R1 is D0+D1, digit(X2,D2), "
-                  "C1 is D0+D2, digit(X3,D3), R2 is D2+D3, C2 is D1+D3.\n")
+ADD2X2_PROBLOG = (
+    DIGIT_NN + "\n"
+    "add2x2(X0,X1,X2,X3,R1,R2,C1,C2) :- digit(X0,D0), digit(X1,D1), R1 is D0+D1, digit(X2,D2), "
+    "C1 is D0+D2, digit(X3,D3), R2 is D2+D3, C2 is D1+D3.\n"
+)
 
 
 @register_task
@@ -59,10 +61,16 @@ class Add2x2(_NeuroLogTask):
                 b.clause(f"-sum({p},{l})", *[f"aux({p},{d1},{l - d1})" for d1 in range(10) if 0 <= l - d1 <= 9])
         cnf = b.build()
         self.sum0_ = cnf.index("sum(0,0)") - 1
-        return Constraint(cnf, [NeuralGroup("digit", torch.arange(40).reshape(4, 10))], derived=derived,
-                          programs={"problog": Program(ADD2X2_PROBLOG, "add2x2", []),  # targets: set by setup
-                                    "asp": Program(add2x2_asp(self.PAIRS))},
-                          hints={"encoding": "paper (add2x2.cnf)"})
+        return Constraint(
+            cnf,
+            [NeuralGroup("digit", torch.arange(40).reshape(4, 10))],
+            derived=derived,
+            programs={
+                "problog": Program(ADD2X2_PROBLOG, "add2x2", []),  # targets: set by setup
+                "asp": Program(add2x2_asp(self.PAIRS)),
+            },
+            hints={"encoding": "paper (add2x2.cnf)"},
+        )
 
     def generate(self, rng, labels):
         idx = rng.integers(0, len(labels), (self.tp["n_train"], 4))

@@ -17,6 +17,7 @@ reference's HASY images ((x - 0.5) / 0.5). DeepProbLog has no program for it (it
 repeat the four images, which a program over the slots would treat as eight independent
 operators): DeepProbLog skips it.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,6 +38,7 @@ from .operators import SIDE, load_operators
 
 def _apply(d0, o0, d1, o1, d2):
     """(d0 o0 d1) o1 d2, left to right; operators 0 +, 1 -, 2 x (numpy arrays or ints)."""
+
     def op(a, o, b):
         return np.where(o == 0, a + b, np.where(o == 1, a - b, a * b))
 
@@ -77,8 +79,12 @@ class Apply2x2(_NeuroLogTask):
             b.atoms(f"apply({row},{a},{c},{e},{r})" for (a, c, e, r) in ops)
             for i, (key, pairs) in enumerate(ops.items()):
                 b.clause(-(self.apply0_[row] + i + 1), *[f"operators({row},{o0},{o1})" for o0, o1 in pairs])
-        return Constraint(b.build(), [NeuralGroup("op", torch.arange(24).reshape(8, 3))], derived=derived,
-                          hints={"encoding": "paper (apply2x2.cnf), one copy per row and column"})
+        return Constraint(
+            b.build(),
+            [NeuralGroup("op", torch.arange(24).reshape(8, 3))],
+            derived=derived,
+            hints={"encoding": "paper (apply2x2.cnf), one copy per row and column"},
+        )
 
     def network(self) -> torch.nn.Module:
         return _Grid(LeNet(3, side=SIDE), "op", self.SLOTS)
@@ -103,8 +109,14 @@ class Apply2x2(_NeuroLogTask):
         else:
             rng = np.random.default_rng(seed)
             P = self.tp["n_train"]
-            rows = np.concatenate([rng.integers(0, 10, (P, 3)), rng.integers(0, len(ops.train_y), (P, 4)),
-                                   np.zeros((P, 4), dtype=np.int64)], 1)
+            rows = np.concatenate(
+                [
+                    rng.integers(0, 10, (P, 3)),
+                    rng.integers(0, len(ops.train_y), (P, 4)),
+                    np.zeros((P, 4), dtype=np.int64),
+                ],
+                1,
+            )
             rows[:, 7:] = self._results(rows[:, :3], ops.train_y[rows[:, 3:7]])
         idx = rows[:, 3:7]
         self.check_indices(idx, len(ops.train_y), "operator training images")
@@ -113,9 +125,11 @@ class Apply2x2(_NeuroLogTask):
         gold = self._results(rows[:, :3], ops.train_y[idx])
         bad = np.flatnonzero((gold != rows[:, 7:]).any(1))
         if len(bad):
-            raise UserError(f"apply2x2: data_file row {bad[0] + 1} (of the chosen subset): results "
-                            f"{rows[bad[0], 7:].tolist()} disagree with the operator images' classes (expected "
-                            f"{gold[bad[0]].tolist()}); is the operators folder the one the file indexes?")
+            raise UserError(
+                f"apply2x2: data_file row {bad[0] + 1} (of the chosen subset): results "
+                f"{rows[bad[0], 7:].tolist()} disagree with the operator images' classes (expected "
+                f"{gold[bad[0]].tolist()}); is the operators folder the one the file indexes?"
+            )
         return rows, idx
 
     def setup(self, seed: int, device: torch.device) -> None:
@@ -137,19 +151,25 @@ class Apply2x2(_NeuroLogTask):
     @staticmethod
     def _results(d, o):
         """d (P, 3) digits, o (P, 4) operator classes of o1..o4 -> (P, 4) results r1 r2 c1 c2."""
-        return np.stack([_apply(d[:, 0], o[:, a], d[:, 1], o[:, b], d[:, 2])
-                         for a, b in ((0, 1), (2, 3), (0, 2), (1, 3))], 1)
+        return np.stack(
+            [_apply(d[:, 0], o[:, a], d[:, 1], o[:, b], d[:, 2]) for a, b in ((0, 1), (2, 3), (0, 2), (1, 3))], 1
+        )
 
     def describe(self) -> dict:
-        return {"operators": getattr(self, "op_source_", None), "n_train_examples": int(len(self.idx_)),
-                "n_test_images": int(len(self.test_labels_)), "data_file": self.tp["data_file"] or "generated"}
+        return {
+            "operators": getattr(self, "op_source_", None),
+            "n_train_examples": int(len(self.idx_)),
+            "n_test_images": int(len(self.test_labels_)),
+            "data_file": self.tp["data_file"] or "generated",
+        }
 
     def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         slots = torch.tensor(self.SLOTS, device=self.idx_.device)
         for o in shuffled_batches(len(self.idx_), batch_size, generator, self.idx_.device):
             sel = self.idx_[o]  # (B, 4)
-            yield Batch(x=self.train_images_[sel], evidence=self.evidence_[o],
-                        labels={"op": self.train_labels_[sel][:, slots]})
+            yield Batch(
+                x=self.train_images_[sel], evidence=self.evidence_[o], labels={"op": self.train_labels_[sel][:, slots]}
+            )
 
     @torch.no_grad()
     def evaluate(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:

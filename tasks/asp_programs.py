@@ -13,6 +13,7 @@ Conventions shared by every program here (``Constraint.programs["asp"]``):
 - Every program has at most one stable model per choice of the neural atoms (the rules beyond the
   choice rules are stratified), so a stable model's probability is the product of its neural atoms'.
 """
+
 from __future__ import annotations
 
 DIGIT_CHOICE = "1 { digit(I, K) : K = 0..9 } 1 :- img(I)."
@@ -32,20 +33,25 @@ def mnist_add_asp(n_digits: int, encoding: str) -> str:
             lines.append(f"num({side}, {value}) :- {body}.")
         lines.append("sum(X + Y) :- num(1, X), num(2, Y).")
     else:
-        lines += [f"pos(0..{N - 1}).",
-                  f"col(J, A + B) :- pos(J), digit({N - 1} - J, A), digit({2 * N - 1} - J, B).",
-                  "cin(0, 0).",
-                  "cin(J + 1, (S + C) / 10) :- col(J, S), cin(J, C).",
-                  "sdig(J, (S + C) \\ 10) :- col(J, S), cin(J, C).",
-                  f"sdig({N}, C) :- cin({N}, C)."]
+        lines += [
+            f"pos(0..{N - 1}).",
+            f"col(J, A + B) :- pos(J), digit({N - 1} - J, A), digit({2 * N - 1} - J, B).",
+            "cin(0, 0).",
+            "cin(J + 1, (S + C) / 10) :- col(J, S), cin(J, C).",
+            "sdig(J, (S + C) \\ 10) :- col(J, S), cin(J, C).",
+            f"sdig({N}, C) :- cin({N}, C).",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def member_asp(n: int) -> str:
     """member(n): ``in(d,1)`` when some image shows d, ``in(d,0)`` otherwise."""
-    return "\n".join([f"img(0..{n - 1}).", DIGIT_CHOICE,
-                      "in(D, 1) :- digit(_, D).",
-                      "in(D, 0) :- D = 0..9, not in(D, 1)."]) + "\n"
+    return (
+        "\n".join(
+            [f"img(0..{n - 1}).", DIGIT_CHOICE, "in(D, 1) :- digit(_, D).", "in(D, 0) :- D = 0..9, not in(D, 1)."]
+        )
+        + "\n"
+    )
 
 
 def add2x2_asp(pairs: tuple[tuple[int, int], ...]) -> str:

@@ -8,6 +8,7 @@
 DeepProbLog: ``member(X_0..X_{n-1}, D, L)`` with ``has(.., D)`` true when some image is D and
 ``L = 0`` through negation as failure (20 queries, compiled in ``prepare``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,11 +62,15 @@ class Member(_NeuroLogTask):
                 b.clause(f"-in({d},0)", f"-digit({i},{d})")
         cnf = b.build()
         self.in0_ = cnf.index("in(0,0)") - 1
-        return Constraint(cnf, [NeuralGroup("digit", torch.arange(10 * n).reshape(n, 10))],
-                          programs={"problog": Program(member_problog(n), "member",
-                                                       [(d, lab) for d in range(10) for lab in (0, 1)]),
-                                    "asp": Program(member_asp(n))},
-                          hints={"encoding": f"paper (member{n}.cnf)"})
+        return Constraint(
+            cnf,
+            [NeuralGroup("digit", torch.arange(10 * n).reshape(n, 10))],
+            programs={
+                "problog": Program(member_problog(n), "member", [(d, lab) for d in range(10) for lab in (0, 1)]),
+                "asp": Program(member_asp(n)),
+            },
+            hints={"encoding": f"paper (member{n}.cnf)"},
+        )
 
     def generate(self, rng, labels):
         n, P = self.n_images, self.tp["n_train"]

@@ -1,8 +1,10 @@
 """MNIST addition: two N-digit numbers written as MNIST images, labelled only with their sum.
 
-Task of DeepProbLog (Manhaeve et al. 2018) and of the CL-STE paper (docs/method.md "The paper's settings"). An example is
+Task of DeepProbLog (Manhaeve et al. 2018) and of the CL-STE paper (docs/method.md "The paper's settings"). An example
+is
 2N images: the N digits of the first number (most significant first), then those of the second.
-The label is the sum. The network (the LeNet of docs/method.md "The paper's settings") classifies each image; it never sees a
+The label is the sum. The network (the LeNet of docs/method.md "The paper's settings") classifies each image; it never
+sees a
 digit label unless the method is the supervised ceiling.
 
 Encoding ``paper`` (docs/method.md "Encodings", ``mnistAdd*.cnf``): atoms ``digit(i,k)`` for the network's
@@ -36,7 +38,8 @@ the test set: the validation split for tuning.
 Data (the field's protocol at every N): training examples are drawn per seed as a random permutation
 of the training digits cut into consecutive groups of 2N, each digit image used once: floor(60000 / 2N)
 training sums on full MNIST (30,000 at N = 1, 300 at N = 100), and floor(10000 / 2N) test sums (50 at
-N = 100: one test sum is 2 points of accuracy), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N sum`` indexing
+N = 100: one test sum is 2 points of accuracy), or read from the paper's index files (``pairs_file``: rows ``i_1 .. i_2N
+sum`` indexing
 the full MNIST training set, e.g. ``mnistAdd_train.txt``; ``pairs_file=paper`` reads
 ``mnistAdd_train.txt``, ``mnistAdd2_train.txt`` or ``mnistAdd3_train.txt`` from ``--data-dir
 clste``). Test examples: the test digits in a
@@ -45,6 +48,7 @@ fixed permutation (seed 12345) cut into groups of 2N, the same for every run.
 Metrics: ``digit_acc`` on every test digit, ``sum_acc`` on the test examples (the sum of the
 numbers read from the predicted digits equals the true sum).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -62,7 +66,8 @@ from ._files import read_int_rows
 from .asp_programs import mnist_add_asp
 from .mnist_add_encodings import column_encoding, column_targets
 from .mnist_add_paper import check_size, sparse_paper_constraint
-from .mnist_data import load_mnist, to_float as _to_float
+from .mnist_data import load_mnist
+from .mnist_data import to_float as _to_float
 from .nets import LeNet, PerImage
 
 MAX_PAPER_DIGITS = 2  # the paper encoding is listed up to here, generated per example beyond
@@ -109,7 +114,7 @@ def sum_digits(sums, n_digits: int) -> torch.Tensor:
     first, on the tensor's device. Exact at any N; a sum outside 0 .. 2 (10^N - 1) is a ValueError."""
     device = sums.device if isinstance(sums, torch.Tensor) else None
     vals = [int(v) for v in (sums.tolist() if isinstance(sums, torch.Tensor) else sums)]
-    top = 2 * (10 ** n_digits - 1)
+    top = 2 * (10**n_digits - 1)
     bad = [v for v in vals if not 0 <= v <= top]
     if bad:
         raise ValueError(f"sum {bad[0]} is not the sum of two {n_digits}-digit numbers (0 .. {top})")
@@ -121,15 +126,17 @@ def sum_digits(sums, n_digits: int) -> torch.Tensor:
 def paper_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, np.ndarray]:
     """The paper's encoding. Returns (cnf, digit atoms (2N, 10), derived rows, sum atom columns)."""
     if n_digits > MAX_PAPER_DIGITS:
-        raise UserError(f"mnist-add: the paper encoding has 10^(2N) atoms ({10 ** (2 * n_digits):,} at N={n_digits}); "
-                        f"it is limited to N <= {MAX_PAPER_DIGITS}")
+        raise UserError(
+            f"mnist-add: the paper encoding has 10^(2N) atoms ({10 ** (2 * n_digits):,} at N={n_digits}); "
+            f"it is limited to N <= {MAX_PAPER_DIGITS}"
+        )
     n_img = 2 * n_digits
     names = [f"digit({i},{k})" for i in range(n_img) for k in range(10)]
     digit_atoms = torch.arange(n_img * 10).reshape(n_img, 10)
     combos = np.array(list(itertools.product(range(10), repeat=n_img)), dtype=np.int64)  # (10^2N, 2N)
     aux0 = len(names)
     names += ["aux(" + ",".join(map(str, c)) + ")" for c in combos]
-    n_sums = 2 * (10 ** n_digits - 1) + 1
+    n_sums = 2 * (10**n_digits - 1) + 1
     sum0 = len(names)
     names += [f"sum({r})" for r in range(n_sums)]
     values = combos @ number_weights(n_digits)
@@ -137,8 +144,9 @@ def paper_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, np.n
     for r in range(n_sums):
         members = np.flatnonzero(values == r)
         clauses.append(tuple([-(sum0 + r + 1)] + [int(aux0 + j + 1) for j in members]))
-    derived = torch.cat([torch.arange(aux0, aux0 + len(combos)).unsqueeze(1),
-                         torch.as_tensor(combos + 10 * np.arange(n_img))], dim=1)
+    derived = torch.cat(
+        [torch.arange(aux0, aux0 + len(combos)).unsqueeze(1), torch.as_tensor(combos + 10 * np.arange(n_img))], dim=1
+    )
     cnf = CNF(len(names), clauses, names)
     return cnf, digit_atoms, derived, np.arange(sum0, sum0 + n_sums)
 
@@ -241,12 +249,16 @@ def problog_program(n_digits: int, n_values: int = 10) -> str:
     a = ",".join(f"X{i}" for i in range(n_digits))
     b = ",".join(f"X{i}" for i in range(n_digits, n_img))
     values = ",".join(map(str, range(n_values)))
-    lines = [f"nn(mnist_net,[X],Y,[{values}]) :: digit(X,Y).", "",
-             "number([],Result,Result).",
-             "number([H|T],Acc,Result) :- digit(H,Nr), Acc2 is Nr+10*Acc, number(T,Acc2,Result).",
-             "number(X,Y) :- number(X,0,Y).", "",
-             "multi_addition(X,Y,Z) :- number(X,X2), number(Y,Y2), Z is X2+Y2.",
-             f"addition({args},Z) :- multi_addition([{a}],[{b}],Z)."]
+    lines = [
+        f"nn(mnist_net,[X],Y,[{values}]) :: digit(X,Y).",
+        "",
+        "number([],Result,Result).",
+        "number([H|T],Acc,Result) :- digit(H,Nr), Acc2 is Nr+10*Acc, number(T,Acc2,Result).",
+        "number(X,Y) :- number(X,0,Y).",
+        "",
+        "multi_addition(X,Y,Z) :- number(X,X2), number(Y,Y2), Z is X2+Y2.",
+        f"addition({args},Z) :- multi_addition([{a}],[{b}],Z).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -257,16 +269,23 @@ class MnistAdd(Task):
     params = {
         "digits": 1,  # N: digits per number
         "n_pairs": 0,  # training examples; 0 = all (train digits // 2N: 30,000 on full MNIST at N=1)
-        "pairs_file": "",  # the paper's index file (rows i_1..i_2N sum), or "paper" (--data-dir clste), read instead of drawing pairs
+        # the paper's index file (rows i_1..i_2N sum), or "paper" (--data-dir clste), read instead of drawing pairs
+        "pairs_file": "",
         "holdout": 0,  # > 0: hold out this many training digits (fixed draw) and score on them, not on the test set
         "encoding": "auto",  # paper (10^(2N) atoms, N <= 4), compact or column (linear in N), auto: paper if N <= 2
         "top_epochs": 0,  # column encoding: the first E epochs give only the top column's total (a curriculum)
-        "top_until": 0.0,  # column encoding: only the top column's total until an epoch's argmax digits get it right this often
+        # column encoding: only the top column's total until an epoch's argmax digits get it right this often
+        "top_until": 0.0,
     }
     train_defaults = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
     #: N up to 500: beyond, full MNIST's 10,000 test digits make fewer than 10 test sums
-    param_bounds = {"digits": (1, MAX_DIGITS), "n_pairs": (0, None), "holdout": (0, None), "top_epochs": (0, None),
-                    "top_until": (0.0, 1.0)}
+    param_bounds = {
+        "digits": (1, MAX_DIGITS),
+        "n_pairs": (0, None),
+        "holdout": (0, None),
+        "top_epochs": (0, None),
+        "top_until": (0.0, 1.0),
+    }
     main_metric = "sum_acc"
     size_param = "digits"
     tiny_params = {"n_pairs": 32}
@@ -299,10 +318,9 @@ class MnistAdd(Task):
             ops = []
             hints = {"encoding": self.encoding}
             # the ProbLog query of an example: addition(images..., sum)
-            programs = {"problog": Program(problog_program(n), "addition", range(2 * (10 ** n - 1) + 1))}
+            programs = {"problog": Program(problog_program(n), "addition", range(2 * (10**n - 1) + 1))}
             if self.encoding == "paper" and n > MAX_PAPER_DIGITS:  # clauses generated per example
-                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, programs=programs,
-                                                                           hints=hints)
+                self._constraint, self.sum_cols_ = sparse_paper_constraint(n, programs=programs, hints=hints)
                 return self._constraint
             if self.encoding != "column":
                 programs["asp"] = Program(mnist_add_asp(n, self.encoding))
@@ -313,8 +331,14 @@ class MnistAdd(Task):
             else:
                 cnf, digit_atoms, derived, ops, sum_cols = compact_encoding(n)
             self.sum_cols_ = torch.as_tensor(sum_cols)
-            self._constraint = Constraint(cnf, [NeuralGroup("digit", digit_atoms)], derived=derived,
-                                          derived_ops=ops, hints=hints, programs=programs)
+            self._constraint = Constraint(
+                cnf,
+                [NeuralGroup("digit", digit_atoms)],
+                derived=derived,
+                derived_ops=ops,
+                hints=hints,
+                programs=programs,
+            )
             if self.encoding == "compact":
                 self._constraint.hints["var_blocks"] = compact_blocks(cnf, n)
         return self._constraint
@@ -355,14 +379,17 @@ class MnistAdd(Task):
         rows = read_int_rows(path, self.n_img + 1, f"mnist-add digits={self.tp['digits']} (i_1..i_{self.n_img} sum)")
         bad = [k for k, r in enumerate(rows) if any(not 0 <= v < n_train for v in r[:-1])]
         if bad:
-            raise UserError(f"{path}, row {bad[0] + 1}: image index outside the {n_train} training digits "
-                            "(the paper's files index the full MNIST; pass --mnist-dir)")
+            raise UserError(
+                f"{path}, row {bad[0] + 1}: image index outside the {n_train} training digits "
+                "(the paper's files index the full MNIST; pass --mnist-dir)"
+            )
         idx = np.asarray([r[:-1] for r in rows], dtype=np.int64)
         true = digits_to_ints(add_numbers(torch.as_tensor(labels[idx], dtype=torch.long)))
         bad = [k for k, (r, t) in enumerate(zip(rows, true)) if r[-1] != t]
         if bad:
-            raise UserError(f"{path}, row {bad[0] + 1}: sum {rows[bad[0]][-1]} disagrees with the digits' labels "
-                            f"({true[bad[0]]})")
+            raise UserError(
+                f"{path}, row {bad[0] + 1}: sum {rows[bad[0]][-1]} disagrees with the digits' labels ({true[bad[0]]})"
+            )
         return idx
 
     def _pairs_path(self) -> str:
@@ -371,8 +398,10 @@ class MnistAdd(Task):
             return self.tp["pairs_file"]
         n = self.tp["digits"]
         if n > 3 or "clste" not in self.data_dirs:
-            raise UserError(f"mnist-add: pairs_file=paper reads mnistAdd{n if n > 1 else ''}_train.txt from "
-                            "--data-dir clste=DIR" + (" (the paper has files for N <= 3 only)" if n > 3 else ""))
+            raise UserError(
+                f"mnist-add: pairs_file=paper reads mnistAdd{n if n > 1 else ''}_train.txt from "
+                "--data-dir clste=DIR" + (" (the paper has files for N <= 3 only)" if n > 3 else "")
+            )
         return os.path.join(self.data_dirs["clste"], f"mnistAdd{n if n > 1 else ''}_train.txt")
 
     def _split(self, data):
@@ -399,8 +428,10 @@ class MnistAdd(Task):
             pairs = rng.permutation(n_train)[: avail * self.n_img].reshape(avail, self.n_img)
         if self.tp["n_pairs"]:
             if self.tp["n_pairs"] > len(pairs):
-                raise UserError(f"mnist-add: n_pairs={self.tp['n_pairs']} but only {len(pairs)} examples are "
-                                f"available from {data.source} MNIST; lower n_pairs or use --mnist-dir")
+                raise UserError(
+                    f"mnist-add: n_pairs={self.tp['n_pairs']} but only {len(pairs)} examples are "
+                    f"available from {data.source} MNIST; lower n_pairs or use --mnist-dir"
+                )
             pairs = pairs[: self.tp["n_pairs"]]
         return pairs
 
@@ -411,9 +442,11 @@ class MnistAdd(Task):
         _, train_y, _, test_y = self._split(data)
         n_test = len(self._test_pairs(len(test_y)))
         if len(train_y) < self.n_img or n_test < 1:
-            raise UserError(f"mnist-add: N = {self.tp['digits']} needs {self.n_img} digits per sum; {data.source} MNIST "
-                            f"has {len(train_y)} training and {len(test_y)} scoring digits; lower digits"
-                            + ("" if data.source.startswith("full") else " or pass --mnist-dir"))
+            raise UserError(
+                f"mnist-add: N = {self.tp['digits']} needs {self.n_img} digits per sum; {data.source} MNIST "
+                f"has {len(train_y)} training and {len(test_y)} scoring digits; lower digits"
+                + ("" if data.source.startswith("full") else " or pass --mnist-dir")
+            )
         self._train_pairs(data, train_y, 0)
 
     def setup(self, seed: int, device: torch.device) -> None:
@@ -438,15 +471,20 @@ class MnistAdd(Task):
         """(T, 2N) test image indices: the test digits in a fixed permutation (seed 12345) cut into
         floor(n / 2N) groups, each digit used once, the same for every run."""
         n_test = n_test_digits // self.n_img
-        return np.random.default_rng(12345).permutation(n_test_digits)[: n_test * self.n_img].reshape(n_test, self.n_img)
+        return (
+            np.random.default_rng(12345).permutation(n_test_digits)[: n_test * self.n_img].reshape(n_test, self.n_img)
+        )
 
     def describe(self) -> dict:
-        return {"mnist": getattr(self, "source_", None), "n_train_examples": int(len(self.pairs_)),
-                "scored_on": f"{self.tp['holdout']} held-out training digits" if self.tp["holdout"] else "test",
-                "n_test_examples": int(len(self.test_pairs_)),
-                "protocol": ("pairs file" if self.tp["pairs_file"] else "each digit image used once") +
-                            f": {len(self.pairs_)} training sums, {len(self.test_pairs_)} test sums of 2N = "
-                            f"{self.n_img} images" + (f" (n_pairs={self.tp['n_pairs']})" if self.tp["n_pairs"] else "")}
+        return {
+            "mnist": getattr(self, "source_", None),
+            "n_train_examples": int(len(self.pairs_)),
+            "scored_on": f"{self.tp['holdout']} held-out training digits" if self.tp["holdout"] else "test",
+            "n_test_examples": int(len(self.test_pairs_)),
+            "protocol": ("pairs file" if self.tp["pairs_file"] else "each digit image used once")
+            + f": {len(self.pairs_)} training sums, {len(self.test_pairs_)} test sums of 2N = "
+            f"{self.n_img} images" + (f" (n_pairs={self.tp['n_pairs']})" if self.tp["n_pairs"] else ""),
+        }
 
     def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         """One epoch's batches; within the curriculum's top-column phase the evidence holds only the
@@ -465,8 +503,12 @@ class MnistAdd(Task):
             top_only = epoch <= self.tp["top_epochs"]
         for o in shuffled_batches(len(self.pairs_), batch_size, generator, self.pairs_.device):
             sel = self.pairs_[o]  # (B, 2N)
-            yield Batch(x=self.train_images_[sel], evidence=self.evidence_from_digits(self.pair_sum_digits_[o], top_only),
-                        labels={"digit": self.train_labels_[sel]}, target=[self.pair_sums_[i] for i in o.tolist()])
+            yield Batch(
+                x=self.train_images_[sel],
+                evidence=self.evidence_from_digits(self.pair_sum_digits_[o], top_only),
+                labels={"digit": self.train_labels_[sel]},
+                target=[self.pair_sums_[i] for i in o.tolist()],
+            )
 
     def observe(self, outputs: dict[str, torch.Tensor], batch: Batch) -> None:
         """Under ``top_until``: count the training sums whose top column's total

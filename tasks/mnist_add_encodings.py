@@ -34,6 +34,7 @@ evidence atoms it holds exactly when the numbers add up to the label (brute forc
 N = 1 it is the paper encoding with the sums renamed top(t). Size: 337 N - 202 atoms and 725 N - 718
 clauses for N >= 2 (139 atoms and 19 clauses at N = 1; 4,853 and 10,157 at N = 15), linear in N.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,10 +80,24 @@ def column_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, lis
         ors.append(define("or", f"lo({j})", pairs(j, lambda s: s <= 8)))
     stages = [("or", ors)] if ors else []
     for j in range(1, N - 1):
-        stages.append(("and", [define("and", f"t1({j})", [f"nine({j})", f"c1({j})"]),
-                               define("and", f"t0({j})", [f"nine({j})", f"c0({j})"])]))
-        stages.append(("or", [define("or", f"c1({j + 1})", [f"hi({j})", f"t1({j})"]),
-                              define("or", f"c0({j + 1})", [f"lo({j})", f"t0({j})"])]))
+        stages.append(
+            (
+                "and",
+                [
+                    define("and", f"t1({j})", [f"nine({j})", f"c1({j})"]),
+                    define("and", f"t0({j})", [f"nine({j})", f"c0({j})"]),
+                ],
+            )
+        )
+        stages.append(
+            (
+                "or",
+                [
+                    define("or", f"c1({j + 1})", [f"hi({j})", f"t1({j})"]),
+                    define("or", f"c0({j + 1})", [f"lo({j})", f"t0({j})"]),
+                ],
+            )
+        )
 
     def outcomes(j):
         """(atom name, column total) of every outcome of column j."""
@@ -90,8 +105,13 @@ def column_encoding(n_digits: int) -> tuple[CNF, torch.Tensor, torch.Tensor, lis
             return [(f"pair(0,{d1},{d2})", d1 + d2) for d1 in range(10) for d2 in range(10)]
         return [(f"col({j},{c},{d1},{d2})", d1 + d2 + c) for c in (0, 1) for d1 in range(10) for d2 in range(10)]
 
-    cols_and = [define("and", f"col({j},{c},{d1},{d2})", [f"c{c}({j})", f"pair({j},{d1},{d2})"])
-                for j in range(1, N) for c in (0, 1) for d1 in range(10) for d2 in range(10)]
+    cols_and = [
+        define("and", f"col({j},{c},{d1},{d2})", [f"c{c}({j})", f"pair({j},{d1},{d2})"])
+        for j in range(1, N)
+        for c in (0, 1)
+        for d1 in range(10)
+        for d2 in range(10)
+    ]
     if cols_and:
         stages.append(("and", cols_and))
     ev_cols = np.full((N, 20), -1, dtype=np.int64)

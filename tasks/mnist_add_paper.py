@@ -13,6 +13,7 @@ most 10^N combinations per example (``methods/cl_ste_sparse.py``); methods that 
 clause list are skipped with the reason. The encoding is limited to N <= 4: at N = 5 one clause
 holds up to 10^5 combinations of 10 digits per example.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,7 +28,7 @@ _BYTES_PER_SLOT = 4 * 8  # float32; the gathered digit values, their products an
 
 def clause_size(n_digits: int) -> int:
     """The most combinations one sum's clause holds: 10^N (the sum 10^N - 1)."""
-    return 10 ** n_digits
+    return 10**n_digits
 
 
 def check_size(n_digits: int) -> None:
@@ -35,9 +36,11 @@ def check_size(n_digits: int) -> None:
     if n_digits > MAX_SPARSE_DIGITS:
         k = clause_size(n_digits)
         mb = k * 2 * n_digits * _BYTES_PER_SLOT / 2**20
-        raise UserError(f"mnist-add: the paper encoding at N={n_digits} has 10^{2 * n_digits} combination atoms and up "
-                        f"to {k:,} of them in one example's clause (about {mb:,.0f} MB of loss tensors per example "
-                        f"and step); it is limited to N <= {MAX_SPARSE_DIGITS}: use encoding=compact")
+        raise UserError(
+            f"mnist-add: the paper encoding at N={n_digits} has 10^{2 * n_digits} combination atoms and up "
+            f"to {k:,} of them in one example's clause (about {mb:,.0f} MB of loss tensors per example "
+            f"and step); it is limited to N <= {MAX_SPARSE_DIGITS}: use encoding=compact"
+        )
 
 
 def sum_combinations(n_digits: int):
@@ -45,7 +48,7 @@ def sum_combinations(n_digits: int):
 
     Row e lists the pairs (x, r_e - x) of N-digit numbers as digits, most significant first (the
     first number's N digits, then the second's), Kc the largest count in the batch."""
-    top = 10 ** n_digits - 1
+    top = 10**n_digits - 1
     place = 10 ** torch.arange(n_digits - 1, -1, -1)
 
     def combos(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,13 +74,16 @@ def sparse_paper_constraint(n_digits: int, **kw) -> tuple[CombinationConstraint,
     further Constraint fields (the ProbLog program, its query)."""
     check_size(n_digits)
     n_img = 2 * n_digits
-    n_sums = 2 * (10 ** n_digits - 1) + 1
+    n_sums = 2 * (10**n_digits - 1) + 1
     names = [f"digit({i},{k})" for i in range(n_img) for k in range(10)] + [f"sum({r})" for r in range(n_sums)]
     sum_cols = torch.arange(10 * n_img, 10 * n_img + n_sums)
-    reason = (f"mnist-add: the paper encoding at N={n_digits} has 10^{2 * n_digits} combination atoms and is "
-              "generated per example for cl-ste only; use encoding=compact for this method")
+    reason = (
+        f"mnist-add: the paper encoding at N={n_digits} has 10^{2 * n_digits} combination atoms and is "
+        "generated per example for cl-ste only; use encoding=compact for this method"
+    )
     cnf = ImplicitCNF(len(names), names, reason)
-    spec = CombinationClauses("digit", sum_cols, sum_combinations(n_digits), 10 ** n_img)
-    c = CombinationConstraint(cnf, [NeuralGroup("digit", torch.arange(10 * n_img).reshape(n_img, 10))],
-                              combination=spec, **kw)
+    spec = CombinationClauses("digit", sum_cols, sum_combinations(n_digits), 10**n_img)
+    c = CombinationConstraint(
+        cnf, [NeuralGroup("digit", torch.arange(10 * n_img).reshape(n_img, 10))], combination=spec, **kw
+    )
     return c, sum_cols

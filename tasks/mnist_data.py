@@ -11,6 +11,7 @@
 Images are returned as uint8 arrays (N, 28, 28) and labels as int64 (N,); :func:`to_float` turns
 them into the networks' normalised float input.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,7 @@ def _find(directory: str, stem: str) -> str:
         path = os.path.join(directory, name)
         if os.path.isfile(path):
             return path
-    raise UserError(f"MNIST file {stem}[.gz] not found in {directory}; "
-                    "the directory needs the four standard IDX files")
+    raise UserError(f"MNIST file {stem}[.gz] not found in {directory}; the directory needs the four standard IDX files")
 
 
 def read_idx(path: str) -> np.ndarray:
@@ -86,8 +86,9 @@ def write_idx(path: str, array: np.ndarray) -> None:
 @functools.lru_cache(maxsize=4)
 def load_full(directory: str) -> MNIST:
     if not os.path.isdir(directory):
-        raise UserError(f"MNIST directory not found: {directory}; pass --mnist-dir with the four IDX files "
-                        f"or unset {ENV_VAR}")
+        raise UserError(
+            f"MNIST directory not found: {directory}; pass --mnist-dir with the four IDX files or unset {ENV_VAR}"
+        )
     arrays = {k: read_idx(_find(directory, stem)) for k, stem in FILES.items()}
     for split in ("train", "test"):
         x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -95,8 +96,13 @@ def load_full(directory: str) -> MNIST:
             raise UserError(f"MNIST {split} files in {directory} disagree: {x.shape} images, {y.shape} labels")
         if y.max(initial=0) > 9:
             raise UserError(f"MNIST {split} labels in {directory} contain {int(y.max())}; labels are 0..9")
-    return MNIST(arrays["train_images"], arrays["train_labels"].astype(np.int64),
-                 arrays["test_images"], arrays["test_labels"].astype(np.int64), f"full:{directory}")
+    return MNIST(
+        arrays["train_images"],
+        arrays["train_labels"].astype(np.int64),
+        arrays["test_images"],
+        arrays["test_labels"].astype(np.int64),
+        f"full:{directory}",
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
 """Networks shared by tasks."""
+
 from __future__ import annotations
 
 import torch
@@ -18,11 +19,19 @@ class LeNet(nn.Module):
         super().__init__()
         s = ((side - 4) // 2 - 4) // 2
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, 5), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(6, 16, 5), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(1, 6, 5),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Conv2d(6, 16, 5),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
         )
         self.classifier = nn.Sequential(
-            nn.Linear(16 * s * s, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes),
+            nn.Linear(16 * s * s, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, n_classes),
         )
         if xavier:  # the CL-STE reference's init for mnistAdd: xavier_uniform weights, zero biases
             for mod in self.modules():

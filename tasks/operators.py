@@ -16,6 +16,7 @@
 
 Labels: 0 = +, 1 = -, 2 = x (the paper's operator numbering).
 """
+
 from __future__ import annotations
 
 import functools
@@ -81,8 +82,10 @@ def synthetic_operators(n_train_per_class: int = 500, n_test_per_class: int = 10
 def _split_dir(directory: str, word: str) -> str:
     subs = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)) and word in d.lower())
     if len(subs) != 1:
-        raise UserError(f"operators directory {directory}: expected one subfolder whose name contains {word!r} "
-                        f"(found {subs or 'none'}); give a folder with a training and a test split")
+        raise UserError(
+            f"operators directory {directory}: expected one subfolder whose name contains {word!r} "
+            f"(found {subs or 'none'}); give a folder with a training and a test split"
+        )
     return os.path.join(directory, subs[0])
 
 
@@ -100,8 +103,10 @@ def _read_split(path: str) -> tuple[np.ndarray, np.ndarray]:
                 classes[name] = label
     missing = [NAMES[k] for k in range(3) if k not in classes.values()]
     if missing:
-        raise UserError(f"{path}: no class folder for operator(s) {', '.join(missing)}; class folder names must "
-                        "contain plus, minus and times (or cross), e.g. 0plus/1minus/2times")
+        raise UserError(
+            f"{path}: no class folder for operator(s) {', '.join(missing)}; class folder names must "
+            "contain plus, minus and times (or cross), e.g. 0plus/1minus/2times"
+        )
     xs, ys = [], []
     for name in sorted(classes):  # ImageFolder order: classes by folder name, then file names
         folder = os.path.join(path, name)

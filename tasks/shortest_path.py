@@ -1,6 +1,7 @@
 """Shortest path on an N x N grid with removed edges (the Semantic Loss benchmark, Xu et al. 2018).
 
-Task of the CL-STE paper (docs/method.md "The paper's settings"). An example is a grid graph with some edges removed and two
+Task of the CL-STE paper (docs/method.md "The paper's settings"). An example is a grid graph with some edges removed and
+two
 terminal nodes; the network (an MLP) reads the present-edge bits and the one-hot terminals and
 predicts, per edge, whether it lies on a shortest path between the terminals. Training labels are
 one shortest path (``has_labels``: methods add binary cross-entropy with ``w_label``).
@@ -20,7 +21,8 @@ Evidence: ``terminal(n)`` is 1 for the two terminals and -1 for the other nodes;
 gradient: a tested fact.)
 
 Data: the paper's file (``data_file``, e.g. ``shortestPath.data``: ``removed,terminals,path[,other
-shortest paths]``, 1,610 lines, 4 x 4; ``data_file=paper`` reads it from ``--data-dir clste=DIR``) split 80/20 exactly as the reference (``random_split`` with
+shortest paths]``, 1,610 lines, 4 x 4; ``data_file=paper`` reads it from ``--data-dir clste=DIR``) split 80/20 exactly
+as the reference (``random_split`` with
 a generator seeded 0: 1,288 / 322), or generated with ``data_seed`` (``n_maps`` random sets of
 removed edges, ``n_examples`` random connected terminal pairs, one BFS shortest path as the label,
 the same 80/20 split); the split does not depend on the run seed (the seed varies the
@@ -31,6 +33,7 @@ metric), ``valid_path`` (the predicted edges form one simple path between the te
 present edges), ``shortest`` (a valid path of shortest length: any shortest path counts), and
 ``train_exact`` (exact match on the training split, as the paper logs it).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -189,13 +192,18 @@ def generate(n: int, n_examples: int, n_maps: int, seed: int) -> list[Example]:
     for m in range(n_maps):
         for _ in range(1000):  # a map whose graph connects enough pairs
             removed = sorted(int(e) for e in rng.choice(len(edges), n_remove, replace=False))
-            pairs = [(a, b) for a, b in itertools.combinations(range(n * n), 2)
-                     if shortest_paths(n, set(removed), a, b, limit=1)]
+            pairs = [
+                (a, b)
+                for a, b in itertools.combinations(range(n * n), 2)
+                if shortest_paths(n, set(removed), a, b, limit=1)
+            ]
             if len(pairs) >= per_map[m]:
                 break
         else:
-            raise UserError(f"shortest-path: could not draw a map with {per_map[m]} connected pairs; "
-                            "lower n_examples or raise n_maps")
+            raise UserError(
+                f"shortest-path: could not draw a map with {per_map[m]} connected pairs; "
+                "lower n_examples or raise n_maps"
+            )
         for i in rng.choice(len(pairs), per_map[m], replace=False):
             a, b = pairs[int(i)]
             if rng.random() < 0.5:
@@ -248,7 +256,8 @@ def path_metrics(n: int, examples: list[Example], pred: torch.Tensor) -> dict[st
 
 
 class MLP(nn.Module):
-    """Xu et al.'s MLP (docs/method.md "The paper's settings"): in -> ``layers`` x ``hidden`` ReLU -> E edge logits; xavier
+    """Xu et al.'s MLP (docs/method.md "The paper's settings"): in -> ``layers`` x ``hidden`` ReLU -> E edge logits;
+    xavier
     uniform weights and zero biases. ``reseed``: the reference re-seeds (64) before every layer, so its
     four 50 x 50 hidden layers start identical; task parameter init=reseed does the same with the run seed."""
 
@@ -285,7 +294,8 @@ class ShortestPath(Task):
         "data_seed": 0,  # seed of the generated data (fixed across run seeds, like the paper's split)
         "hidden": 50,  # MLP width (the paper: 50)
         "layers": 5,  # MLP hidden layers (the paper: 5)
-        "init": "xavier",  # xavier: one draw from the run seed; reseed: the reference's scheme (seed before every layer)
+        # xavier: one draw from the run seed; reseed: the reference's scheme (seed before every layer)
+        "init": "xavier",
     }
     train_defaults = {"epochs": 500, "batch_size": 32, "lr": 5e-4}
     main_metric = "exact_match"
@@ -299,7 +309,9 @@ class ShortestPath(Task):
         self.seed_ = 0
         n = self.tp["grid"]
         if self.tp["encoding"] not in ENCODINGS:
-            raise UserError(f"shortest-path: unknown encoding {self.tp['encoding']!r}; available: {', '.join(ENCODINGS)}")
+            raise UserError(
+                f"shortest-path: unknown encoding {self.tp['encoding']!r}; available: {', '.join(ENCODINGS)}"
+            )
         if self.tp["data_file"] and n != 4:
             raise UserError(f"shortest-path: the data file is a 4 x 4 grid; drop data_file or set grid=4 (got {n})")
         if self.tp["n_examples"] < 10 or self.tp["n_maps"] < 1 or self.tp["n_maps"] > self.tp["n_examples"]:
@@ -315,9 +327,12 @@ class ShortestPath(Task):
         if self._constraint is None:
             cnf = encoding(self.n, self.tp["encoding"])
             atoms = torch.arange(self.n_nodes, self.n_nodes + self.n_edges).unsqueeze(1)  # (E, 1)
-            self._constraint = Constraint(cnf, [NeuralGroup("edge", atoms, kind="bernoulli")],
-                                          programs={"asp": Program(shortest_path_asp(grid_edges(self.n), self.n_nodes))},
-                                          hints={"encoding": self.tp["encoding"]})
+            self._constraint = Constraint(
+                cnf,
+                [NeuralGroup("edge", atoms, kind="bernoulli")],
+                programs={"asp": Program(shortest_path_asp(grid_edges(self.n), self.n_nodes))},
+                hints={"encoding": self.tp["encoding"]},
+            )
         return self._constraint
 
     def network(self) -> nn.Module:
@@ -329,8 +344,10 @@ class ShortestPath(Task):
         path = self.tp["data_file"]
         if path == "paper":  # the paper's file in the directory given as --data-dir clste=DIR
             if "clste" not in self.data_dirs:
-                raise UserError("shortest-path: data_file=paper reads shortestPath.data from the paper's data "
-                                "directory; pass --data-dir clste=DIR (or give data_file=PATH)")
+                raise UserError(
+                    "shortest-path: data_file=paper reads shortestPath.data from the paper's data "
+                    "directory; pass --data-dir clste=DIR (or give data_file=PATH)"
+                )
             path = os.path.join(self.data_dirs["clste"], "shortestPath.data")
         if path:
             self.source_ = os.path.abspath(path)
@@ -355,8 +372,11 @@ class ShortestPath(Task):
         ev = [2 * term - 1]  # terminal(k): 1 or -1
         if self.tp["encoding"] == "simple-path":
             ev.append(1 - 2 * present)  # removed(e): 1 or -1
-        return {"x": torch.cat([present, term], 1).to(device), "label": label.to(device),
-                "evidence": torch.cat([ev[0], label.new_zeros(len(exs), E)] + ev[1:], 1).to(device)}
+        return {
+            "x": torch.cat([present, term], 1).to(device),
+            "label": label.to(device),
+            "evidence": torch.cat([ev[0], label.new_zeros(len(exs), E)] + ev[1:], 1).to(device),
+        }
 
     def setup(self, seed: int, device: torch.device) -> None:
         self.seed_ = seed
@@ -364,7 +384,8 @@ class ShortestPath(Task):
         n_train = int(0.8 * len(exs))
         # the reference's split: torch.manual_seed(0); random_split(dataset, [80%, rest])
         train_idx, test_idx = torch.utils.data.random_split(
-            range(len(exs)), [n_train, len(exs) - n_train], generator=torch.Generator().manual_seed(0))
+            range(len(exs)), [n_train, len(exs) - n_train], generator=torch.Generator().manual_seed(0)
+        )
         self.train_ex_ = [exs[i] for i in train_idx.indices]
         self.test_ex_ = [exs[i] for i in test_idx.indices]
         self.train_ = self._tensors(self.train_ex_, device)
@@ -372,9 +393,13 @@ class ShortestPath(Task):
         self.constraint()
 
     def describe(self) -> dict:
-        return {"source": getattr(self, "source_", None), "n_train_examples": len(self.train_ex_),
-                "n_test_examples": len(self.test_ex_), "n_atoms": self.constraint().n_atoms,
-                "n_clauses": self.constraint().cnf.n_clauses}
+        return {
+            "source": getattr(self, "source_", None),
+            "n_train_examples": len(self.train_ex_),
+            "n_test_examples": len(self.test_ex_),
+            "n_atoms": self.constraint().n_atoms,
+            "n_clauses": self.constraint().cnf.n_clauses,
+        }
 
     def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         d = self.train_
@@ -393,5 +418,9 @@ class ShortestPath(Task):
         pm = path_metrics(self.n, self.test_ex_, pred)
         train_pred = self.predict(net, self.train_["x"])
         train_exact = (train_pred == self.train_["label"]).all(1).float().mean().item()
-        return {"exact_match": 100.0 * exact, "valid_path": 100.0 * pm["valid"].float().mean().item(),
-                "shortest": 100.0 * pm["shortest"].float().mean().item(), "train_exact": 100.0 * train_exact}
+        return {
+            "exact_match": 100.0 * exact,
+            "valid_path": 100.0 * pm["valid"].float().mean().item(),
+            "shortest": 100.0 * pm["shortest"].float().mean().item(),
+            "train_exact": 100.0 * train_exact,
+        }

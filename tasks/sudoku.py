@@ -1,4 +1,5 @@
-"""Textual 9x9 Sudoku with Park's CNN (docs/method.md "The paper's settings") or Palm's RRN (docs/method.md "The paper's settings"): the network
+"""Textual 9x9 Sudoku with Park's CNN (docs/method.md "The paper's settings") or Palm's RRN (docs/method.md "The paper's
+settings"): the network
 fills in the board.
 
 Input: the quiz as one channel of digits 0..9 (0 blank), shape (B, 1, 9, 9), as the reference;
@@ -31,13 +32,15 @@ seeded 0 (as the reference's Park split), capped at ``n_train``/``n_test``.
 
 Metrics (every cell of the board counts, as the reference's ``testNN`` and ``inference_trick.py``):
 ``cell_acc`` / ``board_acc`` one-shot (the argmax of every cell), and ``cell_acc_trick`` /
-``board_acc_trick`` with the inference trick (docs/method.md "The inference trick (Sudoku)"), batched over puzzles: each round
+``board_acc_trick`` with the inference trick (docs/method.md "The inference trick (Sudoku)"), batched over puzzles: each
+round
 fills, in every unfinished puzzle at once, the blank whose most probable digit is most probable.
 ``trick_test`` > 0 evaluates the trick on the first ``trick_test`` test puzzles only (it costs a
 forward pass per blank), -1 leaves the trick (and its two metrics) out. Palm's RRN is scored
 one-shot at its final step (``board_acc``). :meth:`Sudoku.evaluate_file` scores a network on any
 CSV file.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -80,13 +83,16 @@ def sudoku_cnf() -> CNF:
 def exactly_one_sets() -> list[torch.Tensor]:
     """Per unit kind (rows, columns, boxes), the (81, 9) atoms a(r,c,n) of each (unit, digit):
     exactly one is true (the CNF's existence and uniqueness clauses)."""
-    return [torch.tensor([[9 * cell + n for cell in unit] for unit in units for n in range(9)])
-            for units in sudoku_units().values()]
+    return [
+        torch.tensor([[9 * cell + n for cell in unit] for unit in units for n in range(9)])
+        for units in sudoku_units().values()
+    ]
 
 
 @torch.no_grad()
 def trick_solve(net: nn.Module, quizzes: torch.Tensor) -> torch.Tensor:
-    """The inference trick (docs/method.md "The inference trick (Sudoku)"), batched: quizzes (B, 81) long, 0 blank -> (B, 81)
+    """The inference trick (docs/method.md "The inference trick (Sudoku)"), batched: quizzes (B, 81) long, 0 blank ->
+    (B, 81)
     filled boards (digits 1..9). Each round runs the network once on every unfinished board and
     fills, per board, the one blank whose top probability is highest."""
     board = quizzes.clone()
@@ -132,8 +138,10 @@ class Sudoku(Task):
     train_defaults = {"epochs": 30, "batch_size": 1, "lr": 5e-4}
     main_metric = "board_acc_trick"
     # parameters one network reads and the other ignores (reports list them only where they apply)
-    param_applies = {**{k: "net=cnn" for k in ("width", "depth", "bn", "input")},
-                     **{k: "net=rrn" for k in ("steps", "hidden", "embed", "edge_drop", "mlp_layers")}}
+    param_applies = {
+        **{k: "net=cnn" for k in ("width", "depth", "bn", "input")},
+        **{k: "net=rrn" for k in ("steps", "hidden", "embed", "edge_drop", "mlp_layers")},
+    }
     has_labels = True
     # the conformance checks' instance: a few puzzles, a small CNN
     tiny_params = {"n_train": 16, "n_test": 4, "width": 8, "depth": 2, "givens": 40}
@@ -163,8 +171,11 @@ class Sudoku(Task):
 
     def constraint(self) -> Constraint:
         if self._constraint is None:
-            self._constraint = Constraint(sudoku_cnf(), [NeuralGroup("cell", torch.arange(729).reshape(81, 9))],
-                                          hints={"encoding": "paper", "exactly_one": exactly_one_sets()})
+            self._constraint = Constraint(
+                sudoku_cnf(),
+                [NeuralGroup("cell", torch.arange(729).reshape(81, 9))],
+                hints={"encoding": "paper", "exactly_one": exactly_one_sets()},
+            )
         return self._constraint
 
     def network(self) -> nn.Module:
@@ -184,8 +195,9 @@ class Sudoku(Task):
         if t["data_file"]:
             q, s = gen.read_csv(t["data_file"])
             n_tr = int(0.8 * len(q))
-            tr, te = torch.utils.data.random_split(range(len(q)), [n_tr, len(q) - n_tr],
-                                                   generator=torch.Generator().manual_seed(0))
+            tr, te = torch.utils.data.random_split(
+                range(len(q)), [n_tr, len(q) - n_tr], generator=torch.Generator().manual_seed(0)
+            )
             tr, te = np.asarray(tr.indices)[: t["n_train"]], np.asarray(te.indices)[: t["n_test"]]
             self.source_ = os.path.abspath(t["data_file"])
         else:
@@ -215,10 +227,13 @@ class Sudoku(Task):
 
     def describe(self) -> dict:
         n_lab = len(self.train_q_) if self.train_lab_ is None else int(self.train_lab_.sum())
-        return {"source": getattr(self, "source_", None), "n_train_examples": int(len(self.train_q_)),
-                "n_labelled": n_lab,
-                "n_test_examples": int(len(self.test_q_)),
-                "mean_givens_test": float((self.test_q_ > 0).sum(1).float().mean())}
+        return {
+            "source": getattr(self, "source_", None),
+            "n_train_examples": int(len(self.train_q_)),
+            "n_labelled": n_lab,
+            "n_test_examples": int(len(self.test_q_)),
+            "mean_givens_test": float((self.test_q_ > 0).sum(1).float().mean()),
+        }
 
     @staticmethod
     def evidence_for(quizzes: torch.Tensor) -> torch.Tensor:
@@ -229,14 +244,18 @@ class Sudoku(Task):
     def train_batches(self, batch_size: int, generator: torch.Generator, epoch: int = 1):
         for sel in shuffled_batches(len(self.train_q_), batch_size, generator, self.train_q_.device):
             q = self.train_q_[sel]
-            yield Batch(x=q.view(-1, 1, 9, 9).float(), evidence=self.evidence_for(q),
-                        labels={"cell": self.train_s_[sel] - 1},
-                        labelled=None if self.train_lab_ is None else self.train_lab_[sel])
+            yield Batch(
+                x=q.view(-1, 1, 9, 9).float(),
+                evidence=self.evidence_for(q),
+                labels={"cell": self.train_s_[sel] - 1},
+                labelled=None if self.train_lab_ is None else self.train_lab_[sel],
+            )
 
     # ---- evaluation -------------------------------------------------------------------------
     @torch.no_grad()
-    def score(self, net: nn.Module, quizzes: torch.Tensor, solutions: torch.Tensor, n_trick: int = 0,
-              chunk: int = 0) -> dict[str, float]:
+    def score(
+        self, net: nn.Module, quizzes: torch.Tensor, solutions: torch.Tensor, n_trick: int = 0, chunk: int = 0
+    ) -> dict[str, float]:
         """The four metrics (percent) on (N, 81) quizzes and solutions; ``n_trick`` > 0 limits the
         trick to the first n_trick puzzles, -1 leaves it (and its metrics) out. ``chunk``: puzzles
         per forward pass (0: 1,000, or 250 for the RRN, whose edge tensors are 20 times larger)."""
@@ -269,6 +288,7 @@ class Sudoku(Task):
         """The four metrics on a ``quiz,solution`` CSV file (every puzzle, trick included)."""
         q, s = gen.read_csv(path, limit)
         net.eval()
-        out = self.score(net, torch.as_tensor(q, dtype=torch.long).to(device),
-                         torch.as_tensor(s, dtype=torch.long).to(device))
+        out = self.score(
+            net, torch.as_tensor(q, dtype=torch.long).to(device), torch.as_tensor(s, dtype=torch.long).to(device)
+        )
         return {**out, "n_puzzles": float(len(q))}

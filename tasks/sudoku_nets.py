@@ -15,6 +15,7 @@ over the steps, CL-STE takes L_cnf on step 0 and L_bound and L_cont over all ste
 ``--loss cross cont cnf bound --idx 0``, the defaults of ``cl-ste`` with ``net=rrn``). All puzzles
 of a batch and all edges are computed at once (gathers and one sum per step).
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,10 +26,13 @@ from harness.api import StepOutputs
 
 def sudoku_units() -> dict[str, list[list[int]]]:
     """The 9 rows, 9 columns and 9 boxes as lists of cell indices (row-major, 0..80)."""
-    return {"row": [[9 * r + c for c in range(9)] for r in range(9)],
-            "col": [[9 * r + c for r in range(9)] for c in range(9)],
-            "box": [[9 * r + c for r in range(br, br + 3) for c in range(bc, bc + 3)]
-                    for br in (0, 3, 6) for bc in (0, 3, 6)]}
+    return {
+        "row": [[9 * r + c for c in range(9)] for r in range(9)],
+        "col": [[9 * r + c for r in range(9)] for c in range(9)],
+        "box": [
+            [9 * r + c for r in range(br, br + 3) for c in range(bc, bc + 3)] for br in (0, 3, 6) for bc in (0, 3, 6)
+        ],
+    }
 
 
 def sudoku_edges() -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,7 +60,8 @@ def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
 
 
 class RRN(nn.Module):
-    """Palm et al.'s recurrent relational network for Sudoku (DGL's ``SudokuNN``, docs/method.md "The paper's settings").
+    """Palm et al.'s recurrent relational network for Sudoku (DGL's ``SudokuNN``, docs/method.md "The paper's
+    settings").
 
     Input: digit (0 blank), row and column embeddings of size ``embed``, an MLP of ``mlp_layers``
     layers to x (B, 81, H). State: h starts at x, the LSTM's (hidden, cell) at 0. Each step: on every
@@ -72,8 +77,7 @@ class RRN(nn.Module):
     (``scripts/rrn_step_timing.py``); the result is the same.
     """
 
-    def __init__(self, steps: int = 32, hidden: int = 96, embed: int = 16, edge_drop: float = 0.4,
-                 mlp_layers: int = 4):
+    def __init__(self, steps: int = 32, hidden: int = 96, embed: int = 16, edge_drop: float = 0.4, mlp_layers: int = 4):
         super().__init__()
         self.steps, self.hidden, self.edge_drop = steps, hidden, edge_drop
         self.digit_embed = nn.Embedding(10, embed)
@@ -82,7 +86,9 @@ class RRN(nn.Module):
         self.input_mlp = _mlp(3 * embed, hidden, mlp_layers)
         self.msg_src = nn.Linear(hidden, hidden)  # the message MLP's first layer, split by input half
         self.msg_dst = nn.Linear(hidden, hidden, bias=False)
-        self.msg_rest = nn.Sequential(nn.ReLU(), *_mlp(hidden, hidden, mlp_layers - 1)) if mlp_layers > 1 else nn.Identity()
+        self.msg_rest = (
+            nn.Sequential(nn.ReLU(), *_mlp(hidden, hidden, mlp_layers - 1)) if mlp_layers > 1 else nn.Identity()
+        )
         self.edge_chunk = max(1, (4 << 20) // (1620 * hidden * 4))
         self.lstm = nn.LSTMCell(2 * hidden, hidden, bias=False)
         self.out = nn.Linear(hidden, 9)
@@ -97,8 +103,12 @@ class RRN(nn.Module):
         a, b = self.msg_src(h), self.msg_dst(h)  # the first layer's two halves, per cell
         if len(h) <= self.edge_chunk:
             return self._edge_sum(a, b)
-        return torch.cat([self._edge_sum(a[i : i + self.edge_chunk], b[i : i + self.edge_chunk])
-                          for i in range(0, len(h), self.edge_chunk)])
+        return torch.cat(
+            [
+                self._edge_sum(a[i : i + self.edge_chunk], b[i : i + self.edge_chunk])
+                for i in range(0, len(h), self.edge_chunk)
+            ]
+        )
 
     def _edge_sum(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         B, H = a.shape[0], a.shape[2]
@@ -113,15 +123,23 @@ class RRN(nn.Module):
         """One step: (x, h, (lstm hidden, cell)) -> (new h, new state); tensors (B, 81, H)."""
         B, H = x.shape[0], self.hidden
         m = self.messages(h)
-        hh, cc = self.lstm(torch.cat([x, m], -1).view(B * 81, 2 * H), (state[0].view(B * 81, H), state[1].view(B * 81, H)))
+        hh, cc = self.lstm(
+            torch.cat([x, m], -1).view(B * 81, 2 * H), (state[0].view(B * 81, H), state[1].view(B * 81, H))
+        )
         hh, cc = hh.view(B, 81, H), cc.view(B, 81, H)
         return hh, (hh, cc)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 9, 9) or (B, 81) digits 0..9 -> input states x (B, 81, H)."""
         q = x.reshape(x.shape[0], 81).long()
-        emb = torch.cat([self.digit_embed(q), self.row_embed(self.row).expand(len(q), -1, -1),
-                         self.col_embed(self.col).expand(len(q), -1, -1)], -1)
+        emb = torch.cat(
+            [
+                self.digit_embed(q),
+                self.row_embed(self.row).expand(len(q), -1, -1),
+                self.col_embed(self.col).expand(len(q), -1, -1),
+            ],
+            -1,
+        )
         return self.input_mlp(emb)
 
     def forward(self, x: torch.Tensor) -> dict:

@@ -3,6 +3,7 @@
 Generated data (the Sudoku puzzles' cache), numba's compiled-function cache and matplotlib's
 cache go to one temporary directory, set here before any test module imports them, so that the
 CLI processes the tests start (which inherit the environment) use it too."""
+
 import os
 import shutil
 import tempfile

@@ -1,5 +1,6 @@
 """One budget clock: a method's own limit (harness.budget.limit) runs on the run's clock, and the
 SDD compilation stops at the nearer of the run's set-up budget and ``max_compile_seconds``."""
+
 import signal
 import threading
 
@@ -65,8 +66,9 @@ def test_check_stops_a_loop_where_no_alarm_can_be_armed():
     assert out["error"].limit == 0.05 and out["error"].phase == "setup"
 
 
-@pytest.mark.parametrize("setup,max_compile,limit", [(1e-3, 0.0, 1e-3), (30.0, 1e-6, 1e-6)],
-                         ids=["run-set-up-budget", "max_compile_seconds"])
+@pytest.mark.parametrize(
+    "setup,max_compile,limit", [(1e-3, 0.0, 1e-3), (30.0, 1e-6, 1e-6)], ids=["run-set-up-budget", "max_compile_seconds"]
+)
 def test_sdd_compilation_stops_at_the_nearer_budget(setup, max_compile, limit):
     from methods.semantic_loss import SemanticLoss
     from tasks.mnist_add import MnistAdd

@@ -1,5 +1,6 @@
 """A timeout stands only for the budget it ran out of: the same run asked with a larger budget (or
 none) runs again and says so; the timeout's message names the budget and where it was set."""
+
 import glob
 import json
 
@@ -38,7 +39,8 @@ def test_no_budget_reruns_a_timeout_and_the_run_budget_is_named(tmp_path, caplog
     assert main(args + ["--run-budget", "1e-6", "--epochs", "3"]) == 0
     row = _final(tmp_path)
     assert row["error"].startswith("run budget exceeded during setup: ") and row["error"].endswith(
-        "limit 1e-06 s (set by --run-budget)")  # not a set-up budget the user never set
+        "limit 1e-06 s (set by --run-budget)"
+    )  # not a set-up budget the user never set
     assert main(args + ["--epochs", "3", "--run-budget", "1e-6"]) == 0 and caplog.text == ""
     assert main(args + ["--epochs", "3"]) == 0
     assert "there is no budget now" in caplog.text and _final(tmp_path)["status"] == "ok"

@@ -1,11 +1,11 @@
 """CL-STE: L_cnf on hand-worked clauses, gradients, STEs, derived atoms, clause filtering."""
+
 import pytest
 import torch
 
 from harness.api import Batch, Constraint, NeuralGroup
 from harness.cnf import CNF
-from methods.cl_ste import (CLSTE, b_iste, b_sste, bound_loss, bp_iste, cnf_loss, cnf_loss_padded,
-                            neural_values)
+from methods.cl_ste import CLSTE, b_iste, b_sste, bound_loss, bp_iste, cnf_loss, cnf_loss_padded, neural_values
 
 
 def loss_and_grad(C, v, g, mask=None):
@@ -240,7 +240,7 @@ def test_clause_blocks_of_equal_length_give_the_same_loss_and_gradient():
 
 
 def test_prod_gradient_with_zeros_matches_torch():
-    from methods.cl_ste import _Prod
+    from methods.cl_ste.formula import _Prod
 
     x = torch.tensor([[0.0, 1.0, 0.5, 0.0], [1.0, 1.0, 0.3, 2.0], [0.0, 2.0, 3.0, 4.0]], dtype=torch.float64)
     a = x.clone().requires_grad_(True)
@@ -287,8 +287,8 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     + w_bound * L_bound, on a real batch of each kind of task; with the loss's scalars combined
     on the host (CPU) and as tensors (what a GPU does)."""
     import methods.cl_ste.fused as cl_ste_mod
-    from harness.registry import get_task
     from harness.presets import task_presets
+    from harness.registry import get_task
     from methods.cl_ste import exactly_one_clauses, neural_values
 
     monkeypatch.setattr(cl_ste_mod, "_host_scalars", lambda t: host)
@@ -303,8 +303,11 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
     m.prepare(c, torch.device("cpu"))
     torch.manual_seed(0)
     batch = next(iter(task.train_batches(4, torch.Generator().manual_seed(0))))
-    outputs = {k: (3 * torch.randn_like(o)).requires_grad_(True) for k, o in task.network()(batch.x).items()
-               if isinstance(o, torch.Tensor)}
+    outputs = {
+        k: (3 * torch.randn_like(o)).requires_grad_(True)
+        for k, o in task.network()(batch.x).items()
+        if isinstance(o, torch.Tensor)
+    }
     fast = m.loss(outputs, batch)
     fast.backward()
     fast_grads = {k: o.grad.clone() for k, o in outputs.items()}
@@ -336,14 +339,21 @@ def test_training_loss_equals_the_dense_formula(key, tp, hp, host, monkeypatch):
         assert fast_grads[k].abs().sum() > 0
 
 
-@pytest.mark.parametrize("key,tp", [("mnist-add", {"digits": 3, "encoding": "column"}),
-                                    ("mnist-add", {"digits": 2, "encoding": "compact"}),
-                                    ("mnist-add", {}), ("sudoku", {}), ("add2x2", {})])
+@pytest.mark.parametrize(
+    "key,tp",
+    [
+        ("mnist-add", {"digits": 3, "encoding": "column"}),
+        ("mnist-add", {"digits": 2, "encoding": "compact"}),
+        ("mnist-add", {}),
+        ("sudoku", {}),
+        ("add2x2", {}),
+    ],
+)
 def test_kept_clause_selection_is_bit_identical(key, tp):
     """The training step's loss over only the clauses some example keeps (one block, in block
     order) has exactly the value and gradient of the loss over every clause block."""
-    from harness.registry import get_task
     from harness.atoms import cols
+    from harness.registry import get_task
 
     task_cls = get_task(key)
     task = task_cls(**{**getattr(task_cls, "tiny_params", {}), **tp})
@@ -373,7 +383,8 @@ def test_kept_clause_selection_is_bit_identical(key, tp):
 
 def test_member3_b_sste_step_worked_by_hand():
     """One member(3) training example through CLSTE.loss with b(x) + sSTE and the paper's member(3)
-    weights (0.1, 0.1), against values worked out by hand (docs/method.md "The constraint loss L_cnf", "Clause filtering", "Binarizations and straight-through estimators"): query 2,
+    weights (0.1, 0.1), against values worked out by hand (docs/method.md "The constraint loss L_cnf", "Clause
+    filtering", "Binarizations and straight-through estimators"): query 2,
     label 0, so g sets in(2,0) and clause filtering keeps the three clauses -in(2,0) | -digit(i,2)
     and the 138 exactly-one clauses (3 existence + 3 x 45 uniqueness), 141 in all.
 

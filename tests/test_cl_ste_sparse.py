@@ -1,6 +1,7 @@
 """mnist-add's paper encoding generated per example (N = 3, 4) and CL-STE's loss on it: the
 combinations against brute force, the loss against the listed encoding (N <= 2) and against the
 dense formula over all 10^6 combination atoms (N = 3), the size limit, skipped methods, a tiny run."""
+
 import numpy as np
 import pytest
 import torch
@@ -59,8 +60,12 @@ def _sparse_loss(n: int, hp: dict, logits: torch.Tensor, sums: torch.Tensor):
     return loss, out.grad
 
 
-CASES = [({"ste": "bp-iste"}), ({"ste": "bp-iste", "cnf_norm": "all"}), ({"ste": "b-iste"}),
-         ({"ste": "b-sste", "cnf_norm": "all"})]
+CASES = [
+    ({"ste": "bp-iste"}),
+    ({"ste": "bp-iste", "cnf_norm": "all"}),
+    ({"ste": "b-iste"}),
+    ({"ste": "b-sste", "cnf_norm": "all"}),
+]
 
 
 @pytest.mark.parametrize("hp", CASES, ids=lambda h: "-".join(map(str, h.values())))
@@ -71,7 +76,7 @@ def test_generated_equals_listed_encoding(n, hp):
     the largest: unit propagation) and satisfied and unsatisfied clauses."""
     hp = {"w_cnf": 0.7, "w_bound": 0.0, **hp}
     task = MnistAdd(digits=n, encoding="paper")
-    top = 2 * (10 ** n - 1)
+    top = 2 * (10**n - 1)
     digits = torch.randint(0, 10, (8, 2 * n), generator=torch.Generator().manual_seed(n))
     true = (digits * torch.as_tensor(number_weights(n))).sum(1)
     sums = torch.cat([true[:4], torch.tensor([0, top, 7, top - 3])])
@@ -141,7 +146,7 @@ def test_generated_equals_dense_formula_at_three_digits(hp):
 def test_size_limit_and_what_other_methods_get():
     for n in (3, 4):
         c = MnistAdd(digits=n, encoding="paper").constraint()
-        assert c.n_atoms == 20 * n + 2 * (10 ** n - 1) + 1  # digits and sums only
+        assert c.n_atoms == 20 * n + 2 * (10**n - 1) + 1  # digits and sums only
     with pytest.raises(UserError, match=r"N=5 .*10\^10 combination atoms.*100,000.*MB"):
         MnistAdd(digits=5, encoding="paper")
     c = MnistAdd(digits=3, encoding="paper").constraint()
@@ -161,15 +166,26 @@ def test_pairs_file_paper_reads_the_file_of_its_n(tmp_path):
     y = load_embedded().train_y
     idx = np.arange(18).reshape(3, 6)
     s = (y[idx] @ number_weights(3)).tolist()
-    (tmp_path / "mnistAdd3_train.txt").write_text("".join(" ".join(map(str, list(r) + [t])) + "\n"
-                                                          for r, t in zip(idx, s)))
+    (tmp_path / "mnistAdd3_train.txt").write_text(
+        "".join(" ".join(map(str, list(r) + [t])) + "\n" for r, t in zip(idx, s))
+    )
     task = MnistAdd(data_dirs={"clste": str(tmp_path)}, digits=3, pairs_file="paper")
     task.setup(0, CPU)
     assert task.pairs_.tolist() == idx.tolist()
 
 
 def test_tiny_run_at_three_digits_paper_encoding(tmp_path):
-    row = run(RunConfig("mnist-add", "cl-ste", tp={"digits": 3, "encoding": "paper", "n_pairs": 12},
-                        hp={"w_cnf": 1.0, "w_bound": 0.001}, epochs=1, batch_size=1, device="cpu"), str(tmp_path))
+    row = run(
+        RunConfig(
+            "mnist-add",
+            "cl-ste",
+            tp={"digits": 3, "encoding": "paper", "n_pairs": 12},
+            hp={"w_cnf": 1.0, "w_bound": 0.001},
+            epochs=1,
+            batch_size=1,
+            device="cpu",
+        ),
+        str(tmp_path),
+    )
     assert row["status"] == "ok" and row["steps"] == 12
     assert 0.0 <= row["metrics"]["sum_acc"] <= row["metrics"]["digit_acc"] <= 100.0

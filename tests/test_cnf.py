@@ -1,4 +1,5 @@
 """CNF core: DIMACS round trip and errors, builder, matrix."""
+
 import pytest
 import torch
 
@@ -39,17 +40,20 @@ def test_satisfied_by():
     assert not cnf.satisfied_by([1, 1])
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("1 2 0\n", "line 1: clause before"),
-    ("p cnf 2 1\n1 2\n", "line 2: clause does not end with 0"),
-    ("p cnf 2 1\n1 x 0\n", "line 2: non-integer literal"),
-    ("p cnf 2 1\n1 3 0\n", "line 2: literal 3 exceeds the 2 atoms"),
-    ("p cnf 2 2\n1 2 0\n", "header declares 2 clauses but 1"),
-    ("p cnf 2\n", "line 1: bad header"),
-    ("c only\n", "no 'p cnf"),
-    ("p cnf 2 1\np cnf 2 1\n1 0\n", "line 2: a second"),
-    ("p cnf 2 1\n1 0 2 0\n", "line 2: 0 inside a clause"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("1 2 0\n", "line 1: clause before"),
+        ("p cnf 2 1\n1 2\n", "line 2: clause does not end with 0"),
+        ("p cnf 2 1\n1 x 0\n", "line 2: non-integer literal"),
+        ("p cnf 2 1\n1 3 0\n", "line 2: literal 3 exceeds the 2 atoms"),
+        ("p cnf 2 2\n1 2 0\n", "header declares 2 clauses but 1"),
+        ("p cnf 2\n", "line 1: bad header"),
+        ("c only\n", "no 'p cnf"),
+        ("p cnf 2 1\np cnf 2 1\n1 0\n", "line 2: a second"),
+        ("p cnf 2 1\n1 0 2 0\n", "line 2: 0 inside a clause"),
+    ],
+)
 def test_malformed_dimacs_names_the_line(text, fragment):
     with pytest.raises(CNFError) as e:
         CNF.from_dimacs(text, source="f.cnf")

@@ -1,5 +1,6 @@
 """The collapse diagnostic: a network whose test predictions fall into one class for a group is
 recorded in the rows (``collapsed``), whatever the task's evaluate does with the outputs."""
+
 import torch
 
 from harness.diagnostics import CollapseWatch
@@ -14,8 +15,11 @@ class _Fixed(torch.nn.Module):
 
     def forward(self, x):
         b = x.shape[0]
-        digit = torch.randn(b, 2, 10) if self.k is None else torch.nn.functional.one_hot(
-            torch.full((b, 2), self.k), 10).float()
+        digit = (
+            torch.randn(b, 2, 10)
+            if self.k is None
+            else torch.nn.functional.one_hot(torch.full((b, 2), self.k), 10).float()
+        )
         return {"digit": digit, "edge": torch.randn(b, 3, 1)}
 
 

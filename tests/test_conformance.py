@@ -1,4 +1,5 @@
 """Every conformance check over the whole registry, one pytest case each."""
+
 import pytest
 
 from harness import checks
@@ -65,7 +66,6 @@ def test_a_broken_method_fails_the_checks():
 
 
 def test_a_detached_loss_is_told_what_to_look_at():
-    import torch
 
     from harness.api import Method
     from harness.atoms import atom_values

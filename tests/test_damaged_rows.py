@@ -1,5 +1,6 @@
 """Rows fail closed: a run counts only with its final row, and every damaged row file is named by
 ``report``, ``compare`` and ``publish`` (``--strict``, and ``publish`` always, exit 2)."""
+
 import glob
 import os
 import shutil
@@ -8,8 +9,22 @@ import pytest
 
 from harness.cli import main
 
-RUN = ["run", "--task", "mnist-add", "--method", "cl-ste", "--tp", "n_pairs=16", "--epochs", "2", "--batch-size", "8",
-       "--device", "cpu", "--quiet"]
+RUN = [
+    "run",
+    "--task",
+    "mnist-add",
+    "--method",
+    "cl-ste",
+    "--tp",
+    "n_pairs=16",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """DeepProbLog peer: the package imports and answers a query; the wrapped method gives the exact
 probability of the sum with gradients; tasks without a program are skipped."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,16 +47,26 @@ def test_mnist_add_query_is_the_probability_of_the_sum_with_gradients():
     sums = torch.tensor([0, 3, 9, 10, 17, 18])
     got = m.query_probabilities({"digit": logits}, sums)
     p = torch.softmax(logits, -1)
-    want = torch.stack([sum(p[b, 0, a] * p[b, 1, int(s) - a] for a in range(10) if 0 <= int(s) - a <= 9)
-                        for b, s in enumerate(sums)])
+    want = torch.stack(
+        [sum(p[b, 0, a] * p[b, 1, int(s) - a] for a in range(10) if 0 <= int(s) - a <= 9) for b, s in enumerate(sums)]
+    )
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-15)
     loss = m.loss({"digit": logits}, Batch(None, task.evidence_for(sums), target=sums))
     assert loss.item() == pytest.approx(float(-torch.log(want + 1e-12).mean()), rel=1e-12)
     loss.backward()
     ref = logits.detach().clone().requires_grad_(True)
     pr = torch.softmax(ref, -1)
-    (-torch.log(torch.stack([sum(pr[b, 0, a] * pr[b, 1, int(s) - a] for a in range(10) if 0 <= int(s) - a <= 9)
-                             for b, s in enumerate(sums)]) + 1e-12).mean()).backward()
+    (
+        -torch.log(
+            torch.stack(
+                [
+                    sum(pr[b, 0, a] * pr[b, 1, int(s) - a] for a in range(10) if 0 <= int(s) - a <= 9)
+                    for b, s in enumerate(sums)
+                ]
+            )
+            + 1e-12
+        ).mean()
+    ).backward()
     torch.testing.assert_close(logits.grad, ref.grad)
 
 
@@ -74,15 +85,16 @@ def test_symbolic_budget_is_a_timeout():
     m = DeepProbLog(max_seconds=1e-9)
     m.prepare(c, torch.device("cpu"))
     with pytest.raises(BudgetExceeded, match="train"):
-        m.loss({"digit": torch.zeros(2, 2, 10)}, Batch(None, task.evidence_for(torch.tensor([1, 2])),
-                                                        target=torch.tensor([1, 2])))
+        m.loss(
+            {"digit": torch.zeros(2, 2, 10)},
+            Batch(None, task.evidence_for(torch.tensor([1, 2])), target=torch.tensor([1, 2])),
+        )
 
 
 def test_tiny_run(tmp_path):
     from harness.loop import RunConfig, run
 
-    row = run(RunConfig("mnist-add", "deepproblog", seed=0, epochs=1, batch_size=8, tp={"n_pairs": 48}),
-              str(tmp_path))
+    row = run(RunConfig("mnist-add", "deepproblog", seed=0, epochs=1, batch_size=8, tp={"n_pairs": 48}), str(tmp_path))
     assert row["status"] == "ok" and row["steps"] == 6 and row["train_seconds"] > 0
 
 
@@ -128,9 +140,13 @@ def test_add2x2_query_is_the_probability_of_the_four_sums():
     p = torch.softmax(logits, -1)
     want = []
     for b, (r1, r2, c1, c2) in enumerate(targets.tolist()):
-        want.append(sum(float(p[b, 0, a] * p[b, 1, e] * p[b, 2, f] * p[b, 3, h])
-                        for a, e, f, h in itertools.product(range(10), repeat=4)
-                        if (a + e, f + h, a + f, e + h) == (r1, r2, c1, c2)))
+        want.append(
+            sum(
+                float(p[b, 0, a] * p[b, 1, e] * p[b, 2, f] * p[b, 3, h])
+                for a, e, f, h in itertools.product(range(10), repeat=4)
+                if (a + e, f + h, a + f, e + h) == (r1, r2, c1, c2)
+            )
+        )
     torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64), rtol=1e-10, atol=1e-15)
 
 
@@ -144,8 +160,9 @@ def test_apply2x2_has_no_program_and_is_skipped():
 def test_tiny_member_run(tmp_path):
     from harness.loop import RunConfig, run
 
-    row = run(RunConfig("member", "deepproblog", seed=0, epochs=1, batch_size=4, tp={"n": 3, "n_train": 24}),
-              str(tmp_path))
+    row = run(
+        RunConfig("member", "deepproblog", seed=0, epochs=1, batch_size=4, tp={"n": 3, "n_train": 24}), str(tmp_path)
+    )
     assert row["status"] == "ok" and row["steps"] == 6 and 0 <= row["metrics"]["digit_acc"] <= 100
 
 

@@ -1,6 +1,7 @@
 """mnist-add's multi-digit DeepProbLog program (numbers as digit lists, DeepProbLog's own example
 style): the probability of each sum equals brute-force enumeration, on digits with few values so
 that grounding takes a moment; a set-up timeout records how far grounding and compilation got."""
+
 from __future__ import annotations
 
 import itertools
@@ -21,8 +22,11 @@ from tasks.mnist_add import number_weights, problog_program  # noqa: E402
 def _constraint(n_digits: int, n_values: int, targets) -> Constraint:
     n_img = 2 * n_digits
     atoms = torch.arange(n_img * n_values).reshape(n_img, n_values)
-    return Constraint(CNF(n_img * n_values, []), [NeuralGroup("digit", atoms)],
-                      programs={"problog": Program(problog_program(n_digits, n_values), "addition", list(targets))})
+    return Constraint(
+        CNF(n_img * n_values, []),
+        [NeuralGroup("digit", atoms)],
+        programs={"problog": Program(problog_program(n_digits, n_values), "addition", list(targets))},
+    )
 
 
 def _brute_force(p: torch.Tensor, n_digits: int, s: int) -> torch.Tensor:
@@ -71,6 +75,9 @@ def test_setup_timeout_says_how_far_grounding_got(monkeypatch):
         return real(self, q)
 
     monkeypatch.setattr(Cache, "get", get)
-    with pytest.raises(BudgetExceeded, match=r"1.5 s reached, limit 1 s; DeepProbLog had ground and compiled 2 of "
-                                             r"5 queries \(grounding [\d.]+ s, SDD compilation [\d.]+ s"):
+    with pytest.raises(
+        BudgetExceeded,
+        match=r"1.5 s reached, limit 1 s; DeepProbLog had ground and compiled 2 of "
+        r"5 queries \(grounding [\d.]+ s, SDD compilation [\d.]+ s",
+    ):
         DeepProbLog().prepare(_constraint(3, 2, range(5)), torch.device("cpu"))

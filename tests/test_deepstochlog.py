@@ -2,6 +2,7 @@
 ones, the set-up budget, a skipped task and a tiny run. Skipped where the package or SWI-Prolog
 is missing (make setup and make test install both where they can); under CI (``CI`` set) a
 missing one fails instead, so that CI always runs these tests."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,10 +13,17 @@ import time
 import pytest
 import torch
 
-_MISSING = [what for what, ok in (("the deepstochlog package (pip install --no-deps deepstochlog==0.0.1)",
-                                   importlib.util.find_spec("deepstochlog") is not None),
-                                  ("SWI-Prolog's swipl (apt-get install swi-prolog-nox)", shutil.which("swipl") is not None))
-            if not ok]
+_MISSING = [
+    what
+    for what, ok in (
+        (
+            "the deepstochlog package (pip install --no-deps deepstochlog==0.0.1)",
+            importlib.util.find_spec("deepstochlog") is not None,
+        ),
+        ("SWI-Prolog's swipl (apt-get install swi-prolog-nox)", shutil.which("swipl") is not None),
+    )
+    if not ok
+]
 if _MISSING:
     if os.environ.get("CI", "").lower() not in ("", "0", "false"):
         pytest.fail(f"CI must run the DeepStochLog tests: {'; '.join(_MISSING)} missing", pytrace=False)
@@ -45,11 +53,12 @@ def test_probability_equals_the_hand_formula_at_n1():
     sums = torch.tensor([0, 7, 18])
     p = m.query_probabilities({"digit": logits}, sums)
     q = torch.softmax(logits, -1)
-    want = torch.stack([sum(q[b, 0, a] * q[b, 1, s - a] for a in range(10) if 0 <= s - a <= 9)
-                        for b, s in enumerate(sums.tolist())])
+    want = torch.stack(
+        [sum(q[b, 0, a] * q[b, 1, s - a] for a in range(10) if 0 <= s - a <= 9) for b, s in enumerate(sums.tolist())]
+    )
     assert torch.allclose(p, want, atol=1e-12)
-    g1, = torch.autograd.grad(p.sum(), logits)
-    g2, = torch.autograd.grad(want.sum(), logits)
+    (g1,) = torch.autograd.grad(p.sum(), logits)
+    (g2,) = torch.autograd.grad(want.sum(), logits)
     assert torch.allclose(g1, g2, atol=1e-12)
     assert m.describe()["ground_seconds"] > 0
 
@@ -93,8 +102,14 @@ def test_loss_and_a_tiny_run(tmp_path):
     m.prepare(c, CPU)
     gold = torch.tensor([[3, 4], [9, 9]])
     logits = (torch.nn.functional.one_hot(gold, 10).float() * 2 - 1) * 40
-    assert m.loss({"digit": logits}, Batch(None, task.evidence_for(torch.tensor([7, 18])),
-                                           target=torch.tensor([7, 18]))).item() < 1e-6
-    row = run(RunConfig("mnist-add", "deepstochlog", seed=0, epochs=1, batch_size=16, tp={"n_pairs": 64}), str(tmp_path))
+    assert (
+        m.loss(
+            {"digit": logits}, Batch(None, task.evidence_for(torch.tensor([7, 18])), target=torch.tensor([7, 18]))
+        ).item()
+        < 1e-6
+    )
+    row = run(
+        RunConfig("mnist-add", "deepstochlog", seed=0, epochs=1, batch_size=16, tp={"n_pairs": 64}), str(tmp_path)
+    )
     assert row["status"] == "ok" and 0 <= row["metrics"]["digit_acc"] <= 100
     assert row["method_describe"]["ground_seconds"] > 0

@@ -1,4 +1,5 @@
 """Seconds-long end-to-end runs through the harness, result rows, resume and the report."""
+
 import json
 import os
 
@@ -10,9 +11,27 @@ from harness.errors import UserError
 from harness.loop import RunConfig, run
 from harness.report import write_report
 
-REQUIRED = {"task", "method", "task_version", "method_version", "hp", "tp", "seed", "epoch", "status",
-            "metrics", "train_seconds", "eval_seconds", "setup_seconds", "device", "device_name",
-            "versions", "git_commit", "threads", "run_id"}
+REQUIRED = {
+    "task",
+    "method",
+    "task_version",
+    "method_version",
+    "hp",
+    "tp",
+    "seed",
+    "epoch",
+    "status",
+    "metrics",
+    "train_seconds",
+    "eval_seconds",
+    "setup_seconds",
+    "device",
+    "device_name",
+    "versions",
+    "git_commit",
+    "threads",
+    "run_id",
+}
 
 
 @pytest.mark.parametrize("method", ["cl-ste", "supervised"])
@@ -63,8 +82,10 @@ def test_killed_run_keeps_its_finished_epochs(tmp_path, monkeypatch):
 def test_report_renders_mean_std_and_counts(tmp_path):
     for seed in (0, 1):
         for m in ("cl-ste", "supervised"):
-            run(RunConfig("mnist-add", m, seed=seed, epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
-                str(tmp_path))
+            run(
+                RunConfig("mnist-add", m, seed=seed, epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
+                str(tmp_path),
+            )
     text = write_report(str(tmp_path), str(tmp_path / "r.md"), plots=False, formats=("md",))
     # one size, the default: the row is the task's name alone
     summary_row = next(line for line in text.splitlines() if line.startswith("| mnist-add "))
@@ -112,8 +133,10 @@ def test_pairs_file_is_validated(tmp_path):
 
 def test_report_never_pools_two_code_versions_of_a_method(tmp_path):
     for seed in (0, 1):
-        run(RunConfig("mnist-add", "cl-ste", seed=seed, epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
-            str(tmp_path))
+        run(
+            RunConfig("mnist-add", "cl-ste", seed=seed, epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
+            str(tmp_path),
+        )
     # seed 1's rows as if made by a changed cl_ste.py (another source hash)
     path = next(p for p in records_paths(tmp_path) if json.loads(open(p).readline())["seed"] == 1)
     rows = [dict(json.loads(l), method_hash="abcdef123456") for l in open(path)]

@@ -1,4 +1,5 @@
 """Fuzzy-logic loss: hand-worked values for each t-norm, gradients, evidence."""
+
 import math
 
 import pytest
@@ -53,11 +54,14 @@ def test_gradient_matches_finite_differences():
 
 def test_unknown_tnorm_is_user_error():
     with pytest.raises(UserError, match="tnorm='max' unknown"):
-        Fuzzy(tnorm="max").prepare(Constraint(CNF(1, [(1,)]), [NeuralGroup("x", [[0]], "bernoulli")]),
-                                   torch.device("cpu"))
+        Fuzzy(tnorm="max").prepare(
+            Constraint(CNF(1, [(1,)]), [NeuralGroup("x", [[0]], "bernoulli")]), torch.device("cpu")
+        )
 
 
 @pytest.mark.parametrize("tnorm", ["godel", "lukasiewicz"])
 def test_goedel_and_lukasiewicz_point_to_ltn(tnorm):
-    with pytest.raises(UserError, match=f"tnorm={tnorm} is the ltn method's.*--hp clauses=and --hp p=1 --hp stable=false"):
+    with pytest.raises(
+        UserError, match=f"tnorm={tnorm} is the ltn method's.*--hp clauses=and --hp p=1 --hp stable=false"
+    ):
         _setup(tnorm)

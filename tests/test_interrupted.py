@@ -1,5 +1,6 @@
 """Ctrl-C during a run: the re-run says it restarts it, and the report does not note the interruption
 of a run that later finished."""
+
 import logging
 
 import pytest
@@ -59,8 +60,21 @@ def test_a_run_being_written_by_another_live_process_is_refused_in_one_line(tmp_
             f.write(f"{socket.gethostname()} {other.pid} 2026-01-01T00:00:00\n")
         with open(writer.part, "w") as f:
             f.write('{"epoch": 1}\n')
-        argv = ["run", "--task", "mnist-add", "--method", "cl-ste", "--tp", "n_pairs=8", "--epochs", "1",
-                "--device", "cpu", "--results", str(tmp_path)]
+        argv = [
+            "run",
+            "--task",
+            "mnist-add",
+            "--method",
+            "cl-ste",
+            "--tp",
+            "n_pairs=8",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--results",
+            str(tmp_path),
+        ]
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and f"is being written by process {other.pid}" in err, err

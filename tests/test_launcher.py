@@ -1,5 +1,6 @@
 """The suite runner's run processes (harness.launcher): forks of a preloaded server that behave as a
 fresh ``nesybench`` process would: exit status, working directory, environment, streams."""
+
 import os
 
 from harness.launcher import RunProcess

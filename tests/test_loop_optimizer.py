@@ -1,4 +1,5 @@
 """The harness's optimizer: fused Adam makes the same update as torch's reference Adam."""
+
 import torch
 
 from harness.loop import make_optimizer
@@ -57,6 +58,5 @@ def test_a_cosine_run_trains_each_epoch_at_its_rate_and_keeps_constant_run_ids(t
     assert len(seen) == 6 and all(abs(a - b) < 1e-12 for a, b in zip(seen, want))
     rows = [json.loads(l) for l in open(tmp_path / "mnist-add" / "supervised" / f"{row['run_id']}.jsonl")]
     assert [r["lr_schedule"] for r in rows] == ["cosine"] * 3
-    ids = {loop.run_identity(loop.RunConfig(**cfg, lr_schedule=s), str(tmp_path)).run_id
-           for s in (None, "constant")}
+    ids = {loop.run_identity(loop.RunConfig(**cfg, lr_schedule=s), str(tmp_path)).run_id for s in (None, "constant")}
     assert len(ids) == 1 and row["run_id"] not in ids

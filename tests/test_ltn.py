@@ -1,5 +1,6 @@
 """The ltn method on LTNtorch: hand-worked values on a tiny CNF, the textbook LTN knowledge base
 (an axiom per clause, SatAgg), where it coincides with the fuzzy method, gradients, user errors."""
+
 from __future__ import annotations
 
 import math
@@ -45,18 +46,21 @@ def test_clause_truths_are_probabilistic_sums():
     assert got[0, 0].item() == pytest.approx(1.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("hp,expected", [
-    # one example: forall x is the value itself; SatAgg over the two axioms with p = 2:
-    # 1 - sqrt((0.4^2 + 0.1^2) / 2)
-    ({"stable": False}, math.sqrt((0.4 ** 2 + 0.1 ** 2) / 2)),
-    ({"stable": False, "p": 1.0}, (0.4 + 0.1) / 2),
-    # clauses=and: the example's formula is 0.6 * 0.9
-    ({"stable": False, "clauses": "and"}, 1 - 0.6 * 0.9),
-    # Goedel: clauses max(0.2, 0.5) and max(0.8, 0.5); Lukasiewicz: min(1, 0.7), min(1, 1.3)
-    ({"tnorm": "godel", "clauses": "and", "p": 1.0, "stable": False}, 1 - min(0.5, 0.8)),
-    ({"tnorm": "lukasiewicz", "clauses": "and", "p": 1.0, "stable": False}, min(1.0, (1 - 0.7) + (1 - 1.0))),
-    ({"tnorm": "godel", "stable": False}, math.sqrt((0.5 ** 2 + 0.2 ** 2) / 2)),
-])
+@pytest.mark.parametrize(
+    "hp,expected",
+    [
+        # one example: forall x is the value itself; SatAgg over the two axioms with p = 2:
+        # 1 - sqrt((0.4^2 + 0.1^2) / 2)
+        ({"stable": False}, math.sqrt((0.4**2 + 0.1**2) / 2)),
+        ({"stable": False, "p": 1.0}, (0.4 + 0.1) / 2),
+        # clauses=and: the example's formula is 0.6 * 0.9
+        ({"stable": False, "clauses": "and"}, 1 - 0.6 * 0.9),
+        # Goedel: clauses max(0.2, 0.5) and max(0.8, 0.5); Lukasiewicz: min(1, 0.7), min(1, 1.3)
+        ({"tnorm": "godel", "clauses": "and", "p": 1.0, "stable": False}, 1 - min(0.5, 0.8)),
+        ({"tnorm": "lukasiewicz", "clauses": "and", "p": 1.0, "stable": False}, min(1.0, (1 - 0.7) + (1 - 1.0))),
+        ({"tnorm": "godel", "stable": False}, math.sqrt((0.5**2 + 0.2**2) / 2)),
+    ],
+)
 def test_hand_worked_losses(hp, expected):
     m = prepared(tiny(), **hp)
     assert m.loss({"x": logits(0.2, 0.5)}, Batch(None, S_TRUE)).item() == pytest.approx(expected, abs=1e-12)
@@ -64,8 +68,8 @@ def test_hand_worked_losses(hp, expected):
 
 def test_stable_moves_values_by_about_1e_4():
     loss = prepared(tiny()).loss({"x": logits(0.2, 0.5)}, Batch(None, S_TRUE)).item()
-    assert loss == pytest.approx(math.sqrt((0.4 ** 2 + 0.1 ** 2) / 2), abs=5e-4)
-    assert loss != pytest.approx(math.sqrt((0.4 ** 2 + 0.1 ** 2) / 2), abs=1e-6)
+    assert loss == pytest.approx(math.sqrt((0.4**2 + 0.1**2) / 2), abs=5e-4)
+    assert loss != pytest.approx(math.sqrt((0.4**2 + 0.1**2) / 2), abs=1e-6)
 
 
 def _batch(c, B=6, seed=0):
@@ -81,8 +85,9 @@ def mixed():
     # a categorical variable of 3 values (atoms 0-2), two bernoulli atoms (3, 4), a derived atom
     # 5 <-> 0 AND 3, an observed atom 6; clauses of lengths 1 to 4
     clauses = [(5, 7, -4), (-7, 1, 2, 5), (-6, 3), (4, 5, -1, 6), (-5, -2), (1, 2, 3)]
-    return Constraint(CNF(7, clauses), [NeuralGroup("d", [[0, 1, 2]]), NeuralGroup("b", [[3], [4]], "bernoulli")],
-                      derived=[[5, 0, 3]])
+    return Constraint(
+        CNF(7, clauses), [NeuralGroup("d", [[0, 1, 2]]), NeuralGroup("b", [[3], [4]], "bernoulli")], derived=[[5, 0, 3]]
+    )
 
 
 @pytest.mark.parametrize("tnorm", ["product", "godel", "lukasiewicz"])
@@ -136,8 +141,9 @@ def test_product_coincides_with_fuzzy_clause_truths_and_per_example_truth():
     f = Fuzzy()
     f.prepare(c, torch.device("cpu"))
     torch.testing.assert_close(m.clause_truths(outputs, ev), f.clause_truths(outputs, ev), rtol=0, atol=1e-12)
-    per_example = [f.loss({k: v[i:i + 1] for k, v in outputs.items()}, Batch(None, ev[i:i + 1])).item()
-                   for i in range(len(ev))]
+    per_example = [
+        f.loss({k: v[i : i + 1] for k, v in outputs.items()}, Batch(None, ev[i : i + 1])).item() for i in range(len(ev))
+    ]
     want = sum(1 - math.exp(-v) for v in per_example) / len(per_example)
     assert m.loss(outputs, Batch(None, ev)).item() == pytest.approx(want, abs=1e-12)
 
@@ -151,8 +157,11 @@ def test_gradient_matches_finite_differences():
 
 
 def test_bad_hyper_parameters_are_user_errors():
-    for hp, msg in (({"tnorm": "max"}, "tnorm='max' unknown"), ({"clauses": "sum"}, "clauses='sum' unknown"),
-                    ({"p": 0.5}, "p >= 1")):
+    for hp, msg in (
+        ({"tnorm": "max"}, "tnorm='max' unknown"),
+        ({"clauses": "sum"}, "clauses='sum' unknown"),
+        ({"p": 0.5}, "p >= 1"),
+    ):
         with pytest.raises(UserError, match=msg):
             prepared(tiny(), **hp)
 

@@ -1,5 +1,6 @@
 """mnist-add beyond int64: labels, evidence and scoring are exact at N = 18 .. 500 (Python's
 integers are the reference), where an int64 sum would wrap from N = 19 on."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +26,7 @@ def test_labels_are_the_exact_sums(n):
     d, ints = _numbers(n)
     sums = digits_to_ints(add_numbers(d))
     assert sums == [a + b for a, b in ints]
-    assert sums[-2] == 2 * (10 ** n - 1)  # 99..9 + 99..9: 19999999999999999998 at N = 19
+    assert sums[-2] == 2 * (10**n - 1)  # 99..9 + 99..9: 19999999999999999998 at N = 19
     assert sum_digits(sums, n).tolist() == add_numbers(d).tolist()
 
 
@@ -42,9 +43,9 @@ def test_every_column_evidence_is_the_sum_digit(n, encoding):
         s = a + b
         got = sorted(names[i] for i in torch.nonzero(row == 1).flatten().tolist())
         if encoding == "compact":
-            want = [f"sdig({j},{(s // 10 ** j) % 10})" for j in range(n + 1)]
+            want = [f"sdig({j},{(s // 10**j) % 10})" for j in range(n + 1)]
         else:
-            want = [f"sdig({j},{(s // 10 ** j) % 10})" for j in range(n - 1)] + [f"top({s // 10 ** (n - 1)})"]
+            want = [f"sdig({j},{(s // 10**j) % 10})" for j in range(n - 1)] + [f"top({s // 10 ** (n - 1)})"]
         assert got == sorted(want)
         assert int((row != 0).sum()) == len(want)  # no other atom is set
     assert torch.equal(task.evidence_for([a + b for a, b in ints]), ev)
@@ -52,7 +53,7 @@ def test_every_column_evidence_is_the_sum_digit(n, encoding):
 
 def test_a_sum_that_no_two_numbers_make_is_refused():
     with pytest.raises(ValueError, match="not the sum of two 19-digit numbers"):
-        sum_digits([2 * 10 ** 19], 19)
+        sum_digits([2 * 10**19], 19)
 
 
 def test_pairs_file_with_sums_beyond_int64(tmp_path):
@@ -69,7 +70,7 @@ def test_pairs_file_with_sums_beyond_int64(tmp_path):
     task.validate()
     task.setup(0, torch.device("cpu"))
     assert task.pair_sums_ == sums and task.describe()["n_train_examples"] == 4
-    big = 2 * (10 ** n - 1)  # beyond int64, and not these digits' sum
+    big = 2 * (10**n - 1)  # beyond int64, and not these digits' sum
     path.write_text(" ".join(map(str, [*idx[0].tolist(), big])) + "\n")
     with pytest.raises(UserError, match=f"row 1: sum {big} disagrees with the digits' labels"):
         MnistAdd(digits=n, encoding="column", pairs_file=str(path)).validate()
@@ -103,8 +104,10 @@ def test_scoring_is_exact_at_large_n(n):
 
 
 def test_protocol_is_recorded_and_too_large_n_is_refused(tmp_path):
-    row = run(RunConfig("mnist-add", "supervised", epochs=1, tp={"digits": 25, "encoding": "column"}, device="cpu"),
-              str(tmp_path))
+    row = run(
+        RunConfig("mnist-add", "supervised", epochs=1, tp={"digits": 25, "encoding": "column"}, device="cpu"),
+        str(tmp_path),
+    )
     assert row["status"] == "ok"
     assert "each digit image used once" in row["describe"]["protocol"]
     with pytest.raises(UserError, match=r"digits=501 is outside what it supports \(1\.\.500\)"):

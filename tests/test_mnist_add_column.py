@@ -1,5 +1,6 @@
 """mnist-add's column encoding: exact against brute force for N <= 2, linear size, and CL-STE's
 loss on it (value and gradient against a hand-written probability formula)."""
+
 from __future__ import annotations
 
 import itertools
@@ -31,14 +32,14 @@ def _check_exact(n: int, digits: np.ndarray):
     c = task.constraint()
     vals = _atom_values(task, digits)  # (C, n_atoms), evidence atoms 0
     assert set(np.unique(vals)) <= {0.0, 1.0}
-    n_sums = 2 * (10 ** n - 1) + 1
+    n_sums = 2 * (10**n - 1) + 1
     ev = task.evidence_for(torch.arange(n_sums)).numpy()  # (R, n_atoms)
     is_ev = ev.any(0)
     C = c.cnf.matrix().numpy()  # (m, n)
     assert not (C[:, is_ev] == 1).any()  # evidence atoms occur only negated
     Cn = np.where(is_ev[None, :], 0, C)  # the clauses without their evidence literals
     sat = ((vals @ (Cn == 1).T) + ((1 - vals) @ (Cn == -1).T)) > 0  # (C, m)
-    has = (C[:, is_ev] == -1)  # (m, n_ev): clause holds -e
+    has = C[:, is_ev] == -1  # (m, n_ev): clause holds -e
     assert (has.sum(1) <= 1).all()
     defs_ok = sat[:, ~has.any(1)].all(1)  # the definitions hold on the derived values
     assert defs_ok.all()

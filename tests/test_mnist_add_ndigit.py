@@ -1,5 +1,6 @@
 """mnist-add with N-digit numbers: the compact (carry) encoding against brute force, its size, the
 CL-STE evaluation of its derived carry atoms, and tiny end-to-end runs."""
+
 import itertools
 
 import numpy as np
@@ -138,8 +139,10 @@ def test_cl_ste_loss_zero_on_gold_and_pushes_wrong_digits():
 
 def test_tiny_runs_at_three_digits(tmp_path):
     for method in ("cl-ste", "supervised"):
-        row = run(RunConfig("mnist-add", method, tp={"digits": 3, "n_pairs": 30}, epochs=1, batch_size=8,
-                            device="cpu"), str(tmp_path))
+        row = run(
+            RunConfig("mnist-add", method, tp={"digits": 3, "n_pairs": 30}, epochs=1, batch_size=8, device="cpu"),
+            str(tmp_path),
+        )
         assert row["status"] == "ok" and row["steps"] == 4
         assert 0.0 <= row["metrics"]["sum_acc"] <= row["metrics"]["digit_acc"] <= 100.0
 

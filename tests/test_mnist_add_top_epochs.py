@@ -1,6 +1,7 @@
 """mnist-add's ``top_epochs`` curriculum on the column encoding: the evidence of the first epochs
 holds only the top column's total, CL-STE's loss is then the top column's alone, user errors, and a
 tiny CL-STE run that learns digits from it."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,10 @@ def _true_atoms(task: MnistAdd, ev: torch.Tensor) -> list[list[str]]:
 def test_top_only_evidence_holds_the_top_total_alone():
     task = MnistAdd(digits=3, encoding="column")
     sums = torch.tensor([1234, 57])  # 1234: digits 4, 3 and top total 12; 57: 7, 5 and top 0
-    assert _true_atoms(task, task.evidence_for(sums)) == [["sdig(0,4)", "sdig(1,3)", "top(12)"],
-                                                          ["sdig(0,7)", "sdig(1,5)", "top(0)"]]
+    assert _true_atoms(task, task.evidence_for(sums)) == [
+        ["sdig(0,4)", "sdig(1,3)", "top(12)"],
+        ["sdig(0,7)", "sdig(1,5)", "top(0)"],
+    ]
     assert _true_atoms(task, task.evidence_for(sums, top_only=True)) == [["top(12)"], ["top(0)"]]
 
 
@@ -71,8 +74,13 @@ def test_top_epochs_user_errors(tp):
 def test_tiny_top_epochs_run_learns_digits(tmp_path):
     """Embedded data, N = 3, 500 examples, batch 4, two epochs on the top column's total alone: the
     test digit accuracy is well above chance (10 %; this run measured 39.1 %)."""
-    cfg = RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=4,
-                    tp={"digits": 3, "encoding": "column", "top_epochs": 2, "n_pairs": 500})
+    cfg = RunConfig(
+        "mnist-add",
+        "cl-ste",
+        epochs=2,
+        batch_size=4,
+        tp={"digits": 3, "encoding": "column", "top_epochs": 2, "n_pairs": 500},
+    )
     row = run(cfg, str(tmp_path))
     assert row["status"] == "ok"
     assert row["metrics"]["digit_acc"] > 25.0
@@ -113,6 +121,15 @@ def test_top_until_is_checked_and_recorded(tmp_path):
         MnistAdd(digits=2, encoding="column", top_until=1.5)
     with pytest.raises(UserError, match="top_until=0.5 needs"):
         MnistAdd(digits=2, encoding="compact", top_until=0.5)
-    row = run(RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=8, device="cpu",
-                        tp={"digits": 2, "encoding": "column", "top_until": 0.99, "n_pairs": 16}), str(tmp_path))
+    row = run(
+        RunConfig(
+            "mnist-add",
+            "cl-ste",
+            epochs=2,
+            batch_size=8,
+            device="cpu",
+            tp={"digits": 2, "encoding": "column", "top_until": 0.99, "n_pairs": 16},
+        ),
+        str(tmp_path),
+    )
     assert row["metrics"]["top_phase"] == 1.0 and 0 <= row["metrics"]["train_top_acc"] <= 100

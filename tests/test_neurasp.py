@@ -1,6 +1,7 @@
 """neurasp: -log P(label) over clingo's stable models equals the semantic loss's and DeepProbLog's
 where the semantics coincide; hand-worked shortest-path values (optimal models only); gradients
 against finite differences and against NeurASP's own gradient formula; caching, budgets, errors."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,9 @@ CPU = torch.device("cpu")
 
 def _with_targets(c, targets):
     """``c`` with its ProbLog program's targets replaced (DeepProbLog compiles only those)."""
-    return dataclasses.replace(c, programs={**c.programs, "problog": dataclasses.replace(c.program("problog"),
-                                                                                    targets=targets)})
+    return dataclasses.replace(
+        c, programs={**c.programs, "problog": dataclasses.replace(c.program("problog"), targets=targets)}
+    )
 
 
 def prepared(constraint, **hp):
@@ -55,8 +57,9 @@ def test_mnist_add_equals_the_hand_formula_semantic_loss_and_deepproblog():
     ev = task.evidence_for(sums)
     got = prepared(c).log_probability({"digit": logits}, ev)
     p = torch.softmax(logits, -1)
-    want = torch.stack([sum(p[b, 0, a] * p[b, 1, int(s) - a] for a in range(10) if 0 <= int(s) - a <= 9)
-                        for b, s in enumerate(sums)]).log()
+    want = torch.stack(
+        [sum(p[b, 0, a] * p[b, 1, int(s) - a] for a in range(10) if 0 <= int(s) - a <= 9) for b, s in enumerate(sums)]
+    ).log()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     from methods.semantic_loss import SemanticLoss
 
@@ -133,8 +136,12 @@ def test_shortest_path_counts_only_the_optimal_paths():
     # terminals 0, 3: the two paths {e0, e3} and {e1, e2}; terminals 0, 1: {e0} only (0-2-3-1 is longer)
     got = m.log_probability({"edge": x}, terminals((0, 3), (0, 1)))
     s = torch.sigmoid(x.squeeze(-1))
-    want = torch.stack([s[0, 0] * s[0, 3] * (1 - s[0, 1]) * (1 - s[0, 2]) + s[0, 1] * s[0, 2] * (1 - s[0, 0]) * (1 - s[0, 3]),
-                        s[1, 0] * (1 - s[1, 1]) * (1 - s[1, 2]) * (1 - s[1, 3])]).log()
+    want = torch.stack(
+        [
+            s[0, 0] * s[0, 3] * (1 - s[0, 1]) * (1 - s[0, 2]) + s[0, 1] * s[0, 2] * (1 - s[0, 0]) * (1 - s[0, 3]),
+            s[1, 0] * (1 - s[1, 1]) * (1 - s[1, 2]) * (1 - s[1, 3]),
+        ]
+    ).log()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
@@ -211,8 +218,11 @@ def test_errors_and_skips():
     with pytest.raises(ValueError, match="two stable models"):
         m.loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.zeros(1, 2)))
     # evidence on an atom the program never mentions
-    c2 = Constraint(CNF(3, [(1, 2)], ["a(0)", "a(1)", "z"]), [NeuralGroup("d", [[0, 1]])],
-                    programs={"asp": Program("1 { a(0); a(1) } 1.\n")})
+    c2 = Constraint(
+        CNF(3, [(1, 2)], ["a(0)", "a(1)", "z"]),
+        [NeuralGroup("d", [[0, 1]])],
+        programs={"asp": Program("1 { a(0); a(1) } 1.\n")},
+    )
     with pytest.raises(ValueError, match="never mentions"):
         prepared(c2).loss({"d": torch.zeros(1, 1, 2)}, Batch(None, torch.tensor([[0.0, 0.0, 1.0]])))
     # a choice rule that lets a categorical variable take no value
@@ -228,7 +238,7 @@ def test_the_budget_clock_stops_a_long_enumeration():
 
     task, c = mnist_add(15)
     m = prepared(c)
-    ev = task.evidence_for(torch.tensor([10 ** 15 - 1]))
+    ev = task.evidence_for(torch.tensor([10**15 - 1]))
     clock = Clock(Budget(run_seconds=1.0))
     try:
         clock.enter("train")

@@ -1,5 +1,6 @@
 """add2x2, apply2x2 and member(n): the paper's encodings (sizes, UEC clauses, gold models), the
 data protocol, the operator images (synthetic and ImageFolder) and tiny end-to-end runs."""
+
 import numpy as np
 import pytest
 import torch
@@ -19,8 +20,9 @@ def _n_clauses_with_uec(constraint) -> int:
     return m.n_clauses_
 
 
-@pytest.mark.parametrize("task, atoms, clauses, uec", [
-    (Add2x2(), 516, 76, 260), (Member(n=3), 50, 40, 178), (Member(n=5), 70, 60, 290)])
+@pytest.mark.parametrize(
+    "task, atoms, clauses, uec", [(Add2x2(), 516, 76, 260), (Member(n=3), 50, 40, 178), (Member(n=5), 70, 60, 290)]
+)
 def test_paper_cnf_sizes(task, atoms, clauses, uec):
     c = task.constraint()
     assert (c.cnf.n_atoms, c.cnf.n_clauses) == (atoms, clauses)
@@ -171,11 +173,14 @@ def test_paper_defaults_per_variant():
     assert m.hp["w_bound"] == 5.0
 
 
-@pytest.mark.parametrize("task, tp, method, hp", [
-    ("add2x2", {"n_train": 12}, "cl-ste", {"ste": "b-sste"}),
-    ("member", {"n": 5, "n_train": 12}, "supervised", {}),
-    ("apply2x2", {"n_train": 12}, "cl-ste", {}),
-])
+@pytest.mark.parametrize(
+    "task, tp, method, hp",
+    [
+        ("add2x2", {"n_train": 12}, "cl-ste", {"ste": "b-sste"}),
+        ("member", {"n": 5, "n_train": 12}, "supervised", {}),
+        ("apply2x2", {"n_train": 12}, "cl-ste", {}),
+    ],
+)
 def test_tiny_runs(tmp_path, task, tp, method, hp):
     row = run(RunConfig(task, method, hp=hp, tp=tp, epochs=1, batch_size=4, device="cpu"), str(tmp_path))
     assert row["status"] == "ok" and row["steps"] == 3

@@ -1,20 +1,36 @@
 """The peer baselines' published protocols: the suite built from them, the published figures
 read from literature.csv, and the verdicts of the "published vs run here" table."""
+
 from harness.peers import PROTOCOLS, markdown, published, published_vs_run
 from harness.suites import SUITES, TARGETS
 
 
 def row(method, digits, batch, epochs, acc, seed, status="ok"):
-    return {"task": "mnist-add", "method": method, "tp": {"digits": digits}, "batch_size": batch, "epochs": epochs,
-            "lr": 1e-3, "seed": seed, "status": status, "final": True, "metrics": {"sum_acc": acc}}
+    return {
+        "task": "mnist-add",
+        "method": method,
+        "tp": {"digits": digits},
+        "batch_size": batch,
+        "epochs": epochs,
+        "lr": 1e-3,
+        "seed": seed,
+        "status": status,
+        "final": True,
+        "metrics": {"sum_acc": acc},
+    }
 
 
 def test_the_suite_runs_every_protocol_with_its_settings():
     entries = SUITES["peers-published"]
     assert len(entries) == len(PROTOCOLS)
     for e, p in zip(entries, PROTOCOLS):
-        assert (e.methods[0][0], e.tp["digits"], e.batch_size, e.epochs, e.lr) == (p.method, p.digits, p.batch_size,
-                                                                                 p.epochs, p.lr)
+        assert (e.methods[0][0], e.tp["digits"], e.batch_size, e.epochs, e.lr) == (
+            p.method,
+            p.digits,
+            p.batch_size,
+            p.epochs,
+            p.lr,
+        )
         assert e.needs == ["mnist"] and p.source
     bars = {(t.method, t.tp["digits"]): t.at_least for t in TARGETS["peers-published"]}
     assert abs(bars[("deepstochlog", 1)] - (97.9 - 0.1)) < 1e-9 and abs(bars[("deepstochlog", 4)] - 92.1) < 1e-9

@@ -1,5 +1,6 @@
 """Plug-ins written outside the repository, the whole way through: checks, a suite with an added
 method and an added task, reports with and without the plug-ins, and a published folder."""
+
 import os
 import re
 import shutil
@@ -10,8 +11,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "CI": "1", "PYTHONPATH": REPO}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "CI": "1", "PYTHONPATH": REPO},
+        timeout=600,
+    )
 
 
 def _summary(path):
@@ -27,8 +34,21 @@ def test_out_of_tree_method_and_task_run_in_a_suite_and_publish_with_their_files
     assert p.returncode == 0, p.stdout + p.stderr
     assert "9 checks: 9 passed, 0 failed, 0 skipped" in p.stdout  # 5 method checks, 4 task checks
     plugins = ["--plugin", str(method), "--plugin", str(task)]
-    p = _cli("bench", "--suite", "smoke", *plugins, "--add-method", "clause-hinge", "--add-task", "mnist-mul",
-             "--results", str(tmp_path / "r"), "--out", str(tmp_path / "r.md"), cwd=tmp_path)
+    p = _cli(
+        "bench",
+        "--suite",
+        "smoke",
+        *plugins,
+        "--add-method",
+        "clause-hinge",
+        "--add-task",
+        "mnist-mul",
+        "--results",
+        str(tmp_path / "r"),
+        "--out",
+        str(tmp_path / "r.md"),
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     text = (tmp_path / "r.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| task "))  # the summary table's
@@ -38,12 +58,31 @@ def test_out_of_tree_method_and_task_run_in_a_suite_and_publish_with_their_files
 
     # the rows render the same with the plug-ins, without them, and from the published folder
     for args, out in ((plugins, "with.md"), ([], "without.md")):
-        p = _cli("report", *args, "--results", str(tmp_path / "r"), "--out", str(tmp_path / out), "--format", "md",
-                 "--strict", cwd=tmp_path)
+        p = _cli(
+            "report",
+            *args,
+            "--results",
+            str(tmp_path / "r"),
+            "--out",
+            str(tmp_path / out),
+            "--format",
+            "md",
+            "--strict",
+            cwd=tmp_path,
+        )
         assert p.returncode == 0, p.stderr
     assert _summary(tmp_path / "with.md") == _summary(tmp_path / "without.md") == _summary(tmp_path / "r.md")
-    p = _cli("publish", *plugins, "--results", str(tmp_path / "r"), "--suite", "smoke", "--dest",
-             str(tmp_path / "pub"), cwd=tmp_path)
+    p = _cli(
+        "publish",
+        *plugins,
+        "--results",
+        str(tmp_path / "r"),
+        "--suite",
+        "smoke",
+        "--dest",
+        str(tmp_path / "pub"),
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     (folder,) = [tmp_path / "pub" / d for d in os.listdir(tmp_path / "pub")]
     for f in (method, task):
@@ -53,18 +92,30 @@ def test_out_of_tree_method_and_task_run_in_a_suite_and_publish_with_their_files
 
 
 def test_check_finds_a_headline_metric_that_evaluate_does_not_return(tmp_path):
-    p = _cli("check", "--plugin", os.path.join(REPO, "tests", "plugins", "metric_typo.py"), "--task", "member-typo",
-             "--method", "supervised", cwd=tmp_path)
+    p = _cli(
+        "check",
+        "--plugin",
+        os.path.join(REPO, "tests", "plugins", "metric_typo.py"),
+        "--task",
+        "member-typo",
+        "--method",
+        "supervised",
+        cwd=tmp_path,
+    )
     assert p.returncode == 1
     line = next(ln for ln in p.stdout.splitlines() if "main_metric_reported" in ln)
     assert line.startswith("failed") and "main_metric is 'member_accuracy', but evaluate() returns digit_acc" in line
 
 
-
 def test_the_example_task_passes_every_check(tmp_path):
     """examples/my_task.py (docs/adding-a-task.md) passes the task's checks and every built-in method's."""
-    p = subprocess.run([sys.executable, "-m", "harness", "check", "--plugin", "examples/my_task.py", "--task",
-                        "mnist-mul"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "harness", "check", "--plugin", "examples/my_task.py", "--task", "mnist-mul"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     for method in ("cl-ste", "semantic-loss", "deepproblog", "neurasp", "fuzzy", "ltn", "supervised"):
         assert f"zero_on_gold                       {method} on mnist-mul" in p.stdout

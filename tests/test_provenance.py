@@ -1,4 +1,5 @@
 """Provenance: run ids cover every local module a plug-in imports; rows are read through one schema."""
+
 import json
 import os
 import shutil
@@ -40,11 +41,19 @@ def _ids_after_edits(root, results, edits):
     """The run ids before and after each edit (``path::appended text``), in one process:
     [{(task, method): [run_id, task_hash, method_hash, loop_hash]}]."""
     env = {**os.environ, "PYTHONPATH": str(root)}
-    p = subprocess.run([sys.executable, "-c", IDS, str(results), *map(str, edits)], cwd=root, env=env,
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", IDS, str(results), *map(str, edits)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
-    return [{tuple(line.split()[:2]): line.split()[2:] for line in block.strip().splitlines()}
-            for block in p.stdout.split("--\n")]
+    return [
+        {tuple(line.split()[:2]): line.split()[2:] for line in block.strip().splitlines()}
+        for block in p.stdout.split("--\n")
+    ]
 
 
 def _copy_repo(tmp_path):
@@ -59,9 +68,14 @@ def test_editing_a_helper_module_changes_the_run_id(tmp_path):
     # the MNIST network (part of every mnist-add run); the semantic loss's compiler only;
     # derived-atom evaluation (fuzzy and cl-ste use it)
     before, after_nets, after_sdd, after_atoms = _ids_after_edits(
-        root, tmp_path / "r", [f"{root / 'tasks' / 'nets.py'}::{CODE}",
-                               f"{root / 'methods' / '_sdd' / 'compile.py'}::{CODE}",
-                               f"{root / 'harness' / 'atoms.py'}::{CODE}"])
+        root,
+        tmp_path / "r",
+        [
+            f"{root / 'tasks' / 'nets.py'}::{CODE}",
+            f"{root / 'methods' / '_sdd' / 'compile.py'}::{CODE}",
+            f"{root / 'harness' / 'atoms.py'}::{CODE}",
+        ],
+    )
     assert not (tmp_path / "r").exists()  # computing an id writes nothing
     for k in before:
         assert after_nets[k][0] != before[k][0] and after_nets[k][1] != before[k][1]
@@ -78,7 +92,8 @@ def test_the_training_loop_is_in_every_run_id_and_comments_are_not(tmp_path):
     root = _copy_repo(tmp_path)
     loop, nets = root / "harness" / "loop.py", root / "tasks" / "nets.py"
     before, comment_loop, comment_nets, behaviour = _ids_after_edits(
-        root, tmp_path / "r", [f"{loop}::{COMMENT}", f"{nets}::{COMMENT}", f"{loop}::{CODE}"])
+        root, tmp_path / "r", [f"{loop}::{COMMENT}", f"{nets}::{COMMENT}", f"{loop}::{CODE}"]
+    )
     assert comment_loop == before and comment_nets == before
     assert len(before) == 3
     for k in before:
@@ -91,15 +106,14 @@ def test_docstrings_comments_and_layout_do_not_count_as_code(tmp_path):
 
     a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
     a.write_text('"""Module doc."""\nimport os\n\n\ndef f(x):\n    """Doc."""\n    return os.sep + \'x\'  # why\n')
-    b.write_text("import os\ndef f(x):\n    return (os.sep\n            + \"x\")\n")
+    b.write_text('import os\ndef f(x):\n    return (os.sep\n            + "x")\n')
     c.write_text("import os\ndef f(x):\n    return os.sep + 'y'\n")
     assert normalized_code(str(a)) == normalized_code(str(b)) == "import os\n\ndef f(x):\n    return os.sep + 'x'"
     assert normalized_code(str(c)) != normalized_code(str(a))
 
 
 def test_rows_record_files_modules_and_training_loss(tmp_path):
-    row = run(RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
-              str(tmp_path))
+    row = run(RunConfig("mnist-add", "cl-ste", epochs=2, batch_size=8, tp={"n_pairs": 16}, device="cpu"), str(tmp_path))
     assert row["method_file"] == os.path.join("methods", "cl_ste", "method.py")
     assert row["task_file"] == os.path.join("tasks", "mnist_add.py")
     assert os.path.join("harness", "atoms.py") in row["method_modules"]
@@ -116,8 +130,10 @@ def test_plugin_file_path_is_recorded(tmp_path):
     from harness.registry import load_plugin
 
     load_plugin(str(plugin))
-    row = run(RunConfig("mnist-add", "clause-hinge", epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
-              str(tmp_path / "r"))
+    row = run(
+        RunConfig("mnist-add", "clause-hinge", epochs=1, batch_size=8, tp={"n_pairs": 16}, device="cpu"),
+        str(tmp_path / "r"),
+    )
     assert row["method_file"] == str(plugin)
     assert str(plugin) in row["method_modules"]
 
@@ -131,8 +147,11 @@ def test_old_rows_are_upgraded_and_newer_ones_refused(tmp_path):
     assert all(r["schema_version"] == records.SCHEMA_VERSION and r["train_loss"] is None for r in rows)
     assert all(r["lr_schedule"] == "constant" for r in rows)  # schema 3: rows before schedules were constant
     path.write_text(json.dumps({**old, "schema_version": records.SCHEMA_VERSION + 1}) + "\n")
-    with pytest.raises(UserError, match=rf"a.jsonl, line 1: written with row schema {records.SCHEMA_VERSION + 1}, "
-                       rf"this nesybench reads up to {records.SCHEMA_VERSION}"):
+    with pytest.raises(
+        UserError,
+        match=rf"a.jsonl, line 1: written with row schema {records.SCHEMA_VERSION + 1}, "
+        rf"this nesybench reads up to {records.SCHEMA_VERSION}",
+    ):
         records.read_rows(str(path))
 
 
@@ -140,7 +159,12 @@ def test_report_refuses_rows_of_a_newer_schema_in_one_line(tmp_path):
     d = tmp_path / "r" / "mnist-add" / "cl-ste"
     d.mkdir(parents=True)
     (d / "x.jsonl").write_text(json.dumps({"schema_version": 99, "run_id": "x"}) + "\n")
-    p = subprocess.run([sys.executable, "-m", "harness", "report", "--results", str(tmp_path / "r"), "--out",
-                        str(tmp_path / "r.md")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "harness", "report", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "r.md")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert "written with row schema 99" in p.stderr and not (tmp_path / "r.md").exists()

@@ -1,6 +1,7 @@
 """Publishing refuses what would make a misleading permanent folder: a suite name that is no suite,
 rows of another suite (``--force`` publishes anyway, and the README says so); the folder gets the
 user's umask and keeps a copy of each plug-in file its rows came from."""
+
 import os
 import shutil
 import stat
@@ -19,8 +20,27 @@ def smoke_rows(tmp_path_factory):
     plugin = root / "my_task.py"
     shutil.copy(os.path.join(REPO, "examples", "my_task.py"), plugin)
     for method in ("cl-ste", "supervised"):
-        assert main(["run", "--task", "mnist-add", "--method", method, "--tp", "n_pairs=200", "--epochs", "1",
-                     "--device", "cpu", "--results", str(root / "rows"), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--task",
+                    "mnist-add",
+                    "--method",
+                    method,
+                    "--tp",
+                    "n_pairs=200",
+                    "--epochs",
+                    "1",
+                    "--device",
+                    "cpu",
+                    "--results",
+                    str(root / "rows"),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     return root, plugin
 
 

@@ -4,6 +4,7 @@ test stops what it started, and the module checks that no process of its nodes i
 
 Each test has a hard limit (pytest-timeout, ``TEST_SECONDS``) and every wait inside it a deadline
 that also ends when the driver exits, so a stalled cluster or driver fails the test in minutes."""
+
 import glob
 import importlib.util
 import json
@@ -22,13 +23,21 @@ WAIT_SECONDS = 150  # one wait inside a test (a node starting, a run streaming i
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 # skipped where Ray is not installed, except under CI (CI set), where the tests fail instead
-pytestmark = [pytest.mark.ray, pytest.mark.timeout(TEST_SECONDS),
-              pytest.mark.skipif(not HAVE_RAY and not os.environ.get("CI"), reason="Ray is not installed")]
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.timeout(TEST_SECONDS),
+    pytest.mark.skipif(not HAVE_RAY and not os.environ.get("CI"), reason="Ray is not installed"),
+]
 
 RAY_BIN = os.path.join(os.path.dirname(sys.executable), "ray")
 HEAD_IP, NODE_IP = "127.0.0.2", "127.0.0.3"  # loopback; Ray rewrites 127.0.0.1 to the network address
-ENV = {**os.environ, "CI": "1", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
-       "RAY_memory_monitor_refresh_ms": "0"}
+ENV = {
+    **os.environ,
+    "CI": "1",
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_memory_monitor_refresh_ms": "0",
+}
 
 PLUGIN = '''
 import os, signal, time
@@ -114,8 +123,13 @@ def _free_port():
 def _start(args, log):
     """A `ray start --block` under a new POSIX sid (setsid); returns the process once its node is up."""
     out = open(log, "w")
-    proc = subprocess.Popen([RAY_BIN, "start", "--block", "--disable-usage-stats", *args], stdout=out,
-                            stderr=subprocess.STDOUT, env=ENV, start_new_session=True)
+    proc = subprocess.Popen(
+        [RAY_BIN, "start", "--block", "--disable-usage-stats", *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=ENV,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         text = open(log).read()
@@ -169,8 +183,21 @@ def cluster(tmp_path_factory):
         pytest.fail("Ray is not installed (pip install -e '.[ray]'; make test installs it)")
     tmp = tmp_path_factory.mktemp("ray")
     port = _free_port()
-    head = _start(["--head", "--node-ip-address", HEAD_IP, "--port", str(port), "--num-cpus", "2",
-                   "--include-dashboard=false", "--temp-dir", str(tmp)], str(tmp / "head.log"))
+    head = _start(
+        [
+            "--head",
+            "--node-ip-address",
+            HEAD_IP,
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard=false",
+            "--temp-dir",
+            str(tmp),
+        ],
+        str(tmp / "head.log"),
+    )
     try:
         yield f"{HEAD_IP}:{port}"
     finally:
@@ -180,8 +207,21 @@ def cluster(tmp_path_factory):
 def _cmd(tmp_path, suite, address=None, results="runs", *extra):
     plugin = tmp_path / "plugin.py"
     plugin.write_text(PLUGIN)
-    cmd = [sys.executable, "-m", "harness", "bench", "--suite", suite, "--plugin", str(plugin),
-           "--results", str(tmp_path / results), "--out", str(tmp_path / results / "report.md"), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "bench",
+        "--suite",
+        suite,
+        "--plugin",
+        str(plugin),
+        "--results",
+        str(tmp_path / results),
+        "--out",
+        str(tmp_path / results / "report.md"),
+        *extra,
+    ]
     if address:
         cmd += ["--executor", "ray", "--address", address]
     return cmd
@@ -200,7 +240,7 @@ def _bench(monkeypatch, capsys, cmd, **env):
     methods, named = dict(registry.METHODS), dict(suites.SUITES)
     capsys.readouterr()
     try:
-        code = cli.main(cmd[cmd.index("harness") + 1:])
+        code = cli.main(cmd[cmd.index("harness") + 1 :])
     finally:
         registry.METHODS.clear()
         registry.METHODS.update(methods)
@@ -253,8 +293,9 @@ def test_a_suite_started_locally_is_finished_on_ray_with_the_same_rows(cluster, 
 
 
 def test_a_lost_worker_is_retried_once_then_the_run_is_failed_with_its_cause(cluster, tmp_path, monkeypatch, capsys):
-    code, out = _bench(monkeypatch, capsys, _cmd(tmp_path, "r-kill", cluster, "runs", "--max-parallel", "2"),
-                       KILL_DIR=str(tmp_path))
+    code, out = _bench(
+        monkeypatch, capsys, _cmd(tmp_path, "r-kill", cluster, "runs", "--max-parallel", "2"), KILL_DIR=str(tmp_path)
+    )
     assert code == 1, out  # a failed run: exit status 1, the suite completed
     assert (tmp_path / "runs" / "report.md").exists()
     runs = {}
@@ -273,8 +314,9 @@ def test_a_lost_worker_is_retried_once_then_the_run_is_failed_with_its_cause(clu
 
 def test_a_killed_driver_started_again_repeats_no_finished_run(cluster, tmp_path, monkeypatch, capsys):
     cmd = _cmd(tmp_path, "r-slow", cluster, "runs", "--max-parallel", "1")
-    proc = subprocess.Popen(cmd, stdout=open(tmp_path / "driver.log", "w"), stderr=subprocess.STDOUT, env=ENV,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=open(tmp_path / "driver.log", "w"), stderr=subprocess.STDOUT, env=ENV, start_new_session=True
+    )
     deadline, finished = time.monotonic() + WAIT_SECONDS, []
     try:
         while time.monotonic() < deadline and proc.poll() is None:  # one run published, another with an epoch streamed
@@ -305,13 +347,18 @@ def test_runs_of_a_stopped_node_are_retried_on_another(cluster, tmp_path):
     proc = None
     try:
         try:
-            proc = subprocess.Popen(_cmd(tmp_path, "r-spread", cluster, "runs", "--max-parallel", "4"),
-                                    stdout=open(tmp_path / "driver.log", "w"), stderr=subprocess.STDOUT, env=ENV,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                _cmd(tmp_path, "r-spread", cluster, "runs", "--max-parallel", "4"),
+                stdout=open(tmp_path / "driver.log", "w"),
+                stderr=subprocess.STDOUT,
+                env=ENV,
+                start_new_session=True,
+            )
             deadline, on_node = time.monotonic() + WAIT_SECONDS, False
             while time.monotonic() < deadline and not on_node and proc.poll() is None:
-                on_node = any(r.get("node_ip") == NODE_IP for p in _files(tmp_path, pattern="*.jsonl.part")
-                              for r in _rows(p))
+                on_node = any(
+                    r.get("node_ip") == NODE_IP for p in _files(tmp_path, pattern="*.jsonl.part") for r in _rows(p)
+                )
                 time.sleep(0.2)
             assert on_node, "no run streamed an epoch from the second node: " + (tmp_path / "driver.log").read_text()
         finally:

@@ -1,5 +1,6 @@
 """The Ray executor's parts that need no cluster: its user errors, the per-node cap, the row tail,
 the contention marker. These run whether Ray is installed or not."""
+
 import os
 import sys
 from types import SimpleNamespace
@@ -20,8 +21,11 @@ def test_without_ray_the_executor_is_a_one_line_user_error(tmp_path, monkeypatch
 
 
 def test_bad_executor_options_are_user_errors_before_any_run(tmp_path, capsys):
-    for flags, says in ((["--max-parallel", "0"], "--max-parallel 0"), (["--runs-per-node", "-1"], "--runs-per-node"),
-                        (["--executor", "dask"], "invalid choice")):
+    for flags, says in (
+        (["--max-parallel", "0"], "--max-parallel 0"),
+        (["--runs-per-node", "-1"], "--runs-per-node"),
+        (["--executor", "dask"], "invalid choice"),
+    ):
         code = cli.main(["bench", "--suite", "smoke", "--executor", "ray", *flags, "--results", str(tmp_path)])
         err = capsys.readouterr().err.strip()
         assert code == 2 and says in err and len(err.splitlines()) == 1

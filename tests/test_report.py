@@ -2,8 +2,8 @@
 
 Most tests build result rows by hand (the fields a run writes), so every expected cell is worked
 out here; the compare and publish tests use rows of real tiny runs."""
+
 import json
-import os
 import re
 
 import pandas as pd
@@ -13,10 +13,25 @@ from harness.errors import UserError
 from harness.report import cells as cells_mod
 from harness.report import details, literature, summary
 
-BASE = {"schema_version": 1, "task_version": 1, "method_version": 1, "method_hash": "aaaa", "task_hash": "bbbb",
-        "device": "cpu", "device_name": "x86_64", "threads": 1, "git_commit": "0123456789abcdef", "git_dirty": False,
-        "versions": {"python": "3.11", "torch": "2.13.0+cpu"}, "platform": "Linux-x86_64", "cpu_count": 2,
-        "setup_seconds": 0.5, "eval_seconds": 0.1, "file_state": "done", "error": None}
+BASE = {
+    "schema_version": 1,
+    "task_version": 1,
+    "method_version": 1,
+    "method_hash": "aaaa",
+    "task_hash": "bbbb",
+    "device": "cpu",
+    "device_name": "x86_64",
+    "threads": 1,
+    "git_commit": "0123456789abcdef",
+    "git_dirty": False,
+    "versions": {"python": "3.11", "torch": "2.13.0+cpu"},
+    "platform": "Linux-x86_64",
+    "cpu_count": 2,
+    "setup_seconds": 0.5,
+    "eval_seconds": 0.1,
+    "file_state": "done",
+    "error": None,
+}
 
 
 _clock = iter(range(10**6))
@@ -35,20 +50,57 @@ def runs(task, method, tp, hp, seeds, values, metric, secs=(1.0,), epochs=1, bat
         rid = f"{task}-{method}-{json.dumps(tp, sort_keys=True)}-{json.dumps(hp, sort_keys=True)}-{seed}-{epochs}"
         start = _t()
         for e in range(1, epochs + 1):
-            out.append({**BASE, "run_id": rid, "task": task, "task_key": f"{task}-v1", "method": method,
-                        "method_key": f"{method}-v1", "tp": tp, "hp": hp, "seed": seed, "epochs": epochs,
-                        "batch_size": batch, "lr": lr, "epoch": e, "status": "ok", "metrics": {metric: v},
-                        "train_seconds": secs[(e - 1) % len(secs)], "started_at": start,
-                        "final": e == epochs, **extra})
+            out.append(
+                {
+                    **BASE,
+                    "run_id": rid,
+                    "task": task,
+                    "task_key": f"{task}-v1",
+                    "method": method,
+                    "method_key": f"{method}-v1",
+                    "tp": tp,
+                    "hp": hp,
+                    "seed": seed,
+                    "epochs": epochs,
+                    "batch_size": batch,
+                    "lr": lr,
+                    "epoch": e,
+                    "status": "ok",
+                    "metrics": {metric: v},
+                    "train_seconds": secs[(e - 1) % len(secs)],
+                    "started_at": start,
+                    "final": e == epochs,
+                    **extra,
+                }
+            )
     return out
 
 
 def ended(task, method, tp, hp, seed, status, error, epochs=1, **extra):
     rid = f"{task}-{method}-{json.dumps(tp, sort_keys=True)}-{json.dumps(hp, sort_keys=True)}-{seed}-{epochs}"
-    return [{**BASE, "run_id": rid, "task": task, "task_key": f"{task}-v1", "method": method,
-             "method_key": f"{method}-v1", "tp": tp, "hp": hp, "seed": seed, "epochs": epochs, "batch_size": 16,
-             "lr": 1e-3, "epoch": None, "status": status, "metrics": {}, "error": error, "final": True,
-             "started_at": _t(), **extra}]
+    return [
+        {
+            **BASE,
+            "run_id": rid,
+            "task": task,
+            "task_key": f"{task}-v1",
+            "method": method,
+            "method_key": f"{method}-v1",
+            "tp": tp,
+            "hp": hp,
+            "seed": seed,
+            "epochs": epochs,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "epoch": None,
+            "status": status,
+            "metrics": {},
+            "error": error,
+            "final": True,
+            "started_at": _t(),
+            **extra,
+        }
+    ]
 
 
 MA = {"n_pairs": 0, "pairs_file": "", "encoding": "auto"}
@@ -58,21 +110,78 @@ CL = {"w_label": 0.0, "w_cnf": 3.0, "w_bound": 0.4, "ste": "bp-iste", "filter_cl
 
 def default_like_rows():
     rows = []
-    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1}, CL, [0, 1, 2], [90.0, 92.0, 94.0], "sum_acc",
-                 secs=(3.0, 1.0, 2.0), epochs=3)
-    rows += runs("mnist-add", "supervised", {**MA, "digits": 1}, {"w_label": 0.0}, [0, 1, 2], [95.0, 95.0, 95.0],
-                 "sum_acc", secs=(2.0, 0.5), epochs=3)
-    rows += runs("mnist-add", "deepproblog", {**MA, "digits": 1, "n_pairs": 500}, {"w_label": 0.0, "max_seconds": 0.0},
-                 [0], [15.2], "sum_acc", secs=(18.0,))
-    rows += ended("mnist-add", "semantic-loss", {**MA, "digits": 2}, SL, 0, "timeout",
-                  "setup budget exceeded: 15.4 s reached, limit 15 s", timeout_phase="setup")
-    rows += ended("mnist-add", "deepproblog", {**MA, "digits": 2}, {"w_label": 0.0}, 0, "failed",
-                  "MemoryError: std::bad_alloc in the SDD manager")
+    rows += runs(
+        "mnist-add",
+        "cl-ste",
+        {**MA, "digits": 1},
+        CL,
+        [0, 1, 2],
+        [90.0, 92.0, 94.0],
+        "sum_acc",
+        secs=(3.0, 1.0, 2.0),
+        epochs=3,
+    )
+    rows += runs(
+        "mnist-add",
+        "supervised",
+        {**MA, "digits": 1},
+        {"w_label": 0.0},
+        [0, 1, 2],
+        [95.0, 95.0, 95.0],
+        "sum_acc",
+        secs=(2.0, 0.5),
+        epochs=3,
+    )
+    rows += runs(
+        "mnist-add",
+        "deepproblog",
+        {**MA, "digits": 1, "n_pairs": 500},
+        {"w_label": 0.0, "max_seconds": 0.0},
+        [0],
+        [15.2],
+        "sum_acc",
+        secs=(18.0,),
+    )
+    rows += ended(
+        "mnist-add",
+        "semantic-loss",
+        {**MA, "digits": 2},
+        SL,
+        0,
+        "timeout",
+        "setup budget exceeded: 15.4 s reached, limit 15 s",
+        timeout_phase="setup",
+    )
+    rows += ended(
+        "mnist-add",
+        "deepproblog",
+        {**MA, "digits": 2},
+        {"w_label": 0.0},
+        0,
+        "failed",
+        "MemoryError: std::bad_alloc in the SDD manager",
+    )
     rows += runs("mnist-add", "cl-ste", {**MA, "digits": 3}, CL, [0], [70.0], "sum_acc", epochs=3)
-    rows += ended("apply2x2", "deepproblog", {"n_train": 300, "data_file": ""}, {"w_label": 0.0}, 0, "skipped",
-                  "apply2x2 has no ProbLog program")
-    rows += runs("apply2x2", "supervised", {"n_train": 300, "data_file": ""}, {"w_label": 0.0}, [0], [98.7], "op_acc",
-                 batch=1, lr=5e-4)
+    rows += ended(
+        "apply2x2",
+        "deepproblog",
+        {"n_train": 300, "data_file": ""},
+        {"w_label": 0.0},
+        0,
+        "skipped",
+        "apply2x2 has no ProbLog program",
+    )
+    rows += runs(
+        "apply2x2",
+        "supervised",
+        {"n_train": 300, "data_file": ""},
+        {"w_label": 0.0},
+        [0],
+        [98.7],
+        "op_acc",
+        batch=1,
+        lr=5e-4,
+    )
     return pd.DataFrame(rows)
 
 
@@ -82,20 +191,60 @@ def wide_rows():
     rows = []
     for n in (1, 2, 3, 4):
         tp = {**MA, "digits": n, "encoding": "compact"}
-        for m, hp, base in (("cl-ste", CL, 90.0), ("semantic-loss", SL, 88.0), ("ltn", {"w_label": 0.0}, 70.0),
-                            ("fuzzy", {"w_label": 0.0}, 60.0), ("neurasp", {"w_label": 0.0}, 85.0),
-                            ("supervised", {"w_label": 0.0}, 95.0)):
-            rows += runs("mnist-add", m, tp if m != "cl-ste" else {**tp, "encoding": "column", "top_epochs": 5}, hp,
-                         [0, 1, 2], [base - 10.5 * n, base - 3 * n, base - 0.25], "sum_acc", secs=(12.5, 11.25),
-                         epochs=10, batch=4 if m == "cl-ste" else 16)
-        rows += ended("mnist-add", "deepproblog", {**MA, "digits": n}, {"w_label": 0.0}, 0, "timeout",
-                      "setup budget exceeded: 10.1 s reached, limit 10 s", timeout_phase="setup")
-    sp = {"grid": 4, "encoding": "paper", "data_file": "", "n_examples": 1610, "n_maps": 50, "data_seed": 0,
-          "hidden": 50, "layers": 5, "init": "xavier"}
+        for m, hp, base in (
+            ("cl-ste", CL, 90.0),
+            ("semantic-loss", SL, 88.0),
+            ("ltn", {"w_label": 0.0}, 70.0),
+            ("fuzzy", {"w_label": 0.0}, 60.0),
+            ("neurasp", {"w_label": 0.0}, 85.0),
+            ("supervised", {"w_label": 0.0}, 95.0),
+        ):
+            rows += runs(
+                "mnist-add",
+                m,
+                tp if m != "cl-ste" else {**tp, "encoding": "column", "top_epochs": 5},
+                hp,
+                [0, 1, 2],
+                [base - 10.5 * n, base - 3 * n, base - 0.25],
+                "sum_acc",
+                secs=(12.5, 11.25),
+                epochs=10,
+                batch=4 if m == "cl-ste" else 16,
+            )
+        rows += ended(
+            "mnist-add",
+            "deepproblog",
+            {**MA, "digits": n},
+            {"w_label": 0.0},
+            0,
+            "timeout",
+            "setup budget exceeded: 10.1 s reached, limit 10 s",
+            timeout_phase="setup",
+        )
+    sp = {
+        "grid": 4,
+        "encoding": "paper",
+        "data_file": "",
+        "n_examples": 1610,
+        "n_maps": 50,
+        "data_seed": 0,
+        "hidden": 50,
+        "layers": 5,
+        "init": "xavier",
+    }
     for m, v in (("cl-ste", 30.0), ("semantic-loss", 28.0), ("supervised", 16.0)):
-        rows += runs("shortest-path", m, sp, {"w_label": 0.0 if m == "supervised" else 1.0}, [0, 1, 2],
-                     [v, v + 3.5, v - 2.25], "exact_match",
-                     secs=(0.15,), epochs=40, batch=32)
+        rows += runs(
+            "shortest-path",
+            m,
+            sp,
+            {"w_label": 0.0 if m == "supervised" else 1.0},
+            [0, 1, 2],
+            [v, v + 3.5, v - 2.25],
+            "exact_match",
+            secs=(0.15,),
+            epochs=40,
+            batch=32,
+        )
     return pd.DataFrame(rows)
 
 
@@ -133,7 +282,10 @@ def test_summary_table_tasks_by_size_down_methods_across():
 def test_bold_only_where_the_test_says_the_top_cell_beats_every_other():
     """3 seeds against 3: bold needs every seed of the top cell above every seed of the others (p = 0.05)."""
     rows = []
-    for n, (cl, sl) in {1: ([96.0, 97.0, 98.0], [90.0, 91.0, 92.0]), 2: ([96.0, 97.0, 98.0], [90.0, 96.5, 99.0])}.items():
+    for n, (cl, sl) in {
+        1: ([96.0, 97.0, 98.0], [90.0, 91.0, 92.0]),
+        2: ([96.0, 97.0, 98.0], [90.0, 96.5, 99.0]),
+    }.items():
         tp = {**MA, "digits": n}
         rows += runs("mnist-add", "cl-ste", tp, CL, [0, 1, 2], cl, "sum_acc")
         rows += runs("mnist-add", "semantic-loss", tp, SL, [0, 1, 2], sl, "sum_acc")
@@ -159,13 +311,40 @@ def test_ablations_leave_the_summary_for_their_view():
 
     rows = []
     for top, vals in ((5, [80.0, 75.0, 70.0]), (0, [1.0, 0.5, 2.0])):
-        rows += runs("mnist-add", "cl-ste", {**MA, "digits": 3, "encoding": "column", "top_epochs": top}, CL, [0, 1, 2],
-                     vals, "sum_acc", batch=4, epochs=10)
-    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 2, "encoding": "column", "top_epochs": 1}, CL, [0, 1, 2],
-                 [85.0, 86.0, 87.0], "sum_acc", batch=4, epochs=6)
+        rows += runs(
+            "mnist-add",
+            "cl-ste",
+            {**MA, "digits": 3, "encoding": "column", "top_epochs": top},
+            CL,
+            [0, 1, 2],
+            vals,
+            "sum_acc",
+            batch=4,
+            epochs=10,
+        )
+    rows += runs(
+        "mnist-add",
+        "cl-ste",
+        {**MA, "digits": 2, "encoding": "column", "top_epochs": 1},
+        CL,
+        [0, 1, 2],
+        [85.0, 86.0, 87.0],
+        "sum_acc",
+        batch=4,
+        epochs=6,
+    )
     # at N = 1 every column from the start is CL-STE's setting (there is one column), not an ablation
-    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1, "encoding": "column", "top_epochs": 0}, CL, [0, 1, 2],
-                 [92.0, 93.0, 94.0], "sum_acc", batch=4, epochs=3)
+    rows += runs(
+        "mnist-add",
+        "cl-ste",
+        {**MA, "digits": 1, "encoding": "column", "top_epochs": 0},
+        CL,
+        [0, 1, 2],
+        [92.0, 93.0, 94.0],
+        "sum_acc",
+        batch=4,
+        epochs=3,
+    )
     rep = build.build(pd.DataFrame(rows), "t", "default")
     main = rep.tables[0][0]
     assert [c["tp"]["top_epochs"] for c in main.cells.values() if c["tp"]["digits"] == 3] == [5]
@@ -180,10 +359,24 @@ def test_ablations_leave_the_summary_for_their_view():
 def test_scaling_rows_are_the_size_parameter_in_numeric_order():
     rows = []
     for n in (15, 2, 1, 4, 3):
-        rows += runs("mnist-add", "cl-ste", {**MA, "digits": n, "encoding": "compact"}, CL, [0, 1], [90.0 - n, 91.0 - n],
-                     "sum_acc")
-        rows += ended("mnist-add", "deepproblog", {**MA, "digits": n, "encoding": "compact"}, {"w_label": 0.0}, 0,
-                      "timeout", "run budget exceeded: 300.2 s reached, limit 300 s")
+        rows += runs(
+            "mnist-add",
+            "cl-ste",
+            {**MA, "digits": n, "encoding": "compact"},
+            CL,
+            [0, 1],
+            [90.0 - n, 91.0 - n],
+            "sum_acc",
+        )
+        rows += ended(
+            "mnist-add",
+            "deepproblog",
+            {**MA, "digits": n, "encoding": "compact"},
+            {"w_label": 0.0},
+            0,
+            "timeout",
+            "run budget exceeded: 300.2 s reached, limit 300 s",
+        )
     grid = summary.build(cells_mod.cells(pd.DataFrame(rows)))
     assert grid.rows == [f"mnist-add digits={n}" for n in (1, 2, 3, 4, 15)]
     assert all(summary.cell_parts(grid, (r, "deepproblog"))[0] == "T/O (300 s)" for r in grid.rows)
@@ -191,14 +384,33 @@ def test_scaling_rows_are_the_size_parameter_in_numeric_order():
 
 
 def test_a_parameter_one_column_ran_twice_splits_rows_labelled_only_where_not_default():
-    tp = {"grid": 4, "encoding": "paper", "data_file": "", "n_examples": 1610, "n_maps": 50, "data_seed": 0,
-          "hidden": 50, "layers": 5, "init": "xavier"}
+    tp = {
+        "grid": 4,
+        "encoding": "paper",
+        "data_file": "",
+        "n_examples": 1610,
+        "n_maps": 50,
+        "data_seed": 0,
+        "hidden": 50,
+        "layers": 5,
+        "init": "xavier",
+    }
     cl = {"w_label": 1.0, "w_cnf": 0.2, "w_bound": 1.0, "ste": "bp-iste", "filter_clauses": False, "uec": "auto"}
     rows = runs("shortest-path", "cl-ste", tp, cl, [0], [30.0], "exact_match", batch=32, lr=2e-3)
-    rows += runs("shortest-path", "cl-ste", {**tp, "encoding": "simple-path"}, cl, [0], [0.0], "exact_match", batch=32,
-                 lr=2e-3)
-    rows += runs("shortest-path", "semantic-loss", {**tp, "encoding": "simple-path"}, SL, [0], [0.0],
-                 "exact_match", batch=32, lr=2e-3)
+    rows += runs(
+        "shortest-path", "cl-ste", {**tp, "encoding": "simple-path"}, cl, [0], [0.0], "exact_match", batch=32, lr=2e-3
+    )
+    rows += runs(
+        "shortest-path",
+        "semantic-loss",
+        {**tp, "encoding": "simple-path"},
+        SL,
+        [0],
+        [0.0],
+        "exact_match",
+        batch=32,
+        lr=2e-3,
+    )
     grid = summary.build(cells_mod.cells(pd.DataFrame(rows)))
     # grid=4 (the one size run) and encoding=paper are the task's defaults: not in the labels
     assert grid.rows == ["shortest-path", "shortest-path encoding=simple-path"]
@@ -211,8 +423,10 @@ def test_hp_shown_are_only_those_differing_from_the_defaults_on_the_task():
     assert cells_mod.hp_differing("add2x2", "cl-ste", tp, bp) == {}
     # b + iSTE brings w_bound 5 on add2x2 by itself (a variant default): only ste is shown
     assert cells_mod.hp_differing("add2x2", "cl-ste", tp, {**bp, "ste": "b-iste", "w_bound": 5.0}) == {"ste": "b-iste"}
-    assert cells_mod.hp_differing("add2x2", "cl-ste", tp, {**bp, "ste": "b-iste", "w_bound": 2.0}) == \
-        {"ste": "b-iste", "w_bound": 2.0}
+    assert cells_mod.hp_differing("add2x2", "cl-ste", tp, {**bp, "ste": "b-iste", "w_bound": 2.0}) == {
+        "ste": "b-iste",
+        "w_bound": 2.0,
+    }
     assert cells_mod.hp_differing("mnist-add", "supervised", {}, {"w_label": 0.0}) == {}
     assert cells_mod.hp_differing("mnist-add", "cl-ste", {}, CL) == {}  # the task's own defaults (3, 0.4)
     assert cells_mod.hp_differing("mnist-add", "cl-ste", {}, {**CL, "w_cnf": 1.0}) == {"w_cnf": 1.0}
@@ -284,8 +498,18 @@ def test_suite_views_select_and_label_columns():
     bp = {"w_label": 0.0, "w_cnf": 1.0, "w_bound": 0.1, "ste": "bp-iste", "filter_clauses": True, "uec": "auto"}
     tp = {"n": 3, "n_train": 3000, "data_file": "paper", "p_positive": 0.75}
     rows = runs("member", "cl-ste", tp, bp, [0, 1], [95.0, 96.0], "digit_acc", batch=1, lr=5e-4, epochs=1)
-    rows += runs("member", "cl-ste", tp, {**bp, "ste": "b-sste", "w_cnf": 0.1}, [0, 1], [80.0, 84.0], "digit_acc",
-                 batch=1, lr=5e-4, epochs=1)
+    rows += runs(
+        "member",
+        "cl-ste",
+        tp,
+        {**bp, "ste": "b-sste", "w_cnf": 0.1},
+        [0, 1],
+        [80.0, 84.0],
+        "digit_acc",
+        batch=1,
+        lr=5e-4,
+        epochs=1,
+    )
     rows += runs("mnist-add", "cl-ste", {**MA, "digits": 1}, CL, [0], [90.0], "sum_acc")
     grid = summary.build(cells_mod.cells(pd.DataFrame(rows)), view.title, view)
     assert grid.rows == ["member"] and grid.columns == ["b_p + iSTE", "b + sSTE"]  # n=3: the default
@@ -329,8 +553,9 @@ def test_scaling_view_notes_the_hyper_parameters_its_column_does_not_name():
     for n, wb in ((2, 0.01), (3, 0.001)):
         tp = {**MA, "digits": n, "encoding": "compact"}
         rows += runs("mnist-add", "cl-ste", tp, CL, [0], [50.0 + n], "sum_acc")
-        rows += runs("mnist-add", "cl-ste", tp, {**CL, "w_cnf": 1.0, "w_bound": wb}, [0], [80.0 + n], "sum_acc",
-                     batch=1)
+        rows += runs(
+            "mnist-add", "cl-ste", tp, {**CL, "w_cnf": 1.0, "w_bound": wb}, [0], [80.0 + n], "sum_acc", batch=1
+        )
     grid = summary.build(cells_mod.cells(pd.DataFrame(rows)), view.title, view)
     # the batch-16 runs are on the compact encoding, which no column of the view selects
     assert grid.columns == ["CL-STE paper, batch 1"]
@@ -353,21 +578,37 @@ def test_targets_met_not_met_with_their_figures(tmp_path):
     rows += runs("mnist-add", "cl-ste", {**col, "digits": 4}, CL, [0], [93.0], "sum_acc", secs=(5.0,), batch=4)
     rows += runs("mnist-add", "supervised", {**MA, "digits": 3}, {}, [0], [97.0], "sum_acc", secs=(2.5,), batch=4)
     rows += runs("mnist-add", "supervised", {**MA, "digits": 3}, {}, [0], [97.0], "sum_acc", secs=(1.0,), batch=16)
-    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 2, "encoding": "paper"}, CL, [0, 1, 2],
-                 [97.997, 97.998, 97.999], "digit_acc", batch=1)
+    rows += runs(
+        "mnist-add",
+        "cl-ste",
+        {**MA, "digits": 2, "encoding": "paper"},
+        CL,
+        [0, 1, 2],
+        [97.997, 97.998, 97.999],
+        "digit_acc",
+        batch=1,
+    )
     # 98.06, 98.02 and 97.92 % as float32 percentages store them: their mean is 98.00
-    rows += runs("mnist-add", "cl-ste", {**MA, "digits": 3, "encoding": "paper"}, CL, [0, 1, 2],
-                 [98.05999994277954, 98.01999926567078, 97.9200005531311], "digit_acc", batch=1)
+    rows += runs(
+        "mnist-add",
+        "cl-ste",
+        {**MA, "digits": 3, "encoding": "paper"},
+        CL,
+        [0, 1, 2],
+        [98.05999994277954, 98.01999926567078, 97.9200005531311],
+        "digit_acc",
+        batch=1,
+    )
     cs = cells_mod.cells(pd.DataFrame(rows))
-    targets = [Target("a3", "mnist-add", "cl-ste", {"digits": 3, "encoding": "column"}, at_least=94.5),
-               Target("a4", "mnist-add", "cl-ste", {"digits": 4, "encoding": "column"}, at_least=92.7),
-               Target("t3", "mnist-add", "cl-ste", {"digits": 3}, train={"batch_size": 4}, max_ratio=1.5),
-               Target("t4", "mnist-add", "cl-ste", {"digits": 4}, max_ratio=1.5),
-               Target("p2", "mnist-add", "cl-ste", {"digits": 2, "encoding": "paper"}, metric="digit_acc",
-                      at_least=98.0),
-               Target("a15", "mnist-add", "cl-ste", {"digits": 15}, at_least=76.8),
-               Target("p3", "mnist-add", "cl-ste", {"digits": 3, "encoding": "paper"}, metric="digit_acc",
-                      at_least=98.0)]
+    targets = [
+        Target("a3", "mnist-add", "cl-ste", {"digits": 3, "encoding": "column"}, at_least=94.5),
+        Target("a4", "mnist-add", "cl-ste", {"digits": 4, "encoding": "column"}, at_least=92.7),
+        Target("t3", "mnist-add", "cl-ste", {"digits": 3}, train={"batch_size": 4}, max_ratio=1.5),
+        Target("t4", "mnist-add", "cl-ste", {"digits": 4}, max_ratio=1.5),
+        Target("p2", "mnist-add", "cl-ste", {"digits": 2, "encoding": "paper"}, metric="digit_acc", at_least=98.0),
+        Target("a15", "mnist-add", "cl-ste", {"digits": 15}, at_least=76.8),
+        Target("p3", "mnist-add", "cl-ste", {"digits": 3, "encoding": "paper"}, metric="digit_acc", at_least=98.0),
+    ]
     got = {t["target"]: t for t in evaluate(cs, targets)}
     assert got["a3"]["verdict"] == "met" and got["a3"]["measured"] == "94.83 ± 0.76 (3 seeds)"
     assert got["a4"]["verdict"] == "reached, but 1 of 3 seeds"

@@ -5,6 +5,7 @@ Chromium is Debian's ``chromium`` package (``make browser`` or ``.ci/run`` insta
 the test is skipped on a developer's machine; under CI (``CI`` set) it fails instead, so that CI
 always runs it.
 """
+
 import os
 import shutil
 import subprocess
@@ -13,8 +14,16 @@ import sys
 import pytest
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0",
-         "--no-first-run", "--disable-extensions"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--no-first-run",
+    "--disable-extensions",
+]
 
 
 def _need_chromium():
@@ -26,8 +35,14 @@ def _need_chromium():
 
 
 def _chromium(*args, cwd):
-    p = subprocess.run([CHROMIUM, *FLAGS, *args], capture_output=True, text=True, timeout=120, cwd=cwd,
-                       env={**os.environ, "HOME": str(cwd)})
+    p = subprocess.run(
+        [CHROMIUM, *FLAGS, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, "HOME": str(cwd)},
+    )
     return p.stdout, [line for line in p.stderr.splitlines() if ":CONSOLE" in line]
 
 
@@ -40,8 +55,10 @@ def test_html_report_loads_without_console_errors_and_shows_the_summary(tmp_path
 
     # the check itself: a page with an error is caught
     bad = tmp_path / "bad.html"
-    bad.write_text('<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
-                   "<script>undefinedFunction();</script></body></html>")
+    bad.write_text(
+        '<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
+        "<script>undefinedFunction();</script></body></html>"
+    )
     _, console = _chromium("--dump-dom", bad.as_uri(), cwd=tmp_path)
     assert any("undefinedFunction" in line for line in console)
 
@@ -78,11 +95,13 @@ def test_html_summary_fits_a_1280_pixel_window(tmp_path):
     assert len(rep.tables[0][0].columns) == 7
     page = html.render(rep, str(tmp_path))
     # the table's right edge and the page's width as the browser lays them out in a 1280-pixel window
-    probe = ("<script>var r=document.querySelector('table.summary').getBoundingClientRect();"
-             "document.body.setAttribute('data-right',Math.ceil(r.right));"
-             "document.body.setAttribute('data-scroll',document.documentElement.scrollWidth);"
-             "document.body.setAttribute('data-row',Math.round(document.querySelector('table.summary tbody tr')"
-             ".getBoundingClientRect().height));</script></body>")
+    probe = (
+        "<script>var r=document.querySelector('table.summary').getBoundingClientRect();"
+        "document.body.setAttribute('data-right',Math.ceil(r.right));"
+        "document.body.setAttribute('data-scroll',document.documentElement.scrollWidth);"
+        "document.body.setAttribute('data-row',Math.round(document.querySelector('table.summary tbody tr')"
+        ".getBoundingClientRect().height));</script></body>"
+    )
     (tmp_path / "probe.html").write_text(page.replace("</body>", probe))
     dom, console = _chromium("--dump-dom", "--window-size=1280,900", (tmp_path / "probe.html").as_uri(), cwd=tmp_path)
     assert console == []

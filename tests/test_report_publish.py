@@ -1,4 +1,5 @@
 """compare, publish and the figures, on the rows of real tiny runs (seconds each)."""
+
 import json
 import os
 import shutil
@@ -20,8 +21,19 @@ def two_folders(tmp_path_factory):
     for name, seeds, threads in (("a", (0, 1), 1), ("b", (2, 3), 2)):
         for method in ("cl-ste", "supervised"):
             for seed in seeds:
-                run(RunConfig("mnist-add", method, seed=seed, epochs=3, batch_size=8, tp={"n_pairs": 16},
-                              device="cpu", threads=threads), str(root / name))
+                run(
+                    RunConfig(
+                        "mnist-add",
+                        method,
+                        seed=seed,
+                        epochs=3,
+                        batch_size=8,
+                        tp={"n_pairs": 16},
+                        device="cpu",
+                        threads=threads,
+                    ),
+                    str(root / name),
+                )
     return str(root / "a"), str(root / "b")
 
 
@@ -119,21 +131,42 @@ def test_figures_png_and_svg_with_separate_axes_per_size(tmp_path):
     import sys
 
     sys.path.insert(0, os.path.dirname(__file__))
-    from test_report import MA, CL, ended, runs
+    from test_report import CL, MA, ended, runs
+
     from harness.report import cells as cells_mod
     from harness.report import plots, summary
 
     rows = []
     for n in (1, 2, 4):
-        rows += runs("mnist-add", "cl-ste", {**MA, "digits": n}, CL, [0, 1], [90.0 - n, 92.0 - n], "sum_acc",
-                     secs=(2.0 * n, 1.0 * n, 1.2 * n), epochs=3)
-    rows += ended("mnist-add", "deepproblog", {**MA, "digits": 2}, {"w_label": 0.0}, 0, "timeout",
-                  "run budget exceeded: 300.1 s reached, limit 300 s")
+        rows += runs(
+            "mnist-add",
+            "cl-ste",
+            {**MA, "digits": n},
+            CL,
+            [0, 1],
+            [90.0 - n, 92.0 - n],
+            "sum_acc",
+            secs=(2.0 * n, 1.0 * n, 1.2 * n),
+            epochs=3,
+        )
+    rows += ended(
+        "mnist-add",
+        "deepproblog",
+        {**MA, "digits": 2},
+        {"w_label": 0.0},
+        0,
+        "timeout",
+        "run budget exceeded: 300.1 s reached, limit 300 s",
+    )
     df = pd.DataFrame(rows)
     grid = summary.build(cells_mod.cells(df))
     files = plots.plot_all(df, grid, str(tmp_path), "r")["mnist-add-v1"]
-    assert sorted(files) == ["r-mnist-add-v1-curves.png", "r-mnist-add-v1-curves.svg",
-                             "r-mnist-add-v1-scaling.png", "r-mnist-add-v1-scaling.svg"]
+    assert sorted(files) == [
+        "r-mnist-add-v1-curves.png",
+        "r-mnist-add-v1-curves.svg",
+        "r-mnist-add-v1-scaling.png",
+        "r-mnist-add-v1-scaling.svg",
+    ]
     from matplotlib.image import imread
 
     img = imread(str(tmp_path / "r-mnist-add-v1-curves.png"))

@@ -2,6 +2,7 @@
 
 With n and m seeds there are C(n + m, n) equally likely ways to split the pooled values into the
 two samples; the one-sided p-value is the share of splits whose U is at least the observed one."""
+
 import pytest
 
 from harness.report.stats import mann_whitney_greater, mark_row, quartiles

@@ -1,4 +1,5 @@
 """Tests of the Sudoku RRN (net=rrn), per-step outputs, semi-supervised labels and hard puzzles."""
+
 import random
 import time
 
@@ -93,8 +94,10 @@ def test_supervised_loss_ignores_unlabelled_puzzles():
     # the value: mean over steps of the cross-entropy on the labelled puzzles
     want = sum(torch.nn.functional.cross_entropy(t[mask].reshape(-1, 9), labels[mask].reshape(-1)) for t in logits) / 3
     assert loss.item() == pytest.approx(want.item(), rel=1e-6)
-    none = supervised_loss(out, Batch(x=None, evidence=torch.zeros(4, 729), labels={"cell": labels},
-                                      labelled=torch.zeros(4, dtype=torch.bool)))
+    none = supervised_loss(
+        out,
+        Batch(x=None, evidence=torch.zeros(4, 729), labels={"cell": labels}, labelled=torch.zeros(4, dtype=torch.bool)),
+    )
     assert none.item() == 0.0
 
 
@@ -155,8 +158,7 @@ def test_cont_loss_is_the_papers_adjacency_form():
         for i in range(81):
             for j in range(81):
                 r1, c1, r2, c2 = i // 9, i % 9, j // 9, j % 9
-                same[i, j] = {"row": r1 == r2, "col": c1 == c2,
-                              "box": (r1 // 3, c1 // 3) == (r2 // 3, c2 // 3)}[kind]
+                same[i, j] = {"row": r1 == r2, "col": c1 == c2, "box": (r1 // 3, c1 // 3) == (r2 // 3, c2 // 3)}[kind]
         want += ((same @ y - 1) ** 2).mean()  # (A + I) y - 1, A excluding the cell itself
     assert got.item() == pytest.approx(float(want), rel=1e-5)
     sol = torch.nn.functional.one_hot(torch.as_tensor([int(ch) for ch in SOL]) - 1, 9).float()
@@ -188,15 +190,21 @@ def test_cnf_norm_all_is_sudoku_gnn_ste():
 
 
 def test_bad_inputs_are_one_line_user_errors():
-    for tp, msg in (({"labelled_fraction": 0.0}, "labelled_fraction"), ({"labelled_fraction": 1.5}, "labelled_fraction"),
-                    ({"steps": 0}, "steps"), ({"net": "gnn"}, "net='gnn'"), ({"edge_drop": 1.0}, "edge_drop"),
-                    ({"givens": 30, "givens_max": 20}, "givens_max")):
+    for tp, msg in (
+        ({"labelled_fraction": 0.0}, "labelled_fraction"),
+        ({"labelled_fraction": 1.5}, "labelled_fraction"),
+        ({"steps": 0}, "steps"),
+        ({"net": "gnn"}, "net='gnn'"),
+        ({"edge_drop": 1.0}, "edge_drop"),
+        ({"givens": 30, "givens_max": 20}, "givens_max"),
+    ):
         with pytest.raises(UserError, match=msg) as e:
             Sudoku(**tp)
         assert "\n" not in str(e.value)
     with pytest.raises(UserError, match="w_cont"):
-        CLSTE(w_cont=1.0).prepare(__import__("tasks.shortest_path", fromlist=["x"]).ShortestPath().constraint(),
-                                  torch.device("cpu"))
+        CLSTE(w_cont=1.0).prepare(
+            __import__("tasks.shortest_path", fromlist=["x"]).ShortestPath().constraint(), torch.device("cpu")
+        )
     with pytest.raises(UserError, match="cnf_norm"):
         CLSTE(cnf_norm="mean").prepare(Sudoku().constraint(), torch.device("cpu"))
 
@@ -233,13 +241,25 @@ def test_reads_palm_csv_with_zeros_and_dots(tmp_path):
 
 
 def test_tiny_rrn_runs_end_to_end(tmp_path):
-    tp = {"net": "rrn", "steps": 2, "hidden": 8, "embed": 4, "mlp_layers": 2, "n_train": 16, "n_test": 4,
-          "givens": 40, "labelled_fraction": 0.5, "trick_test": 2}
+    tp = {
+        "net": "rrn",
+        "steps": 2,
+        "hidden": 8,
+        "embed": 4,
+        "mlp_layers": 2,
+        "n_train": 16,
+        "n_test": 4,
+        "givens": 40,
+        "labelled_fraction": 0.5,
+        "trick_test": 2,
+    }
     for method in ("cl-ste", "supervised"):
         row = run(RunConfig("sudoku", method, seed=0, epochs=1, batch_size=4, lr=1e-3, tp=tp), str(tmp_path))
         assert row["status"] == "ok" and "board_acc" in row["metrics"] and "board_acc_trick" in row["metrics"]
         assert row["describe"]["n_labelled"] == 8
     assert row["steps"] == 2  # the supervised run: 8 labelled puzzles in batches of 4
-    row = run(RunConfig("sudoku", "cl-ste", seed=0, epochs=1, batch_size=4, lr=1e-3, tp={**tp, "trick_test": -1}),
-              str(tmp_path))
+    row = run(
+        RunConfig("sudoku", "cl-ste", seed=0, epochs=1, batch_size=4, lr=1e-3, tp={**tp, "trick_test": -1}),
+        str(tmp_path),
+    )
     assert "board_acc_trick" not in row["metrics"] and "board_acc" in row["metrics"]

@@ -1,6 +1,7 @@
 """Errors a researcher can act on: a crash names the plug-in's file and line and keeps its
 traceback in the failed row (``--debug`` prints it), a broken loss contract names the method and
 ``nesybench check``, and a plug-in key that collides with a built-in names both files."""
+
 import glob
 import json
 import os
@@ -26,8 +27,27 @@ def outside(tmp_path_factory):
 
 
 def _run(method, results, *extra):
-    return main(["run", "--plugin", PLUGIN, "--task", "mnist-add", "--method", method, "--tp", "n_pairs=16",
-                 "--batch-size", "8", "--device", "cpu", "--results", str(results), "--quiet", *extra])
+    return main(
+        [
+            "run",
+            "--plugin",
+            PLUGIN,
+            "--task",
+            "mnist-add",
+            "--method",
+            method,
+            "--tp",
+            "n_pairs=16",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--results",
+            str(results),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def _failed_row(results, method):
@@ -54,15 +74,18 @@ def test_a_loss_that_breaks_the_contract_names_the_method_and_check(tmp_path, ca
     for method, got in (("float-loss", "returned a float"), ("per-example-loss", "a tensor of shape (8,)")):
         assert _run(method, tmp_path) == 1
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"method {method}: loss() {got}" in err[0].replace("loss() returned a tensor", "loss() a tensor"), err
+        assert len(err) == 1 and f"method {method}: loss() {got}" in err[0].replace(
+            "loss() returned a tensor", "loss() a tensor"
+        ), err
         assert f"'nesybench check --plugin {PLUGIN} --method {method}'" in err[0]
         assert "0-dim tensor that requires grad" in _failed_row(tmp_path, method)["error"]
 
 
 def test_a_plugin_key_taken_by_a_builtin_is_one_line_naming_both_files(tmp_path, capsys):
     plugin = os.path.join(os.path.dirname(PLUGIN), "takes_cl_ste.py")
-    assert main(["run", "--plugin", plugin, "--task", "mnist-add", "--method", "cl-ste", "--results",
-                 str(tmp_path)]) == 2
+    assert (
+        main(["run", "--plugin", plugin, "--task", "mnist-add", "--method", "cl-ste", "--results", str(tmp_path)]) == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert f"method key 'cl-ste' of MyClSte in {plugin}" in err[0] and "methods/cl_ste/method.py" in err[0]

@@ -1,5 +1,6 @@
 """What both executors of a suite share (harness.runner): a run's process started from its spec, the
 not-run rule and its row, attempts set aside under names that never collide."""
+
 import os
 
 from harness import records
@@ -23,8 +24,15 @@ def test_a_run_process_starts_from_its_spec_and_says_a_user_error_in_one_line(tm
 
 def test_the_not_run_rule_keeps_the_first_timeout_and_copies_its_budget(tmp_path):
     cfg = RunConfig("mnist-add", "supervised", seed=2, epochs=1, tp={"n_pairs": 16}, device="cpu")
-    first = {"status": "timeout", "timeout_phase": "setup", "seed": 0, "error": "setup budget exceeded",
-             "budget_seconds": 3.0, "timeout_budget": "setup", "budget_source": "suite t"}
+    first = {
+        "status": "timeout",
+        "timeout_phase": "setup",
+        "seed": 0,
+        "error": "setup budget exceeded",
+        "budget_seconds": 3.0,
+        "timeout_budget": "setup",
+        "budget_source": "suite t",
+    }
     rule, key = SetupTimeouts(), SetupTimeouts.key(object(), cfg)
     assert not rule.note(key, {"status": "ok", "seed": 1}) and rule.first(key) is None
     assert rule.note(key, first)

@@ -8,6 +8,7 @@
   in every coordinate (consistent, with a bias of order 1/S);
 - user errors, a constraint that cannot be checked, a tiny run.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -46,7 +47,7 @@ def one_hot_logits(check: WorldCheck, worlds: torch.Tensor) -> dict[str, torch.T
     """Logits that put all the mass on the worlds (M, V): +-60 (bernoulli), 0 / -120 (categorical)."""
     out, at = {}, 0
     for name, kind, G, K in check.groups:
-        w = worlds[:, at:at + G]
+        w = worlds[:, at : at + G]
         at += G
         if kind == "categorical":
             out[name] = (torch.nn.functional.one_hot(w, K).double() - 1) * 120.0
@@ -55,8 +56,12 @@ def one_hot_logits(check: WorldCheck, worlds: torch.Tensor) -> dict[str, torch.T
     return out
 
 
-CASES = [("mnist-add", {}, {}), ("mnist-add", {"digits": 2, "encoding": "compact"}, {}), ("member", {"n": 3}, {}),
-         ("shortest-path", {}, {"vtree": "balanced", "minimize": True})]
+CASES = [
+    ("mnist-add", {}, {}),
+    ("mnist-add", {"digits": 2, "encoding": "compact"}, {}),
+    ("member", {"n": 3}, {}),
+    ("shortest-path", {}, {"vtree": "balanced", "minimize": True}),
+]
 
 
 @pytest.mark.parametrize("key,tp,hp", CASES, ids=[f"{k}-{tp}" for k, tp, _ in CASES])
@@ -89,8 +94,10 @@ def test_world_check_equals_the_circuit(key, tp, hp):
 def test_column_and_compact_encodings_accept_the_same_worlds():
     """The column encoding (derived carries, "or" stages) against the compact one, whose check
     equals its circuit (above): the same examples (same seed), the same worlds."""
-    (col, bcol), (cmp, bcmp) = tiny("mnist-add", digits=2, encoding="column"), tiny("mnist-add", digits=2,
-                                                                                     encoding="compact")
+    (col, bcol), (cmp, bcmp) = (
+        tiny("mnist-add", digits=2, encoding="column"),
+        tiny("mnist-add", digits=2, encoding="compact"),
+    )
     assert torch.equal(bcol.labels["digit"], bcmp.labels["digit"])
     gen = torch.Generator().manual_seed(2)
     gold = bcol.labels["digit"].long().repeat_interleave(16, 0)
@@ -102,8 +109,16 @@ def test_column_and_compact_encodings_accept_the_same_worlds():
     assert torch.equal(f_col, f_cmp)
 
 
-@pytest.mark.parametrize("key,tp", [("mnist-add", {"digits": 2, "encoding": "column"}), ("add2x2", {}),
-                                    ("member", {"n": 3}), ("shortest-path", {}), ("sudoku", {})])
+@pytest.mark.parametrize(
+    "key,tp",
+    [
+        ("mnist-add", {"digits": 2, "encoding": "column"}),
+        ("add2x2", {}),
+        ("member", {"n": 3}),
+        ("shortest-path", {}),
+        ("sudoku", {}),
+    ],
+)
 def test_changed_worlds_equal_the_plain_check(key, tp):
     """evaluate_changed (per variable, only the clauses it touches) equals evaluate on the worlds it
     stands for, with derived atoms (column encoding, add2x2) and without (member, paths, Sudoku)."""
@@ -115,8 +130,11 @@ def test_changed_worlds_equal_the_plain_check(key, tp):
     gold = torch.cat([batch.labels[name].reshape(len(batch), -1).long() for name, *_ in check.groups], 1)
     S, V, K = 2, check.n_vars, check.k_max
     w = gold[:, None].repeat(1, S, 1)
-    w[:, 1:] = torch.where(torch.rand(w[:, 1:].shape, generator=gen) < 0.1,
-                           torch.randint(1 << 30, w[:, 1:].shape, generator=gen) % check.n_values, w[:, 1:])
+    w[:, 1:] = torch.where(
+        torch.rand(w[:, 1:].shape, generator=gen) < 0.1,
+        torch.randint(1 << 30, w[:, 1:].shape, generator=gen) % check.n_values,
+        w[:, 1:],
+    )
     values = torch.arange(K).expand(V, K) % check.n_values[:, None]
     got = check.evaluate_changed(w, batch.evidence, values)  # (B, S, V, K)
     changed = w[:, :, None, None, :].repeat(1, 1, V, K, 1)
@@ -129,15 +147,17 @@ def test_changed_worlds_equal_the_plain_check(key, tp):
 
 def replicated(constraint, batch, example, logits, R):
     """R copies of one example's logits (leaves, one row each) and evidence."""
-    outs = {k: v[example:example + 1].repeat(R, *([1] * (v.dim() - 1))).requires_grad_(True) for k, v in logits.items()}
-    ev = batch.evidence[example:example + 1].repeat(R, 1)
+    outs = {
+        k: v[example : example + 1].repeat(R, *([1] * (v.dim() - 1))).requires_grad_(True) for k, v in logits.items()
+    }
+    ev = batch.evidence[example : example + 1].repeat(R, 1)
     return outs, Batch(None, ev)
 
 
 def exact_gradient(constraint, logits, batch, example, log: bool, **hp):
     sl = circuit(constraint, **hp)
-    outs = {k: v[example:example + 1].double().requires_grad_(True) for k, v in logits.items()}
-    lp = sl.log_probability(outs, batch.evidence[example:example + 1].double())[0]
+    outs = {k: v[example : example + 1].double().requires_grad_(True) for k, v in logits.items()}
+    lp = sl.log_probability(outs, batch.evidence[example : example + 1].double())[0]
     (lp if log else lp.exp()).backward()
     return {k: v.grad[0] for k, v in outs.items()}, float(lp.detach().exp())
 
@@ -156,7 +176,8 @@ def logits_for(key, constraint, batch):
         y = batch.labels[g.name].long()
         if g.kind == "categorical":
             out[g.name] = torch.nn.functional.one_hot(y, g.atoms.shape[1]).float() * 1.5 + torch.randn(
-                *y.shape, g.atoms.shape[1], generator=gen)
+                *y.shape, g.atoms.shape[1], generator=gen
+            )
         else:
             out[g.name] = ((y.float() * 2 - 1) * 2.0 + torch.randn(y.shape, generator=gen)).unsqueeze(-1)
     return out
@@ -166,9 +187,11 @@ UNBIASED = [(Reinforce, {"samples": 4}, 4000), (IndeCateR, {"samples": 2}, 1000)
 
 
 @pytest.mark.parametrize("cls,hp,R", UNBIASED, ids=["reinforce", "indecater"])
-@pytest.mark.parametrize("key,tp,sl_hp", [("mnist-add", {}, {}),
-                                          ("shortest-path", {}, {"vtree": "balanced", "minimize": True})],
-                         ids=["mnist-add", "shortest-path"])
+@pytest.mark.parametrize(
+    "key,tp,sl_hp",
+    [("mnist-add", {}, {}), ("shortest-path", {}, {"vtree": "balanced", "minimize": True})],
+    ids=["mnist-add", "shortest-path"],
+)
 def test_mean_of_estimates_is_the_exact_gradient_of_p(cls, hp, R, key, tp, sl_hp):
     c, batch = tiny(key, **tp)
     logits = logits_for(key, c, batch)
@@ -179,13 +202,14 @@ def test_mean_of_estimates_is_the_exact_gradient_of_p(cls, hp, R, key, tp, sl_hp
     outs, rb = replicated(c, batch, 0, logits, R)
     est = estimates(m, outs, rb, R)
     for k, e in est.items():
-        mean, se = e.mean(0), e.std(0) / R ** 0.5
+        mean, se = e.mean(0), e.std(0) / R**0.5
         assert ((mean - exact[k]).abs() <= 5 * se + 1e-6).all(), (k, (mean - exact[k]).abs().max(), se.max())
         assert (exact[k].abs() > 1e-3).any()
 
 
-@pytest.mark.parametrize("cls,hp", [(Reinforce, {"samples": 2000}), (IndeCateR, {"samples": 200})],
-                         ids=["reinforce", "indecater"])
+@pytest.mark.parametrize(
+    "cls,hp", [(Reinforce, {"samples": 2000}), (IndeCateR, {"samples": 200})], ids=["reinforce", "indecater"]
+)
 def test_log_objective_approaches_the_exact_gradient_of_log_p(cls, hp):
     c, batch = tiny("mnist-add")
     logits = logits_for("mnist-add", c, batch)
@@ -202,16 +226,18 @@ def test_log_objective_approaches_the_exact_gradient_of_log_p(cls, hp):
 def test_the_loss_value_is_the_objective_at_the_estimate():
     """Confident gold outputs: P = 1, loss 0 for both objectives; a contradicted label: P = 0."""
     c, batch = tiny("mnist-add")
-    gold = {g.name: (torch.nn.functional.one_hot(batch.labels[g.name].long(), 10).float() * 2 - 1) * 40
-            for g in c.groups}
+    gold = {
+        g.name: (torch.nn.functional.one_hot(batch.labels[g.name].long(), 10).float() * 2 - 1) * 40 for g in c.groups
+    }
     for cls in (Reinforce, IndeCateR):
         for obj in ("log", "prob"):
             m = cls(objective=obj, sample_seed=0)
             m.prepare(c, CPU)
             assert abs(m.loss(gold, batch).item()) < 1e-6
             wrong = Batch(None, torch.roll(batch.evidence, 1, 0))
-            assert m.loss(gold, wrong).item() == pytest.approx(-torch.log(torch.tensor(1e-12)).item() if obj == "log"
-                                                               else 1.0, rel=1e-5)
+            assert m.loss(gold, wrong).item() == pytest.approx(
+                -torch.log(torch.tensor(1e-12)).item() if obj == "log" else 1.0, rel=1e-5
+            )
 
 
 def test_user_errors_and_an_uncheckable_constraint():

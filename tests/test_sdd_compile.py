@@ -1,6 +1,7 @@
 """The semantic loss's block vtree (methods/_sdd/vtrees.py) on mnist-add's compact encoding: the
 probability against enumeration of every digit assignment, for every sum and for partial evidence,
 and a circuit whose size grows linearly in N."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from methods._sdd import vtrees as _sdd_compile
 from methods._sdd import compile_constraint
+from methods._sdd import vtrees as _sdd_compile
 from methods.semantic_loss import SemanticLoss
 from tasks.mnist_add import MnistAdd, number_weights, sum_digits
 
@@ -31,7 +32,7 @@ def test_block_circuit_is_the_probability_of_every_sum(n_digits):
     m = SemanticLoss()
     m.prepare(task.constraint(), torch.device("cpu"))
     assert m.compiled_.vtree == "blocks"  # the default (auto) follows the carry chain
-    sums = torch.arange(2 * (10 ** n_digits - 1) + 1)  # every sum, one example each
+    sums = torch.arange(2 * (10**n_digits - 1) + 1)  # every sum, one example each
     torch.manual_seed(n_digits)
     logits = 2 * torch.randn(len(sums), 2 * n_digits, 10, dtype=torch.float64)
     got = m.log_probability({"digit": logits}, task.evidence_for(sums).double()).exp().numpy()
@@ -54,7 +55,7 @@ def test_block_circuit_with_partial_evidence():
     ev = task.evidence_for(sums).double()
     for j in range(3):
         cols = task.sum_cols_[j][task.sum_cols_[j] >= 0]
-        ev[:, cols] *= known[:, j:j + 1].double()
+        ev[:, cols] *= known[:, j : j + 1].double()
     logits = torch.randn(B, 4, 10, dtype=torch.float64, generator=g)
     got = m.log_probability({"digit": logits}, ev).exp().numpy()
     prob, values = enumerate_sums(logits, 2)

@@ -1,6 +1,7 @@
 """KLay as the semantic loss's circuit engine: the same values and gradients as FlatCircuit's
 passes (compiled CPU loops, tensor operations, log space) and PySDD, on every task whose SDD
 compiles in seconds, with the evidence's -inf weights; smoothing; the method's engine switch."""
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,9 @@ from methods._sdd import FlatCircuit, compile_constraint, literal_log_weights
 from methods.semantic_loss import SemanticLoss
 
 pytest.importorskip("klay")
-from methods._sdd.klay import KlayCircuit  # noqa: E402
-
 from test_semantic_loss import mixed_constraint, pysdd_log_wmc  # noqa: E402
+
+from methods._sdd.klay import KlayCircuit  # noqa: E402
 
 
 def test_unmentioned_variables_are_smoothed_as_pysdd_counts():
@@ -45,8 +46,12 @@ def _passes(monkeypatch, cc):
     numba_fc = FlatCircuit(cc.manager, cc.root, cc.n_vars)
     monkeypatch.setenv("NESYBENCH_SDD_KERNEL", "0")
     tensor_fc = FlatCircuit(cc.manager, cc.root, cc.n_vars)
-    return {"klay": KlayCircuit(cc.manager, cc.root, cc.n_vars).log_wmc, "numba": numba_fc.log_wmc,
-            "tensor": tensor_fc.log_wmc, "logspace": tensor_fc.log_wmc_logspace}
+    return {
+        "klay": KlayCircuit(cc.manager, cc.root, cc.n_vars).log_wmc,
+        "numba": numba_fc.log_wmc,
+        "tensor": tensor_fc.log_wmc,
+        "logspace": tensor_fc.log_wmc_logspace,
+    }
 
 
 def _compare(monkeypatch, cc, c, outputs, ev):
@@ -91,8 +96,13 @@ def test_klay_equals_every_pass_on_a_mixed_constraint(vtree, monkeypatch):
 # every task whose SDD compiles within the conformance checks' set-up budget (10 s) on its tiny
 # instance: mnist-add (both encodings, N = 1 and 2), shortest-path and member; add2x2, apply2x2
 # and sudoku do not (docs/baselines.md)
-TASKS = [("mnist-add", {}), ("mnist-add", {"encoding": "compact"}), ("mnist-add", {"digits": 2, "encoding": "compact"}),
-         ("shortest-path", {}), ("member", {})]
+TASKS = [
+    ("mnist-add", {}),
+    ("mnist-add", {"encoding": "compact"}),
+    ("mnist-add", {"digits": 2, "encoding": "compact"}),
+    ("shortest-path", {}),
+    ("member", {}),
+]
 
 
 @pytest.mark.parametrize("key,tp", TASKS, ids=[f"{k}-{'-'.join(map(str, tp.values())) or 'tiny'}" for k, tp in TASKS])
@@ -110,8 +120,9 @@ def test_klay_equals_every_pass_on_each_compiling_task(key, tp, monkeypatch):
     md = method_preset(cls, get_method("semantic-loss"))  # shortest path: a balanced, minimised vtree
     cc = compile_constraint(c, md.get("vtree", "split"), bool(md.get("minimize", False)))
     g = torch.Generator().manual_seed(8)
-    outputs = {grp.name: 2 * torch.randn(len(batch), *grp.atoms.shape, generator=g, dtype=torch.float64)
-               for grp in c.groups}
+    outputs = {
+        grp.name: 2 * torch.randn(len(batch), *grp.atoms.shape, generator=g, dtype=torch.float64) for grp in c.groups
+    }
     val, grads = _compare(monkeypatch, cc, c, outputs, batch.evidence.double())
     assert torch.isfinite(val).any() and sum(float(gr.abs().sum()) for gr in grads) > 0
 
@@ -182,8 +193,12 @@ def test_unknown_engine_is_a_user_error():
 def test_tiny_run_with_klay(tmp_path):
     from harness.loop import RunConfig, run
 
-    row = run(RunConfig("mnist-add", "semantic-loss", seed=0, epochs=1, batch_size=16, hp={"engine": "klay"},
-                        tp={"n_pairs": 64}), str(tmp_path))
+    row = run(
+        RunConfig(
+            "mnist-add", "semantic-loss", seed=0, epochs=1, batch_size=16, hp={"engine": "klay"}, tp={"n_pairs": 64}
+        ),
+        str(tmp_path),
+    )
     assert row["status"] == "ok" and row["hp"]["engine"] == "klay"
     assert 0 <= row["metrics"]["digit_acc"] <= 100
 

@@ -1,5 +1,6 @@
 """Semantic loss: the batched SDD evaluation against brute force and PySDD, its gradient, its
 semantics for categorical groups and free hidden atoms, and a tiny run."""
+
 from __future__ import annotations
 
 import itertools
@@ -88,8 +89,11 @@ def mixed_constraint() -> Constraint:
     """Two categorical variables of 3 values (atoms 0-2, 3-5), one bernoulli atom (6), a derived
     atom 7 <-> 0 AND 4, hidden atoms 8 (both polarities) and 9 (negative only)."""
     clauses = [(8, 7, 6), (-8, 2, 5), (-9, 1, 3), (-8, -6, 4), (7, 8, 9, 2)]
-    return Constraint(CNF(10, clauses), [NeuralGroup("cat", [[0, 1, 2], [3, 4, 5]]),
-                                         NeuralGroup("ber", [[6]], "bernoulli")], derived=[[7, 0, 4]])
+    return Constraint(
+        CNF(10, clauses),
+        [NeuralGroup("cat", [[0, 1, 2], [3, 4, 5]]), NeuralGroup("ber", [[6]], "bernoulli")],
+        derived=[[7, 0, 4]],
+    )
 
 
 def test_batched_wmc_equals_brute_force_and_pysdd(linear_pass):
@@ -232,8 +236,10 @@ def test_tiny_run_learns_from_sums(tmp_path):
 
     # 1,000 sums of the embedded digits, one epoch, seed 0: 64.6 % digit accuracy on CPU; chance is
     # 10 %, so beating it by 30 points means the sums taught the digits
-    row = run(RunConfig("mnist-add", "semantic-loss", seed=0, epochs=1, batch_size=16,
-                        tp={"n_pairs": 1000}, device="cpu"), str(tmp_path))
+    row = run(
+        RunConfig("mnist-add", "semantic-loss", seed=0, epochs=1, batch_size=16, tp={"n_pairs": 1000}, device="cpu"),
+        str(tmp_path),
+    )
     assert row["status"] == "ok" and row["setup_seconds"] > 0
     facts = row["method_describe"]  # the compiled circuit, recorded in the row
     assert facts["sdd_size"] > 0 and facts["sdd_nodes"] > 0 and facts["vtree"] == "split"
@@ -315,8 +321,12 @@ def test_linear_pass_equals_log_space_autograd_on_mnist_add(dtype, linear_pass):
     torch.testing.assert_close(g1, g2, **tol)
     with torch.no_grad():
         pos, neg = literal_log_weights(cc, {"digit": logits}, c, ev)
-    np.testing.assert_allclose(fc.log_wmc(pos, neg).double().numpy(), pysdd_log_wmc(cc, pos, neg),
-                               rtol=1e-5 if dtype == torch.float32 else 1e-10, atol=1e-5 if dtype == torch.float32 else 1e-10)
+    np.testing.assert_allclose(
+        fc.log_wmc(pos, neg).double().numpy(),
+        pysdd_log_wmc(cc, pos, neg),
+        rtol=1e-5 if dtype == torch.float32 else 1e-10,
+        atol=1e-5 if dtype == torch.float32 else 1e-10,
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -335,8 +345,12 @@ def test_underflowing_counts_fall_back_to_log_space(dtype, linear_pass):
     pos, neg = literal_log_weights(cc, {"digit": x}, c, ev.to(dtype))
     val = fc.log_wmc(pos, neg)
     assert (val[:3] < -900).all() and torch.isfinite(val).all()
-    np.testing.assert_allclose(val.detach().double().numpy(), pysdd_log_wmc(cc, pos.detach(), neg.detach()),
-                               rtol=1e-6, atol=1e-4 if dtype == torch.float32 else 1e-9)
+    np.testing.assert_allclose(
+        val.detach().double().numpy(),
+        pysdd_log_wmc(cc, pos.detach(), neg.detach()),
+        rtol=1e-6,
+        atol=1e-4 if dtype == torch.float32 else 1e-9,
+    )
     (g1,) = torch.autograd.grad(val.sum(), x)
     pos, neg = literal_log_weights(cc, {"digit": x}, c, ev.to(dtype))
     (g2,) = torch.autograd.grad(fc.log_wmc_logspace(pos, neg).sum(), x)

@@ -1,16 +1,25 @@
 """Tests of the shortest-path task: numbering, encodings, loader, generator, metrics, runs."""
+
 import os
 
 import pytest
 import torch
 
-from harness.presets import PRESETS
-
 from harness.errors import UserError
 from harness.loop import RunConfig, build, run
+from harness.presets import PRESETS
 from methods.cl_ste import CLSTE
-from tasks.shortest_path import (Example, ShortestPath, encoding, generate, grid_edges, incident_edges,
-                                 path_metrics, read_data_file, shortest_paths)
+from tasks.shortest_path import (
+    Example,
+    ShortestPath,
+    encoding,
+    generate,
+    grid_edges,
+    incident_edges,
+    path_metrics,
+    read_data_file,
+    shortest_paths,
+)
 
 PAPER_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "clste", "shortestPath.data")
 FIRST_LINE = "21-12-6-19-23-11-13-3,13-1,17-16-15\n"
@@ -76,9 +85,14 @@ def test_reader_and_its_errors(tmp_path):
     exs = read_data_file(str(f))
     assert [(e.terminals, e.path) for e in exs] == [((13, 1), [17, 16, 15]), ((3, 9), [2, 1, 15, 16])]
     assert exs[0].removed == [21, 12, 6, 19, 23, 11, 13, 3]
-    for bad, msg in [("1-2,13-1\n", "fields"), ("1-2,13-1,17-99\n", "outside"), ("1-2,13,17\n", "two distinct"),
-                     ("21-12,13-1,17-16\n", "does not join"), ("5,0-1,12-3-15\n", "shortest"),
-                     ("a-2,13-1,17\n", "integers")]:
+    for bad, msg in [
+        ("1-2,13-1\n", "fields"),
+        ("1-2,13-1,17-99\n", "outside"),
+        ("1-2,13,17\n", "two distinct"),
+        ("21-12,13-1,17-16\n", "does not join"),
+        ("5,0-1,12-3-15\n", "shortest"),
+        ("a-2,13-1,17\n", "integers"),
+    ]:
         f.write_text(bad)
         with pytest.raises(UserError, match=msg):
             read_data_file(str(f))

@@ -1,4 +1,5 @@
 """Tests of the sudoku task: CNF, generator, CSV reader, inference trick, runs, saved-model eval."""
+
 import pytest
 import torch
 from torch import nn
@@ -86,9 +87,13 @@ def test_csv_reader_and_errors(tmp_path):
     assert q.shape == (2, 81) and q[0].tolist() == digits(QUIZ) and s[1].tolist() == digits(SOL)
     assert gen.read_csv(str(f), limit=1)[0].shape == (1, 81)
     bad_sol = SOL[:80] + ("1" if SOL[80] != "1" else "2")
-    for text, msg in [(QUIZ + "\n", "expected 'quiz,solution'"), (QUIZ[:80] + "," + SOL + "\n", "81 digits"),
-                      (QUIZ + "," + bad_sol + "\n", "not a valid"), ("1" + QUIZ[1:] + "," + SOL + "\n", "disagree"),
-                      ("quizzes,solutions\n", "no puzzles")]:
+    for text, msg in [
+        (QUIZ + "\n", "expected 'quiz,solution'"),
+        (QUIZ[:80] + "," + SOL + "\n", "81 digits"),
+        (QUIZ + "," + bad_sol + "\n", "not a valid"),
+        ("1" + QUIZ[1:] + "," + SOL + "\n", "disagree"),
+        ("quizzes,solutions\n", "no puzzles"),
+    ]:
         f.write_text(text)
         with pytest.raises(UserError, match=msg):
             gen.read_csv(str(f))
@@ -145,6 +150,7 @@ def test_evidence_and_cl_ste_on_a_solution():
     m.prepare(Sudoku(width=4, depth=1).constraint(), torch.device("cpu"))
     sol = torch.as_tensor([digits(SOL)]) - 1
     from harness.api import Batch
+
     good = torch.nn.functional.one_hot(sol, 9).float() * 10
     assert m.loss({"cell": good}, Batch(None, ev)).item() == 0.0
     wrong = sol.clone()
@@ -162,8 +168,10 @@ def test_end_to_end_and_saved_model_eval(tmp_path):
     tp = {"n_train": 24, "n_test": 6, "width": 8, "depth": 2, "givens": 40}
     models = str(tmp_path / "models")
     for method in ("cl-ste", "supervised"):
-        row = run(RunConfig("sudoku", method, seed=0, epochs=1, batch_size=8, tp=tp, save_model=models),
-                  str(tmp_path / "runs"))
+        row = run(
+            RunConfig("sudoku", method, seed=0, epochs=1, batch_size=8, tp=tp, save_model=models),
+            str(tmp_path / "runs"),
+        )
         assert row["status"] == "ok" and row["steps"] == 3
         assert set(row["metrics"]) == {"cell_acc", "board_acc", "cell_acc_trick", "board_acc_trick"}
         assert row["describe"]["mean_givens_test"] == 40.0

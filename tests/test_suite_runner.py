@@ -1,4 +1,5 @@
 """The suite runner: budgets stop a hanging method, SIGKILL loses no finished epoch, resume."""
+
 import glob
 import json
 import os
@@ -63,15 +64,30 @@ _suite("t-kill", Entry(task="mnist-add", tp={"n_pairs": 400}, methods=[("supervi
 def _bench(tmp_path, suite, **kw):
     plugin = tmp_path / "plugin.py"
     plugin.write_text(PLUGIN)
-    cmd = [sys.executable, "-m", "harness", "bench", "--suite", suite, "--plugin", str(plugin),
-           "--results", str(tmp_path / "runs"), "--out", str(tmp_path / "report.md")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "bench",
+        "--suite",
+        suite,
+        "--plugin",
+        str(plugin),
+        "--results",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "report.md"),
+    ]
     return cmd, {**os.environ, "CI": "1"}
 
 
 def _finished(tmp_path):
     """Published run files: <16 hex digits>.jsonl (not .part, .killed.jsonl or .failed.jsonl)."""
-    return [f for f in glob.glob(str(tmp_path / "runs" / "**" / "*.jsonl"), recursive=True)
-            if re.fullmatch(r"[0-9a-f]{16}\.jsonl", os.path.basename(f))]
+    return [
+        f
+        for f in glob.glob(str(tmp_path / "runs" / "**" / "*.jsonl"), recursive=True)
+        if re.fullmatch(r"[0-9a-f]{16}\.jsonl", os.path.basename(f))
+    ]
 
 
 def _rows(tmp_path):
@@ -112,13 +128,15 @@ def test_child_dying_without_a_row_is_recorded_as_failed_with_its_last_message(t
     assert "calloc failed" in p.stderr  # the child's standard error still reaches the user
     # a finished (failed) run is not started again
     p2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert "2 of 2 runs already finished" in p2.stdout and len([r for r in _rows(tmp_path) if r["method"] == "aborter"]) == 1
+    assert (
+        "2 of 2 runs already finished" in p2.stdout
+        and len([r for r in _rows(tmp_path) if r["method"] == "aborter"]) == 1
+    )
 
 
 def test_sigkill_mid_suite_loses_no_epoch_and_repeats_no_run(tmp_path):
     cmd, env = _bench(tmp_path, "t-kill")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     deadline = time.monotonic() + 240
     finished = []
     while time.monotonic() < deadline and proc.poll() is None:  # kill once one run is published and another has epochs

@@ -1,4 +1,5 @@
 """Every mistake a user can correct is found before a run starts: one line, exit 2, no result row."""
+
 import os
 import subprocess
 import sys
@@ -32,8 +33,12 @@ def bad_files(tmp_path):
     (tmp_path / "sudoku.csv").write_text("quizzes,solutions\n123,456\n")
     mnist = tmp_path / "mnist"
     mnist.mkdir()
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                 "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (mnist / name).write_bytes(b"\x00\x00\x08\x03" + bytes(12) + b"garbage")
     (tmp_path / "a-file").write_text("not a directory")
     return tmp_path
@@ -47,23 +52,33 @@ CASES = {
     "pairs_file fields": (RUN + ["--tp", "pairs_file={d}/pairs.txt"], "expected 3 fields"),
     "pairs_file sum": (RUN + ["--tp", "pairs_file={d}/pairs_sum.txt"], "row 1: sum 99 disagrees"),
     "mnist corrupt": (RUN + ["--mnist-dir", "{d}/mnist"], "is corrupt: header says"),
-    "shortest-path data_file": (["run", "--task", "shortest-path", "--method", "cl-ste", "--tp", "data_file={d}/path.data"],
-                                "expected 'removed,terminals,path[,...]'"),
-    "member data_file": (["run", "--task", "member", "--method", "cl-ste", "--tp", "data_file={d}/member.txt"],
-                         "expected 5 fields"),
-    "sudoku data_file": (["run", "--task", "sudoku", "--method", "cl-ste", "--tp", "data_file={d}/sudoku.csv"],
-                         "sudoku.csv"),
+    "shortest-path data_file": (
+        ["run", "--task", "shortest-path", "--method", "cl-ste", "--tp", "data_file={d}/path.data"],
+        "expected 'removed,terminals,path[,...]'",
+    ),
+    "member data_file": (
+        ["run", "--task", "member", "--method", "cl-ste", "--tp", "data_file={d}/member.txt"],
+        "expected 5 fields",
+    ),
+    "sudoku data_file": (
+        ["run", "--task", "sudoku", "--method", "cl-ste", "--tp", "data_file={d}/sudoku.csv"],
+        "sudoku.csv",
+    ),
     "threads 0": (RUN + ["--threads", "0"], "argument --threads: must be >= 1, got 0"),
-    "results is a file": (["run", "--task", "mnist-add", "--method", "cl-ste", "--results", "{d}/a-file"],
-                          "is a file, not a directory"),
+    "results is a file": (
+        ["run", "--task", "mnist-add", "--method", "cl-ste", "--results", "{d}/a-file"],
+        "is a file, not a directory",
+    ),
     "data-dir without =": (RUN + ["--data-dir", "clste"], "expected NAME=DIR"),
     "seed list": (RUN + ["--seeds", "0", "x"], "argument --seeds: invalid int value"),
     "lr schedule": (RUN + ["--lr-schedule", "cosin"], "unknown lr schedule 'cosin' (did you mean 'cosine'?)"),
     "negative seed": (RUN + ["--seeds", "0", "-1"], "seed -1: seeds are whole numbers from 0 to"),
     "save-models is a file": (RUN + ["--save-models", "{d}/a-file"], "--save-models {d}/a-file: is a file"),
     "save-models under a file": (RUN + ["--save-models", "{d}/a-file/models"], "a-file is a file, so the directory"),
-    "task size beyond its bounds": (["run", "--task", "member", "--method", "cl-ste", "--tp", "n=12"],
-                                    "task member: task parameter n=12 is outside what it supports (1..9)"),
+    "task size beyond its bounds": (
+        ["run", "--task", "member", "--method", "cl-ste", "--tp", "n=12"],
+        "task member: task parameter n=12 is outside what it supports (1..9)",
+    ),
     "report --out a directory": (["report", "--results", "{d}", "--out", "{d}"], "is a directory; give a file name"),
     "bench --out under a file": (["bench", "--suite", "smoke", "--out", "{d}/a-file/r.md"], "a-file is a file"),
 }
@@ -81,15 +96,22 @@ def test_bad_input_is_one_line_and_writes_nothing(capsys, bad_files, case):
 
 
 def test_bench_refuses_an_add_method_typo_before_the_first_run(capsys, tmp_path):
-    err = one_line_error(capsys, ["bench", "--suite", "smoke", "--add-method", "cl-stee", "--results",
-                                  str(tmp_path / "r"), "--quiet"])
+    err = one_line_error(
+        capsys, ["bench", "--suite", "smoke", "--add-method", "cl-stee", "--results", str(tmp_path / "r"), "--quiet"]
+    )
     assert "unknown method 'cl-stee' (did you mean 'cl-ste'?)" in err
     assert files_under(tmp_path) == []
 
 
 def _cli(*args, cwd):
-    p = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd,
-                       env={**os.environ, "PYTHONPATH": REPO}, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": REPO},
+        timeout=300,
+    )
     return p.returncode, p.stderr.strip()
 
 

@@ -10,6 +10,7 @@
 - :mod:`.compare`: two result folders side by side (``nesybench compare``);
 - :mod:`.publish`: a report folder under ``results/reports/`` that is never overwritten.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(f.strip().lower() for f in (text or ",".join(FORMATS)).split(",") if f.strip()))
     bad = [f for f in names if f not in FORMATS]
     if bad or not names:
-        raise UserError(f"--format {text!r}: unknown format {bad[0] if bad else '(none)'!r}; "
-                        f"give a comma-separated list of {', '.join(FORMATS)}")
+        raise UserError(
+            f"--format {text!r}: unknown format {bad[0] if bad else '(none)'!r}; "
+            f"give a comma-separated list of {', '.join(FORMATS)}"
+        )
     return names
 
 
@@ -40,15 +43,23 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(results_dir: str, out: str, title: str = "nesybench report", plots: bool = True,
-                 formats: tuple[str, ...] = FORMATS, suite: str | None = None, strict: bool = False,
-                 stat: str = "mean") -> str:
+def write_report(
+    results_dir: str,
+    out: str,
+    title: str = "nesybench report",
+    plots: bool = True,
+    formats: tuple[str, ...] = FORMATS,
+    suite: str | None = None,
+    strict: bool = False,
+    stat: str = "mean",
+) -> str:
     """Write the report of the rows under ``results_dir``: ``out`` names the Markdown file; the
     HTML and LaTeX files, the configurations JSON and the figures go beside it with the same stem;
     ``stat``: the cells' centre and spread, "mean" (± std) or "median" (and quartiles).
     Damaged row files are listed on standard error (with ``strict``: a UserError, before anything
     is written). Returns the Markdown text."""
-    from . import build, cells, details, markdown, plots as plots_mod
+    from . import build, cells, details, markdown
+    from . import plots as plots_mod
 
     df = load_rows(results_dir, strict=strict)
     stem_path = os.path.splitext(os.path.abspath(out))[0]

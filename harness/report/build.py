@@ -1,4 +1,5 @@
 """Everything a report shows, computed once from the result rows; the renderers only format it."""
+
 from __future__ import annotations
 
 import os
@@ -42,20 +43,33 @@ def provenance(df: pd.DataFrame, results_dir: str | None) -> list[tuple[str, str
     dev = df.get("device", pd.Series(["cpu"] * len(df)))
     names = df.get("device_name", pd.Series([""] * len(df)))
     devices = sorted({cells_mod.device_label(d, n) for d, n in zip(dev, names)})
-    cpus = sorted({f"{p} ({int(n)} cores)" if n == n else str(p)
-                   for p, n in zip(df.get("platform", pd.Series(["?"] * len(df))),
-                                   df.get("cpu_count", pd.Series([float("nan")] * len(df))))})
-    commits = sorted({(str(c)[:10] if c else "unknown") + ("+dirty" if d is True else "")
-                      for c, d in zip(df.get("git_commit", [None] * len(df)), df.get("git_dirty", [None] * len(df)))})
+    cpus = sorted(
+        {
+            f"{p} ({int(n)} cores)" if n == n else str(p)
+            for p, n in zip(
+                df.get("platform", pd.Series(["?"] * len(df))), df.get("cpu_count", pd.Series([float("nan")] * len(df)))
+            )
+        }
+    )
+    commits = sorted(
+        {
+            (str(c)[:10] if c else "unknown") + ("+dirty" if d is True else "")
+            for c, d in zip(df.get("git_commit", [None] * len(df)), df.get("git_dirty", [None] * len(df)))
+        }
+    )
     threads = sorted({int(t) for t in df.get("threads", pd.Series([], dtype=float)).dropna()})
-    out = [("generated", datetime.now(timezone.utc).isoformat(timespec="seconds")),
-           ("commits", ", ".join(commits)),
-           ("devices", ", ".join(devices) + (" (compare times only between cells of one device)" if len(devices) > 1
-                                             else "")),
-           ("machines", "; ".join(cpus)),
-           ("torch threads", ", ".join(map(str, threads))),
-           ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)),
-           ("runs", f"{df['run_id'].nunique()} runs, {len(df)} rows")]
+    out = [
+        ("generated", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+        ("commits", ", ".join(commits)),
+        (
+            "devices",
+            ", ".join(devices) + (" (compare times only between cells of one device)" if len(devices) > 1 else ""),
+        ),
+        ("machines", "; ".join(cpus)),
+        ("torch threads", ", ".join(map(str, threads))),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)),
+        ("runs", f"{df['run_id'].nunique()} runs, {len(df)} rows"),
+    ]
     cmds = commands(results_dir) if results_dir else []
     if cmds:
         out.append(("made by", "; ".join(f"`{c}`" for c in cmds)))
@@ -72,15 +86,19 @@ def mark_ablations(cs: list[dict], views: list) -> None:
             _, method, hp, *tp = col
             tp = tp[0] if tp else {}
             for c in cs:
-                if ((view.tasks is None or c["task"] in view.tasks) and c["method"] == method
-                        and all(str(c["tp"].get(k)) == str(v) for k, v in getattr(view, "where", {}).items())
-                        and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items())
-                        and all(str(c["tp"].get(k)) == str(v) for k, v in tp.items())):
+                if (
+                    (view.tasks is None or c["task"] in view.tasks)
+                    and c["method"] == method
+                    and all(str(c["tp"].get(k)) == str(v) for k, v in getattr(view, "where", {}).items())
+                    and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items())
+                    and all(str(c["tp"].get(k)) == str(v) for k, v in tp.items())
+                ):
                     c["ablation"] = True
 
 
-def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None,
-          stat: str = "mean") -> Report:
+def build(
+    df: pd.DataFrame, title: str, suite: str | None = None, results_dir: str | None = None, stat: str = "mean"
+) -> Report:
     from ..suites import SUITES
     from .targets import evaluate
 
@@ -95,8 +113,15 @@ def build(df: pd.DataFrame, title: str, suite: str | None = None, results_dir: s
         g = summary.build(cs, view.title, view, stat=stat)
         if g.rows:
             tables.append((g, literature.grid_for(g, entries)))
-    report = Report(title, df, cs, tables, details.tables(cs), provenance(df, results_dir),
-                    targets=evaluate(cs, declared.targets if declared else []))
+    report = Report(
+        title,
+        df,
+        cs,
+        tables,
+        details.tables(cs),
+        provenance(df, results_dir),
+        targets=evaluate(cs, declared.targets if declared else []),
+    )
     if declared is not None and declared.frontier_table:
         from . import frontier
 

@@ -12,6 +12,7 @@ differ from what the method would get by default on the task (:func:`hp_differin
 parameters that apply to the run and differ from the task's defaults (:func:`tp_shown`), and the
 device as ``cpu`` or the GPU's name.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,10 @@ def report_damage(damaged: list, strict: bool = False, warn=None) -> None:
     for d in damaged:
         say(f"nesybench: damaged row file: {d.line()}")
     if damaged and strict:
-        raise UserError(f"{len(damaged)} damaged row file{'s' if len(damaged) > 1 else ''} (listed above); "
-                        "repair or remove them, or re-run their runs (resume sets a damaged file aside)")
+        raise UserError(
+            f"{len(damaged)} damaged row file{'s' if len(damaged) > 1 else ''} (listed above); "
+            "repair or remove them, or re-run their runs (resume sets a damaged file aside)"
+        )
 
 
 def base_key(key: str) -> str:
@@ -128,8 +131,11 @@ def hp_differing(task: str, method: str, tp: dict, hp: dict, recorded: dict | No
         res = _resolved_hp(task, method, tp_known, given)
         if res is None:
             _, m = _classes(task, method)
-            defaults = recorded if isinstance(recorded, dict) and m is None else {
-                "w_label": 0.0, **(getattr(m, "hparams", None) or {})}
+            defaults = (
+                recorded
+                if isinstance(recorded, dict) and m is None
+                else {"w_label": 0.0, **(getattr(m, "hparams", None) or {})}
+            )
             return {k: v for k, v in hp.items() if k not in defaults or not _same(defaults[k], v)}
         diff = {k: v for k, v in hp.items() if k in res and not _same(res[k], v) and k not in given}
         if not diff:
@@ -229,18 +235,44 @@ def budget_of(error: str | None) -> float | None:
     return float(m.group(1) or m.group(2)) if m else None
 
 
-_KEYS = ["task_key", "tp_s", "method_key", "method_hash", "hp_s", "epochs", "batch_size", "lr", "lr_schedule",
-         "device_s"]
+_KEYS = [
+    "task_key",
+    "tp_s",
+    "method_key",
+    "method_hash",
+    "hp_s",
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "device_s",
+]
 
 
 def cells(df: pd.DataFrame) -> list[dict]:
     """One record per configuration; see the module docstring."""
     df = df.copy()
-    for col, default in (("damage", None), ("final", None), ("collapsed", None), ("main_metric", None),
-                         ("tp_defaults", None), ("param_applies", None), ("hp_defaults", None), ("method_hash", ""), ("timeout_phase", None), ("size_param", None), ("error", None),
-                         ("started_at", ""), ("file_state", "done"), ("setup_seconds", float("nan")),
-                         ("eval_seconds", float("nan")), ("train_seconds", float("nan")), ("device", "cpu"),
-                         ("device_name", ""), ("lr_schedule", "constant")):
+    for col, default in (
+        ("damage", None),
+        ("final", None),
+        ("collapsed", None),
+        ("main_metric", None),
+        ("tp_defaults", None),
+        ("param_applies", None),
+        ("hp_defaults", None),
+        ("method_hash", ""),
+        ("timeout_phase", None),
+        ("size_param", None),
+        ("error", None),
+        ("started_at", ""),
+        ("file_state", "done"),
+        ("setup_seconds", float("nan")),
+        ("eval_seconds", float("nan")),
+        ("train_seconds", float("nan")),
+        ("device", "cpu"),
+        ("device_name", ""),
+        ("lr_schedule", "constant"),
+    ):
         if col not in df:
             df[col] = default
     df["method_hash"] = df["method_hash"].fillna("")
@@ -253,9 +285,18 @@ def cells(df: pd.DataFrame) -> list[dict]:
         rec = dict(zip(_KEYS, gkey))
         first = g.iloc[0]
         task, method = base_key(rec["task_key"]), base_key(rec["method_key"])
-        rec.update(task=task, method=method, tp=dict(first["tp"] or {}), hp=dict(first["hp"] or {}),
-                   device=rec.pop("device_s"), seeds=[], outcomes={}, reasons=[], budgets=[],
-                   order=str(g["started_at"].fillna("").min()))
+        rec.update(
+            task=task,
+            method=method,
+            tp=dict(first["tp"] or {}),
+            hp=dict(first["hp"] or {}),
+            device=rec.pop("device_s"),
+            seeds=[],
+            outcomes={},
+            reasons=[],
+            budgets=[],
+            order=str(g["started_at"].fillna("").min()),
+        )
         finals = []
         for run_id, r in g.groupby("run_id"):
             done = r[r["file_state"] == "done"]
@@ -279,8 +320,11 @@ def cells(df: pd.DataFrame) -> list[dict]:
                     rec["budgets"].append(budget_of(last.get("error")))
         ok_ids = [k for k, s in rec["outcomes"].items() if s == "ok"]
         ok = g[(g["status"] == "ok") & g["run_id"].isin(ok_ids)]
-        rec["collapsed"] = [(int(f["seed"]), dict(f["collapsed"])) for f in finals
-                            if isinstance(f.get("collapsed"), dict) and f["collapsed"]]
+        rec["collapsed"] = [
+            (int(f["seed"]), dict(f["collapsed"]))
+            for f in finals
+            if isinstance(f.get("collapsed"), dict) and f["collapsed"]
+        ]
         rec["counts"] = pd.Series(list(rec["outcomes"].values())).value_counts().to_dict()
         rec["n_ok"] = len(finals)
         rec["metrics"], rec["values"] = {}, {}
@@ -291,7 +335,12 @@ def cells(df: pd.DataFrame) -> list[dict]:
                 rec["metrics"][m] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, len(vals))
                 rec["values"][m] = [float(v) for v in vals]
         rec["s_per_epoch"] = rec["setup_s"] = rec["eval_s"] = rec["train_total"] = rec["train_minutes"] = float("nan")
-        rec["s_per_epoch_runs"], rec["epoch_seconds"], rec["train_total_runs"], rec["train_minutes_runs"] = [], [], [], []
+        rec["s_per_epoch_runs"], rec["epoch_seconds"], rec["train_total_runs"], rec["train_minutes_runs"] = (
+            [],
+            [],
+            [],
+            [],
+        )
         rec["seed_metrics"] = {int(f["seed"]): dict(f["metrics"]) for f in finals}  # per seed: its final metrics
         rec["epochs_run"] = sorted({int(f["epoch"]) for f in finals if f.get("epoch") == f.get("epoch")})
         if len(ok):
@@ -299,8 +348,10 @@ def cells(df: pd.DataFrame) -> list[dict]:
             rec["s_per_epoch"] = float((later if len(later) else ok)["train_seconds"].median())
             rec["setup_s"] = float(ok["setup_seconds"].median())
             rec["eval_s"] = float(ok["eval_seconds"].median())
-            per_run = [float((r[r["epoch"] > 1] if (r["epoch"] > 1).any() else r)["train_seconds"].median())
-                       for _, r in ok.groupby("run_id")]
+            per_run = [
+                float((r[r["epoch"] > 1] if (r["epoch"] > 1).any() else r)["train_seconds"].median())
+                for _, r in ok.groupby("run_id")
+            ]
             rec["s_per_epoch_runs"] = per_run
             rec["train_total_runs"] = [_train_total(r) for _, r in ok.groupby("run_id")]
             rec["train_total"] = float(pd.Series(rec["train_total_runs"]).median())
@@ -310,8 +361,9 @@ def cells(df: pd.DataFrame) -> list[dict]:
             done = ok[ok["file_state"] == "done"]
             load = done.get("load_avg_1m")
             threads = done.get("threads")
-            rec["shared_cpu"] = bool(load is not None and threads is not None
-                                     and ((load.astype(float) - threads.astype(float)) > 0.75).any())
+            rec["shared_cpu"] = bool(
+                load is not None and threads is not None and ((load.astype(float) - threads.astype(float)) > 0.75).any()
+            )
         rec["size_param"] = size_param(task, first.get("size_param"))
         facts = {k: first.get(k) for k in ("tp_defaults", "param_applies")}
         rec["data"] = data_source(first.get("describe"), rec["tp"])
@@ -371,9 +423,20 @@ def _x_ref(out: list[dict]) -> None:
 
 def config_json(c: dict) -> dict:
     """The full configuration of a cell, for the JSON file the detail tables link to."""
-    return {"task": c["task_key"], "method": c["method_key"], "method_hash": c["method_hash"], "tp": c["tp"],
-            "hp": c["hp"], "epochs": c["epochs"], "batch_size": c["batch_size"], "lr": c["lr"],
-            "lr_schedule": c["lr_schedule"], "device": c["device"], "seeds": sorted(c["seeds"]), "runs": c["outcomes"]}
+    return {
+        "task": c["task_key"],
+        "method": c["method_key"],
+        "method_hash": c["method_hash"],
+        "tp": c["tp"],
+        "hp": c["hp"],
+        "epochs": c["epochs"],
+        "batch_size": c["batch_size"],
+        "lr": c["lr"],
+        "lr_schedule": c["lr_schedule"],
+        "device": c["device"],
+        "seeds": sorted(c["seeds"]),
+        "runs": c["outcomes"],
+    }
 
 
 def train_text(c: dict) -> str:

@@ -17,6 +17,7 @@ significant changes):
 
 Exit status 0 with the table; with ``--fail-on-regression``, 1 when a cell is worse or slower.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,19 +94,22 @@ def compare(a_dir: str, b_dir: str, factor: float = 1.1, strict: bool = False) -
         va, vb = _metric(ca, metric), _metric(cb, metric)
         ratio, tmark = time_mark(ca["epoch_seconds"] if ca else [], cb["epoch_seconds"] if cb else [], factor)
         status = "" if ca and cb else ("only in A" if ca else "only in B")
-        rows.append({
-            "task": c["task"] + (f" {compact(c['tp_diff'])}" if c["tp_diff"] else ""),
-            "method": c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else ""),
-            "train": train_text(c),
-            "metric": metric,
-            "A": _fmt(va) if ca else "—", "B": _fmt(vb) if cb else "—",
-            "B - A": f"{vb[0] - va[0]:+.2f}" if va and vb else "",
-            "metric change": metric_mark(va, vb) or status or ("" if va and vb else _outcomes(ca, cb)),
-            "s/epoch A": fmt_seconds(ca["s_per_epoch"]) if ca else "—",
-            "s/epoch B": fmt_seconds(cb["s_per_epoch"]) if cb else "—",
-            "ratio B/A": f"{ratio:.2f}" if ratio == ratio else "",
-            "time change": tmark,
-        })
+        rows.append(
+            {
+                "task": c["task"] + (f" {compact(c['tp_diff'])}" if c["tp_diff"] else ""),
+                "method": c["method"] + (f" {compact(c['hp_diff'])}" if c["hp_diff"] else ""),
+                "train": train_text(c),
+                "metric": metric,
+                "A": _fmt(va) if ca else "—",
+                "B": _fmt(vb) if cb else "—",
+                "B - A": f"{vb[0] - va[0]:+.2f}" if va and vb else "",
+                "metric change": metric_mark(va, vb) or status or ("" if va and vb else _outcomes(ca, cb)),
+                "s/epoch A": fmt_seconds(ca["s_per_epoch"]) if ca else "—",
+                "s/epoch B": fmt_seconds(cb["s_per_epoch"]) if cb else "—",
+                "ratio B/A": f"{ratio:.2f}" if ratio == ratio else "",
+                "time change": tmark,
+            }
+        )
     return rows, [f"A: {a_dir} (devices {pa[0]}; commits {pa[1]})", f"B: {b_dir} (devices {pb[0]}; commits {pb[1]})"]
 
 
@@ -116,11 +120,15 @@ def _outcomes(ca, cb) -> str:
 def main(args) -> int:
     rows, head = compare(args.a, args.b, args.factor, strict=args.strict)
     print("\n".join(head))
-    print(f"marks: metric worse/better where mean ± std of A and B do not overlap (? : fewer than 2 seeds); "
-          f"time slower/faster where the ratio is beyond {args.factor:g} and every timed epoch of one side is "
-          f"beyond every one of the other ({TOO_FEW}: under {MIN_TIMINGS} timed epochs a side)\n")
+    print(
+        f"marks: metric worse/better where mean ± std of A and B do not overlap (? : fewer than 2 seeds); "
+        f"time slower/faster where the ratio is beyond {args.factor:g} and every timed epoch of one side is "
+        f"beyond every one of the other ({TOO_FEW}: under {MIN_TIMINGS} timed epochs a side)\n"
+    )
     print(tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True))
     worse = [r for r in rows if r["metric change"] == "worse" or r["time change"] == "slower"]
-    print(f"\n{len(rows)} cells: {len(worse)} worse or slower in B, "
-          f"{sum(r['metric change'] == 'better' or r['time change'] == 'faster' for r in rows)} better or faster")
+    print(
+        f"\n{len(rows)} cells: {len(worse)} worse or slower in B, "
+        f"{sum(r['metric change'] == 'better' or r['time change'] == 'faster' for r in rows)} better or faster"
+    )
     return 1 if worse and args.fail_on_regression else 0

@@ -7,6 +7,7 @@ is in the report's ``-configs.json`` file under the row's id. A metric column eq
 in every row (shortest path's ``shortest`` and ``valid_path`` on data with one shortest path per
 map) is shown once, with a note.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,10 +49,13 @@ def tables(cells: list[dict]) -> list[Detail]:
         rows = []
         for c in tc:
             label = c["method"] + (f" @{str(c['method_hash'])[:7]}" if len(hashes[c["method_key"]]) > 1 else "")
-            row = {"method": label, "hp (not default)": compact(c["hp_diff"]),
-                   "task params (not default)": compact(c["tp_diff"]),
-                   "epochs × batch, lr": train_text(c),
-                   "device": c["device"]}
+            row = {
+                "method": label,
+                "hp (not default)": compact(c["hp_diff"]),
+                "task params (not default)": compact(c["tp_diff"]),
+                "epochs × batch, lr": train_text(c),
+                "device": c["device"],
+            }
             for m in names:
                 v = c["metrics"].get(m)
                 row[m] = (f"{v[0]:.2f} ± {v[1]:.2f}" if v[2] > 1 else f"{v[0]:.2f}") if v else "—"

@@ -15,6 +15,7 @@ and evaluation apart), or the outcome of runs that did not finish (T/O with its 
 :func:`plot` draws sum accuracy and total training minutes against N on log axes, the runs here as
 lines with their seeds' spread and the published points as open markers.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,13 @@ from .cells import REFERENCE_METHOD
 
 TASK = "mnist-add"
 #: the methods compared, in column order, with their labels (other methods follow by key)
-METHODS = {"cl-ste": "CL-STE", "semantic-loss": "semantic loss", "supervised": "supervised",
-           "deepproblog": "DeepProbLog", "neurasp": "NeurASP"}
+METHODS = {
+    "cl-ste": "CL-STE",
+    "semantic-loss": "semantic loss",
+    "supervised": "supervised",
+    "deepproblog": "DeepProbLog",
+    "neurasp": "NeurASP",
+}
 PAIR = ("cl-ste", "semantic-loss")  # the two methods the U test compares
 
 
@@ -69,16 +75,24 @@ def _cell_text(c: dict | None) -> dict[str, str]:
     sd = math.sqrt(sum((v - mean) ** 2 for v in sums) / (len(sums) - 1)) if len(sums) > 1 else 0.0
     digits = _seed_values(c, "digit_acc")
     others = len(c["outcomes"]) - len(sums)
-    return {"sum": f"{mean:.2f} ± {sd:.2f} ({len(sums)})" + (f" +{others} not finished" if others else ""),
-            "digits": f"{sum(digits) / len(digits):.2f}" if digits else "",
-            "epochs": ", ".join(map(str, c.get("epochs_run", []))) or str(c.get("epochs", "")),
-            "min/run": (f"{c['train_minutes']:.1f}" if c["train_minutes"] == c["train_minutes"] else "")
-            + ("*" if c.get("shared_cpu") else "")}
+    return {
+        "sum": f"{mean:.2f} ± {sd:.2f} ({len(sums)})" + (f" +{others} not finished" if others else ""),
+        "digits": f"{sum(digits) / len(digits):.2f}" if digits else "",
+        "epochs": ", ".join(map(str, c.get("epochs_run", []))) or str(c.get("epochs", "")),
+        "min/run": (f"{c['train_minutes']:.1f}" if c["train_minutes"] == c["train_minutes"] else "")
+        + ("*" if c.get("shared_cpu") else ""),
+    }
 
 
 def _published(entries: list[dict], n: int) -> list[dict]:
-    return [e for e in entries if e["task"] == TASK and e["metric"] == "sum_acc"
-            and str(e["setting"].get("digits")) == str(n) and len(e["setting"]) == 1]
+    return [
+        e
+        for e in entries
+        if e["task"] == TASK
+        and e["metric"] == "sum_acc"
+        and str(e["setting"].get("digits")) == str(n)
+        and len(e["setting"]) == 1
+    ]
 
 
 def _published_text(e: dict) -> str:
@@ -112,9 +126,11 @@ def table(cells: list[dict], entries: list[dict]) -> dict:
             row["ceiling p^(2N) %"] = f"{ceiling:.2f}"
             beaten = [e for e in _published(entries, n) if isinstance(e["value"], float) and e["value"] > ceiling]
             if beaten:
-                notes.append(f"N = {n}: the supervised ceiling {ceiling:.2f} % (digit accuracy {sum(p) / len(p):.2f} %) "
-                             f"is below {', '.join(_published_text(e) for e in beaten)}: there the digit classifier of "
-                             "this network, data and schedule is the limit, not the method.")
+                notes.append(
+                    f"N = {n}: the supervised ceiling {ceiling:.2f} % (digit accuracy {sum(p) / len(p):.2f} %) "
+                    f"is below {', '.join(_published_text(e) for e in beaten)}: there the digit classifier of "
+                    "this network, data and schedule is the limit, not the method."
+                )
         else:
             row["ceiling p^(2N) %"] = ""
         a, b = (d.get(m) for m in PAIR)
@@ -122,23 +138,33 @@ def table(cells: list[dict], entries: list[dict]) -> dict:
         gt, lt = mann_whitney(x, y)
         row["U test: CL-STE > SL, SL > CL-STE"] = "" if gt != gt else f"p = {gt:.3f}, {lt:.3f} ({len(x)} vs {len(y)})"
         rows.append(row)
-        published.append({"N": str(n), "published, not run here (total training minutes)":
-                          "; ".join(_published_text(e) for e in _published(entries, n))})
+        published.append(
+            {
+                "N": str(n),
+                "published, not run here (total training minutes)": "; ".join(
+                    _published_text(e) for e in _published(entries, n)
+                ),
+            }
+        )
     columns = list(rows[0]) if rows else []
     if any("*" in r.get(f"{METHODS.get(m, m)}: min/run", "") for r in rows for m in methods):
-        notes.append("* a run of this cell shared the CPU with other work (its rows' load average exceeded its "
-                     "threads): its minutes overstate a quiet machine's.")
+        notes.append(
+            "* a run of this cell shared the CPU with other work (its rows' load average exceeded its "
+            "threads): its minutes overstate a quiet machine's."
+        )
     return {"columns": columns, "rows": rows, "notes": notes, "published": published}
 
 
-LEGEND = ("MNIST addition of two N-digit numbers on the full MNIST, each digit image used once "
-          "(floor(60000 / 2N) training and floor(10000 / 2N) test sums). Per method: sum accuracy mean ± std "
-          "(finished seeds), digit accuracy, epochs, and total training minutes per run (median; set-up and "
-          "evaluation apart; ours on one CPU thread of this machine, the published ones on their authors' "
-          "hardware, so minutes compare orders of magnitude, not machines). Ceiling: p^(2N) with p the "
-          "supervised runs' digit accuracy. U test: one-sided Mann-Whitney U p-values (scipy) on the per-seed sum "
-          "accuracies of CL-STE and the semantic loss. Published: the field's figures at the same N "
-          "(harness/data/literature.csv), not run here.")
+LEGEND = (
+    "MNIST addition of two N-digit numbers on the full MNIST, each digit image used once "
+    "(floor(60000 / 2N) training and floor(10000 / 2N) test sums). Per method: sum accuracy mean ± std "
+    "(finished seeds), digit accuracy, epochs, and total training minutes per run (median; set-up and "
+    "evaluation apart; ours on one CPU thread of this machine, the published ones on their authors' "
+    "hardware, so minutes compare orders of magnitude, not machines). Ceiling: p^(2N) with p the "
+    "supervised runs' digit accuracy. U test: one-sided Mann-Whitney U p-values (scipy) on the per-seed sum "
+    "accuracies of CL-STE and the semantic loss. Published: the field's figures at the same N "
+    "(harness/data/literature.csv), not run here."
+)
 
 
 def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) -> list[str]:
@@ -156,24 +182,40 @@ def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) ->
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     methods = [m for m in METHODS if any(m in d for d in by_n.values())]
     for i, m in enumerate(methods):
-        pts = [(n, _seed_values(d[m], "sum_acc"), d[m]["train_minutes_runs"]) for n, d in sorted(by_n.items())
-               if m in d]
+        pts = [
+            (n, _seed_values(d[m], "sum_acc"), d[m]["train_minutes_runs"]) for n, d in sorted(by_n.items()) if m in d
+        ]
         acc = [(n, v) for n, v, _ in pts if v]
         mins = [(n, r) for n, _, r in pts if r]
         style = dict(color=colors[i % len(colors)], marker="o", label=f"{METHODS[m]} (here)")
         if acc:
-            ax_acc.errorbar([n for n, _ in acc], [sum(v) / len(v) for _, v in acc],
-                            yerr=[_sd(v) for _, v in acc], capsize=3, **style)
+            ax_acc.errorbar(
+                [n for n, _ in acc],
+                [sum(v) / len(v) for _, v in acc],
+                yerr=[_sd(v) for _, v in acc],
+                capsize=3,
+                **style,
+            )
         if mins:
             ax_min.plot([n for n, _ in mins], [sorted(r)[len(r) // 2] for _, r in mins], **style)
     peers = sorted({e["method"] for n in by_n for e in _published(entries, n) if isinstance(e["value"], float)})
     markers = "sDv^<>phX*d"
     shades = [plt.get_cmap("Greys")(0.45 + 0.5 * j / max(len(peers) - 1, 1)) for j in range(len(peers))]
     for j, name in enumerate(peers):
-        es = [(int(e["setting"]["digits"]), e) for n in by_n for e in _published(entries, n)
-              if e["method"] == name and isinstance(e["value"], float)]
-        style = dict(marker=markers[j % len(markers)], color=shades[j], linestyle=":", markerfacecolor="none",
-                     markersize=7, label=f"{name} (published)")
+        es = [
+            (int(e["setting"]["digits"]), e)
+            for n in by_n
+            for e in _published(entries, n)
+            if e["method"] == name and isinstance(e["value"], float)
+        ]
+        style = dict(
+            marker=markers[j % len(markers)],
+            color=shades[j],
+            linestyle=":",
+            markerfacecolor="none",
+            markersize=7,
+            label=f"{name} (published)",
+        )
         ax_acc.plot([n for n, _ in es], [e["value"] for _, e in es], **style)
         timed = [(n, e["minutes"]) for n, e in es if e["minutes"] == e["minutes"] and isinstance(e["minutes"], float)]
         if timed:

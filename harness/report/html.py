@@ -3,6 +3,7 @@ URIs, no external asset), so it opens offline and can be mailed or attached as a
 
 Every table's columns sort on a click of their header (numbers by value, then text; ``—`` last).
 """
+
 from __future__ import annotations
 
 import base64
@@ -70,15 +71,23 @@ def _e(s) -> str:
     return html.escape(str(s), quote=True)
 
 
-def _table(headers: list[str], rows: list[list[tuple[str, str]]], cls: str = "", caption: str = "",
-           head_cls: list[str] | None = None) -> str:
+def _table(
+    headers: list[str],
+    rows: list[list[tuple[str, str]]],
+    cls: str = "",
+    caption: str = "",
+    head_cls: list[str] | None = None,
+) -> str:
     """rows: [(cell html, css class)]; head_cls: a css class per header."""
     out = [f'<table class="sortable {cls}">']
     if caption:
         out.append(f"<caption>{_e(caption)}</caption>")
     hc = head_cls or [""] * len(headers)
-    out.append("<thead><tr>" + "".join(f'<th class="{c}">{_e(h)}</th>' if c else f"<th>{_e(h)}</th>"
-                                       for h, c in zip(headers, hc)) + "</tr></thead><tbody>")
+    out.append(
+        "<thead><tr>"
+        + "".join(f'<th class="{c}">{_e(h)}</th>' if c else f"<th>{_e(h)}</th>" for h, c in zip(headers, hc))
+        + "</tr></thead><tbody>"
+    )
     for r in rows:
         out.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for v, c in r) + "</tr>")
     out.append("</tbody></table>")
@@ -102,51 +111,75 @@ def grid_html(grid: Grid, table_id: str) -> str:
         r = [(f'{_e(row)}<span class="m">{_e(grid.metric[row])}</span>', "")]
         for col in grid.columns:
             value, detail, ref = cell_parts(grid, (row, col))
-            text = _e(value) + (f"<sup>{_e(ref)}</sup>" if ref else "") + (f'<span class="d">{_e(detail)}</span>'
-                                                                        if detail else "")
+            text = (
+                _e(value)
+                + (f"<sup>{_e(ref)}</sup>" if ref else "")
+                + (f'<span class="d">{_e(detail)}</span>' if detail else "")
+            )
             cls = "num best" if (row, col) in grid.best else "num tied" if (row, col) in grid.tied else "num"
             r.append((text, cls + (" ref" if col in grid.reference else "")))
         rows.append(r)
     head_cls = ["" if i == 0 else ("ref" if grid.columns[i - 1] in grid.reference else "") for i in range(len(headers))]
     settings = "".join(f"<li>{_e(t)}</li>" for t in settings_lines(grid))
     legend_html = _e(legend(grid)).replace("**bold**", "<b>bold</b>").replace("*italic*", "<i>italic</i>")
-    return (f'<h2 id="{table_id}">{_e(grid.title)}</h2><p class="legend">{legend_html}</p>'
-            + _table(headers, rows, "summary", head_cls=head_cls) + _notes(grid.footnotes)
-            + f'<p class="notes">Settings (each row\'s usual one; a cell run otherwise has a note):</p>'
-            f'<ul class="notes">{settings}</ul>')
+    return (
+        f'<h2 id="{table_id}">{_e(grid.title)}</h2><p class="legend">{legend_html}</p>'
+        + _table(headers, rows, "summary", head_cls=head_cls)
+        + _notes(grid.footnotes)
+        + f'<p class="notes">Settings (each row\'s usual one; a cell run otherwise has a note):</p>'
+        f'<ul class="notes">{settings}</ul>'
+    )
 
 
 def _published_html(lit) -> str:
-    rows = [[(_e(ln["task"]), ""), (_e(ln["metric"]), ""), (_e(ln["system"]), ""), (_e(ln["published"]), "num"),
-             (f"<sup>[{ln['source']}]</sup>", "")] for ln in lit.lines]
-    return (f"<h3>{_e(lit.title)}</h3><p class=\"legend\">{_e(PUBLISHED_LEGEND)}</p>"
-            + _table(["task", "metric", "system", "published", "source"], rows, "published",
-                     "published, not run here") + _notes(lit.footnotes))
+    rows = [
+        [
+            (_e(ln["task"]), ""),
+            (_e(ln["metric"]), ""),
+            (_e(ln["system"]), ""),
+            (_e(ln["published"]), "num"),
+            (f"<sup>[{ln['source']}]</sup>", ""),
+        ]
+        for ln in lit.lines
+    ]
+    return (
+        f'<h3>{_e(lit.title)}</h3><p class="legend">{_e(PUBLISHED_LEGEND)}</p>'
+        + _table(["task", "metric", "system", "published", "source"], rows, "published", "published, not run here")
+        + _notes(lit.footnotes)
+    )
 
 
 def _figure(path: str, name: str, task: str) -> str:
     with open(path, "rb") as f:
         data = base64.b64encode(f.read()).decode()
-    return (f'<figure><img alt="{_e(task)}: {_e(name)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(task)} ({_e(name)})</figcaption></figure>")
+    return (
+        f'<figure><img alt="{_e(task)}: {_e(name)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(task)} ({_e(name)})</figcaption></figure>"
+    )
 
 
 def render(report, out_dir: str) -> str:
-    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             '<link rel="icon" href="data:,">',
-             f"<title>{_e(report.title)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{_e(report.title)}</h1>", '<dl class="prov">']
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
+        f"<title>{_e(report.title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(report.title)}</h1>",
+        '<dl class="prov">',
+    ]
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in report.provenance]
     parts.append("</dl>")
     if report.frontier and report.frontier["rows"]:
         from .frontier import LEGEND as FRONTIER_LEGEND
 
         t = report.frontier
-        rows = [[(_e(r.get(c, "")), "" if c.startswith("published") else "num") for c in t["columns"]]
-                for r in t["rows"]]
-        parts.append(f'<h2 id="frontier">MNIST addition at the frontier</h2><p class="legend">{_e(FRONTIER_LEGEND)}</p>'
-                     + _table(t["columns"], rows, "frontier"))
+        rows = [
+            [(_e(r.get(c, "")), "" if c.startswith("published") else "num") for c in t["columns"]] for r in t["rows"]
+        ]
+        parts.append(
+            f'<h2 id="frontier">MNIST addition at the frontier</h2><p class="legend">{_e(FRONTIER_LEGEND)}</p>'
+            + _table(t["columns"], rows, "frontier")
+        )
         if t["notes"]:
             parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in t["notes"]) + "</ul>")
         if t["published"]:
@@ -160,18 +193,30 @@ def render(report, out_dir: str) -> str:
         from .targets import COLUMNS, LEGEND
 
         rows = [[(_e(t[k]), "") for k in COLUMNS] for t in report.targets]
-        parts.append(f'<h2 id="targets">Targets</h2><p class="legend">{_e(LEGEND)}</p>'
-                     + _table(list(COLUMNS), rows, "targets"))
-    parts.append('<h2 id="details">Details per task</h2><p class="legend">Parameters are listed only where they '
-                 "differ from the defaults (a method's defaults on a task include the task's presets, "
-                 "harness/presets.py); the full configuration of each row is in "
-                 f'<a href="{_e(report.configs_file)}">{_e(report.configs_file)}</a> (beside this page) under its '
-                 "config id.</p>")
+        parts.append(
+            f'<h2 id="targets">Targets</h2><p class="legend">{_e(LEGEND)}</p>' + _table(list(COLUMNS), rows, "targets")
+        )
+    parts.append(
+        '<h2 id="details">Details per task</h2><p class="legend">Parameters are listed only where they '
+        "differ from the defaults (a method's defaults on a task include the task's presets, "
+        "harness/presets.py); the full configuration of each row is in "
+        f'<a href="{_e(report.configs_file)}">{_e(report.configs_file)}</a> (beside this page) under its '
+        "config id.</p>"
+    )
     for d in report.details:
         headers = list(d.frame.columns)
-        rows = [[(_e(v), "num" if h not in ("method", "hp (not default)", "task params (not default)", "device",
-                                             "runs", "config") else "") for h, v in zip(headers, rec)]
-                for rec in d.frame.astype(str).itertuples(index=False)]
+        rows = [
+            [
+                (
+                    _e(v),
+                    "num"
+                    if h not in ("method", "hp (not default)", "task params (not default)", "device", "runs", "config")
+                    else "",
+                )
+                for h, v in zip(headers, rec)
+            ]
+            for rec in d.frame.astype(str).itertuples(index=False)
+        ]
         # a details table wider than the window scrolls in its own box, the page never does
         parts.append(f"<h3>{_e(d.task)}</h3>" + '<div class="wide">' + _table(headers, rows, "details") + "</div>")
         if d.notes:

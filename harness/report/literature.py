@@ -10,6 +10,7 @@ setting, data and headline metric, in lines of their own marked "published, not 
 its source and protocol. Every published number is on its source's full data (the full MNIST, the
 CL-STE paper's files): rows run on the 5,000 embedded digits or on data generated here get none.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,8 +34,16 @@ def load(path: str = PATH) -> list[dict]:
             if not r["source"].strip():
                 raise ValueError(f"{path} line {i}: a published number needs its source")
             setting = dict(kv.split("=", 1) for kv in r["setting"].split(";") if kv.strip())
-            out.append({**r, "setting": setting, "value": _num(r["value"]), "std": _num(r["std"]),
-                        "n": int(r["n"]) if r["n"].strip() else None, "minutes": _num(r["minutes"])})
+            out.append(
+                {
+                    **r,
+                    "setting": setting,
+                    "value": _num(r["value"]),
+                    "std": _num(r["std"]),
+                    "n": int(r["n"]) if r["n"].strip() else None,
+                    "minutes": _num(r["minutes"]),
+                }
+            )
         return out
 
 
@@ -102,6 +111,13 @@ def grid_for(summary: Grid, entries: list[dict] | None = None) -> Published | No
             note = f"{e['source']} [{e['status']}]; {e['protocol']}"
             if note not in out.footnotes:
                 out.footnotes.append(note)
-            out.lines.append({"task": label, "metric": metric, "system": e["method"], "published": _value(e),
-                              "source": out.footnotes.index(note) + 1})
+            out.lines.append(
+                {
+                    "task": label,
+                    "metric": metric,
+                    "system": e["method"],
+                    "published": _value(e),
+                    "source": out.footnotes.index(note) + 1,
+                }
+            )
     return out if out.lines else None

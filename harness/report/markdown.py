@@ -1,17 +1,19 @@
 """The Markdown report: provenance, the summary table (and the suite's views) with the published
 numbers beside them, detail tables per task, and the figures."""
+
 from __future__ import annotations
 
 from tabulate import tabulate
 
 from .summary import Grid, cell_parts, column_name, legend, settings_lines
 
-
-PUBLISHED_LEGEND = ("Numbers the cited papers or their repositories state on the same task, setting, data "
-                    "(the full MNIST or the source's own files) and headline metric as a row above: mean ± std "
-                    "(runs). What differs is the training: each source's own protocol (epochs, batch, "
-                    "network; in the notes) against this report's row setting. They were not run here and are "
-                    "never pooled with the measured cells.")
+PUBLISHED_LEGEND = (
+    "Numbers the cited papers or their repositories state on the same task, setting, data "
+    "(the full MNIST or the source's own files) and headline metric as a row above: mean ± std "
+    "(runs). What differs is the training: each source's own protocol (epochs, batch, "
+    "network; in the notes) against this report's row setting. They were not run here and are "
+    "never pooled with the measured cells."
+)
 
 
 def grid_rows(grid: Grid, bold=lambda s: f"**{s}**", sup=lambda s: s, tied=lambda s: f"*{s}*") -> list[dict]:
@@ -64,23 +66,37 @@ def render(report) -> str:
     for grid, lit in report.tables:
         lines += grid_md(grid)
         if lit is not None:
-            lines += [f"### {lit.title}", "", PUBLISHED_LEGEND, "",
-                      _table([{**ln, "source": f"[{ln['source']}]"} for ln in lit.lines]), ""]
+            lines += [
+                f"### {lit.title}",
+                "",
+                PUBLISHED_LEGEND,
+                "",
+                _table([{**ln, "source": f"[{ln['source']}]"} for ln in lit.lines]),
+                "",
+            ]
             lines += [f"[{i}] {t}  " for i, t in enumerate(lit.footnotes, start=1)] + [""]
     if report.targets:
         from .targets import LEGEND
 
         lines += ["## Targets", "", LEGEND, "", _table(report.targets), ""]
-    lines += ["## Details per task", "",
-              "Hyper-parameters and task parameters are listed only where they differ from the defaults "
-              "(a method's defaults on a task include the task's presets, `harness/presets.py`); "
-              f"each row's full configuration is in [{report.configs_file}]({report.configs_file}) under its "
-              "`config` id. s/epoch: median training seconds per epoch (after the first epoch when runs have "
-              "several); x ref: s/epoch over the `supervised` method's on the same task setting, batch size and "
-              "device; setup s: data and symbolic set-up.", ""]
+    lines += [
+        "## Details per task",
+        "",
+        "Hyper-parameters and task parameters are listed only where they differ from the defaults "
+        "(a method's defaults on a task include the task's presets, `harness/presets.py`); "
+        f"each row's full configuration is in [{report.configs_file}]({report.configs_file}) under its "
+        "`config` id. s/epoch: median training seconds per epoch (after the first epoch when runs have "
+        "several); x ref: s/epoch over the `supervised` method's on the same task setting, batch size and "
+        "device; setup s: data and symbolic set-up.",
+        "",
+    ]
     for d in report.details:
-        lines += [f"### {d.task}", "", tabulate(d.frame.to_dict("records"), headers="keys", tablefmt="github",
-                                                disable_numparse=True), ""]
+        lines += [
+            f"### {d.task}",
+            "",
+            tabulate(d.frame.to_dict("records"), headers="keys", tablefmt="github", disable_numparse=True),
+            "",
+        ]
         lines += [f"- {n}" for n in d.notes] + ([""] if d.notes else [])
     if report.figures:
         lines += ["## Figures", ""]

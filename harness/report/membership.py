@@ -7,6 +7,7 @@ plans: an entry of the task whose task parameters, method and hyper-parameters i
 entry's seeds, and the entry's epochs, batch size and lr where the entry sets them (rows written by
 ``nesybench run`` with a suite's settings).
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -23,15 +24,20 @@ def _same(a, b) -> bool:
 
 
 def _planned(row: dict, entries) -> bool:
-    task, method = base_key(row.get("task_key") or row.get("task")), base_key(row.get("method_key") or row.get("method"))
+    task, method = (
+        base_key(row.get("task_key") or row.get("task")),
+        base_key(row.get("method_key") or row.get("method")),
+    )
     tp, hp = row.get("tp") or {}, row.get("hp") or {}
     for e in entries:
         if e.task != task or any(not _same(tp.get(k), v) for k, v in e.tp.items()):
             continue
         if row.get("seed") not in e.seeds:
             continue
-        if any(want is not None and not _same(row.get(k), want)
-               for k, want in (("epochs", e.epochs), ("batch_size", e.batch_size), ("lr", e.lr))):
+        if any(
+            want is not None and not _same(row.get(k), want)
+            for k, want in (("epochs", e.epochs), ("batch_size", e.batch_size), ("lr", e.lr))
+        ):
             continue
         if any(m == method and all(_same(hp.get(k), v) for k, v in mhp.items()) for m, mhp in e.methods):
             return True
@@ -51,8 +57,10 @@ def foreign_runs(df: pd.DataFrame, suite: str) -> list[str]:
             continue
         task = base_key(row.get("task_key"))
         tp = " ".join(f"{k}={v}" for k, v in sorted(tp_shown(task, row.get("tp") or {}).items()))
-        out.append(f"{task} {base_key(row.get('method_key'))} seed {row.get('seed')}"
-                   f"{', ' + tp if tp else ''}, {row.get('epochs')} epoch{'s' if row.get('epochs') != 1 else ''}")
+        out.append(
+            f"{task} {base_key(row.get('method_key'))} seed {row.get('seed')}"
+            f"{', ' + tp if tp else ''}, {row.get('epochs')} epoch{'s' if row.get('epochs') != 1 else ''}"
+        )
     return out
 
 
@@ -67,9 +75,13 @@ def check_suite(df: pd.DataFrame, suite: str, force: bool) -> list[str]:
     else:
         foreign = foreign_runs(df, suite)
         if foreign:
-            problems.append(f"{len(foreign)} of {df['run_id'].nunique()} runs are not of suite {suite} "
-                            f"(e.g. {foreign[0]})")
+            problems.append(
+                f"{len(foreign)} of {df['run_id'].nunique()} runs are not of suite {suite} (e.g. {foreign[0]})"
+            )
     if problems and not force:
-        raise UserError(f"publish --suite {suite}: " + "; ".join(problems)
-                        + "; publish the suite's own rows, or add --force to publish them under this name anyway")
+        raise UserError(
+            f"publish --suite {suite}: "
+            + "; ".join(problems)
+            + "; publish the suite's own rows, or add --force to publish them under this name anyway"
+        )
     return problems

@@ -12,6 +12,7 @@ Labels are method names plus the hyper-parameters that differ from their default
 outside the axes, integer axes get integer ticks, and a time axis is logarithmic where its values
 span a decade or more.
 """
+
 from __future__ import annotations
 
 import os
@@ -123,10 +124,24 @@ def curves(df: pd.DataFrame, grid, task: str, color: dict, out_dir: str, stem: s
             _metric_limits(ax, values)
             ax.grid(alpha=0.3)
         if values and all(v == 0 for v in values):  # coinciding curves: say so rather than hide one
-            ax_e.text(0.5, 0.5, f"every run above scores 0 on {metric}", transform=ax_e.transAxes, ha="center",
-                      color="0.35", fontsize=9)
-    fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.98), fontsize=8,
-               frameon=False, title="method")
+            ax_e.text(
+                0.5,
+                0.5,
+                f"every run above scores 0 on {metric}",
+                transform=ax_e.transAxes,
+                ha="center",
+                color="0.35",
+                fontsize=9,
+            )
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="upper left",
+        bbox_to_anchor=(1.0, 0.98),
+        fontsize=8,
+        frameon=False,
+        title="method",
+    )
     fig.tight_layout()
     files = _save(fig, out_dir, f"{stem}-{task}-curves")
     plt.close(fig)
@@ -189,8 +204,16 @@ def scaling(grid, task: str, color: dict, out_dir: str, stem: str) -> list[str]:
     for x, marks_x in timeouts.items():  # side by side where several methods timed out at one size
         for k, (b, colr) in enumerate(marks_x):
             dx = (k - (len(marks_x) - 1) / 2) * 0.06
-            ax_t.plot([x * (1 + dx) if log_x else x + dx * 2], [b], marker="X", ms=9, ls="none", color=colr,
-                      mec="black", mew=0.6)
+            ax_t.plot(
+                [x * (1 + dx) if log_x else x + dx * 2],
+                [b],
+                marker="X",
+                ms=9,
+                ls="none",
+                color=colr,
+                mec="black",
+                mew=0.6,
+            )
             times.append(b)
             marks["T/O"] = True
     name = tc[0][1]["task"]
@@ -215,10 +238,14 @@ def scaling(grid, task: str, color: dict, out_dir: str, stem: str) -> list[str]:
     if marks["note"]:
         handles.append(Line2D([], [], marker="o", ls="none", mfc="none", mec="0.3", ms=11))
         labels.append("run with another setting (summary notes)")
-    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, frameon=False,
-               title="method")
-    fig.text(0.0, -0.02, "mean ± std over seeds; a line joins only neighbouring sizes that both finished",
-             fontsize=7, color="0.35")
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, frameon=False, title="method")
+    fig.text(
+        0.0,
+        -0.02,
+        "mean ± std over seeds; a line joins only neighbouring sizes that both finished",
+        fontsize=7,
+        color="0.35",
+    )
     fig.tight_layout()
     files = _save(fig, out_dir, f"{stem}-{task}-scaling")
     plt.close(fig)

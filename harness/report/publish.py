@@ -6,6 +6,7 @@ and renamed into place in one step; when anything fails on the way the temporary
 so a failed publish leaves nothing behind. The folder's README states the commit, the devices and
 the commands that made it.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,23 +29,39 @@ def next_folder(dest_root: str, suite: str, date: str | None = None) -> str:
     return f"{base}-{n}"
 
 
-def _readme(folder: str, results_dir: str, suite: str, report, argv: list[str] | None,
-            forced: list[str] | None = None, plugins: list[tuple[str, str]] | None = None) -> str:
+def _readme(
+    folder: str,
+    results_dir: str,
+    suite: str,
+    report,
+    argv: list[str] | None,
+    forced: list[str] | None = None,
+    plugins: list[tuple[str, str]] | None = None,
+) -> str:
     prov = dict(report.provenance)
-    cmd = "nesybench " + " ".join(shlex.quote(a) for a in (argv or ["publish", "--results", results_dir,
-                                                                    "--suite", suite]))
-    lines = [f"# nesybench report: suite {suite}", "",
-             f"Report of suite `{suite}`: [report.md](report.md), [report.html](report.html) (opens offline), "
-             "[report.tex](report.tex) (the summary table, booktabs); every result row under `rows/` (the results directory's files as they were).", "",
-             f"- commit: {prov.get('commits', 'unknown')}",
-             f"- devices: {prov.get('devices', 'unknown')}; machines: {prov.get('machines', 'unknown')}",
-             f"- torch threads: {prov.get('torch threads', '')}",
-             f"- rows made by: {prov.get('made by', '(not recorded in the results directory)')}",
-             f"- this folder made by: `{cmd}`",
-             f"- published: {prov.get('generated', '')}", "",
-             "Regenerate the report from the rows with "
-             f"`nesybench report --results <this folder>/rows --suite {suite} --out DIR/report.md"
-             + "".join(f" --plugin <this folder>/{copy}" for copy, _ in plugins or []) + "`.", ""]
+    cmd = "nesybench " + " ".join(
+        shlex.quote(a) for a in (argv or ["publish", "--results", results_dir, "--suite", suite])
+    )
+    lines = [
+        f"# nesybench report: suite {suite}",
+        "",
+        f"Report of suite `{suite}`: [report.md](report.md), [report.html](report.html) (opens offline), "
+        "[report.tex](report.tex) (the summary table, booktabs); every result row under `rows/` "
+        "(the results directory's files as they were).",
+        "",
+        f"- commit: {prov.get('commits', 'unknown')}",
+        f"- devices: {prov.get('devices', 'unknown')}; machines: {prov.get('machines', 'unknown')}",
+        f"- torch threads: {prov.get('torch threads', '')}",
+        f"- rows made by: {prov.get('made by', '(not recorded in the results directory)')}",
+        f"- this folder made by: `{cmd}`",
+        f"- published: {prov.get('generated', '')}",
+        "",
+        "Regenerate the report from the rows with "
+        f"`nesybench report --results <this folder>/rows --suite {suite} --out DIR/report.md"
+        + "".join(f" --plugin <this folder>/{copy}" for copy, _ in plugins or [])
+        + "`.",
+        "",
+    ]
     if plugins:
         lines += ["Plug-in files the rows came from, copied here as they were when this folder was made:", ""]
         lines += [f"- [{copy}]({copy}) (from `{src}`)" for copy, src in plugins] + [""]
@@ -63,8 +80,10 @@ def copy_plugins(df, dest: str) -> list[tuple[str, str]]:
                 continue
             seen.add(path)
             if not os.path.isfile(path):
-                raise UserError(f"the rows came from the plug-in file {path}, which no longer exists; restore it to "
-                                "publish it with them")
+                raise UserError(
+                    f"the rows came from the plug-in file {path}, which no longer exists; restore it to "
+                    "publish it with them"
+                )
             os.makedirs(dest, exist_ok=True)
             name = os.path.basename(path)
             stem, ext = os.path.splitext(name)
@@ -97,8 +116,14 @@ def copy_rows(results_dir: str, dest: str) -> int:
     return n
 
 
-def publish(results_dir: str, suite: str, dest_root: str, title: str | None = None,
-            argv: list[str] | None = None, force: bool = False) -> str:
+def publish(
+    results_dir: str,
+    suite: str,
+    dest_root: str,
+    title: str | None = None,
+    argv: list[str] | None = None,
+    force: bool = False,
+) -> str:
     """Write ``<dest_root>/<date>-<suite>[-N]/`` (report in every format, figures, rows, the
     plug-in files the rows came from, README). Refused in one line, before anything is made: a
     damaged row file, an unknown suite name or runs that are not the suite's
@@ -116,8 +141,13 @@ def publish(results_dir: str, suite: str, dest_root: str, title: str | None = No
     tmp = tempfile.mkdtemp(prefix=f".publish-{suite}-", dir=dest_root)
     try:
         _user_mode(tmp)
-        write_report(results_dir, os.path.join(tmp, "report.md"), title or f"nesybench report: suite {suite}",
-                     suite=suite, strict=True)
+        write_report(
+            results_dir,
+            os.path.join(tmp, "report.md"),
+            title or f"nesybench report: suite {suite}",
+            suite=suite,
+            strict=True,
+        )
         copy_rows(results_dir, os.path.join(tmp, "rows"))
         plugins = copy_plugins(df, os.path.join(tmp, "plugins"))
         report = build_mod.Report("", df, [], [], [], build_mod.provenance(df, results_dir))

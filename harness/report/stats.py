@@ -14,6 +14,7 @@ only call a difference when all three runs of one cell beat all three of the oth
 single seed is compared by scipy's exact null distribution of U (it needs 20 seeds on the other
 side before a p-value <= 0.05 exists), and large samples by the normal approximation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -17,6 +17,7 @@ defaults on the task; a column that would hold two cells of one row is split by 
 apart (batch size, device, source version). Cells of a suite's ablations (runs that show what
 breaks, :class:`harness.suites.View`) are left out of the summary: their view shows them.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -29,8 +30,15 @@ _TRAIN = ("epochs", "batch_size", "lr", "lr_schedule")
 STATS = ("mean", "median")
 
 #: how the tables name the methods (a method not listed is named by its key)
-METHOD_NAMES = {"cl-ste": "CL-STE", "semantic-loss": "semantic loss", "deepproblog": "DeepProbLog",
-                "neurasp": "NeurASP", "ltn": "LTN", "fuzzy": "fuzzy", "supervised": "supervised"}
+METHOD_NAMES = {
+    "cl-ste": "CL-STE",
+    "semantic-loss": "semantic loss",
+    "deepproblog": "DeepProbLog",
+    "neurasp": "NeurASP",
+    "ltn": "LTN",
+    "fuzzy": "fuzzy",
+    "supervised": "supervised",
+}
 
 
 @dataclass
@@ -108,18 +116,25 @@ def _row_label(task: str, c: dict, keys: list[str], varying: set[str], sp: str |
     from .cells import _same, task_defaults
 
     defaults = task_defaults(task)
-    parts = [f"{k}={c['tp'].get(k)}" for k in keys
-             if (k == sp and k in varying) or k not in defaults or not _same(defaults[k], c["tp"].get(k))]
+    parts = [
+        f"{k}={c['tp'].get(k)}"
+        for k in keys
+        if (k == sp and k in varying) or k not in defaults or not _same(defaults[k], c["tp"].get(k))
+    ]
     return " ".join([task] + parts)
 
 
 def _split_columns(cs: list[dict]) -> None:
     """Give cells that share a (row, column) their own columns, by what differs between them."""
-    extra = [("batch_size", lambda c: f"batch {c['batch_size']}"), ("epochs", lambda c: f"{c['epochs']} ep"),
-             ("lr", lambda c: f"lr {float(c['lr']):g}"), ("lr_schedule", lambda c: f"{c['lr_schedule']} lr"),
-             ("device", lambda c: f"[{c['device']}]"),
-             ("method_hash", lambda c: f"@{str(c['method_hash'])[:7]}"),
-             ("tp_s", lambda c: compact({k: v for k, v in c['tp_diff'].items()}) or "defaults")]
+    extra = [
+        ("batch_size", lambda c: f"batch {c['batch_size']}"),
+        ("epochs", lambda c: f"{c['epochs']} ep"),
+        ("lr", lambda c: f"lr {float(c['lr']):g}"),
+        ("lr_schedule", lambda c: f"{c['lr_schedule']} lr"),
+        ("device", lambda c: f"[{c['device']}]"),
+        ("method_hash", lambda c: f"@{str(c['method_hash'])[:7]}"),
+        ("tp_s", lambda c: compact({k: v for k, v in c["tp_diff"].items()}) or "defaults"),
+    ]
     for key, fmt in extra:
         groups: dict = {}
         for c in cs:
@@ -137,8 +152,11 @@ def _view_column(c: dict, view) -> tuple[str, dict] | None:
     column is (label, method, hyper-parameters[, task parameters]) the run must have."""
     for label, method, hp, *tp in view.columns:
         tp = tp[0] if tp else {}
-        if (c["method"] == method and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items())
-                and all(str(c["tp"].get(k)) == str(v) for k, v in tp.items())):
+        if (
+            c["method"] == method
+            and all(str(c["hp"].get(k)) == str(v) for k, v in hp.items())
+            and all(str(c["tp"].get(k)) == str(v) for k, v in tp.items())
+        ):
             return label, {k: v for k, v in c["hp_diff"].items() if k not in hp}
     return None
 
@@ -190,17 +208,25 @@ def build(cells: list[dict], title: str = "Summary", view=None, stat: str = "mea
     grid.rows = list(dict.fromkeys(c["row"] for c in sorted(order, key=lambda c: c["row_sort"])))
     if view is not None:
         labels = [col[0] for col in view.columns]
-        grid.columns = [col for lab in labels for col in dict.fromkeys(c["col"] for c in cs) if col.startswith(lab)
-                        and (col == lab or col[len(lab)] == " ")]
-        ablated = [col for col in grid.columns if any(col == a or col.startswith(a + " ")
-                                                     for a in getattr(view, "ablations", ()))]
+        grid.columns = [
+            col
+            for lab in labels
+            for col in dict.fromkeys(c["col"] for c in cs)
+            if col.startswith(lab) and (col == lab or col[len(lab)] == " ")
+        ]
+        ablated = [
+            col
+            for col in grid.columns
+            if any(col == a or col.startswith(a + " ") for a in getattr(view, "ablations", ()))
+        ]
         if ablated:  # an ablation's view: the rows where an ablation ran
             grid.rows = [r for r in grid.rows if any(c["row"] == r and c["col"] in ablated for c in cs)]
     else:
         grid.columns = list(dict.fromkeys(c["col"] for c in cs))
     grid.reference = {c["col"] for c in cs if c["method"] == REFERENCE_METHOD}
-    grid.columns = [c for c in grid.columns if c not in grid.reference] + \
-        [c for c in grid.columns if c in grid.reference]
+    grid.columns = [c for c in grid.columns if c not in grid.reference] + [
+        c for c in grid.columns if c in grid.reference
+    ]
     for row in grid.rows:
         rc = [c for c in cs if c["row"] == row]
         metrics = Counter(c["main_metric"] for c in rc if c["main_metric"])
@@ -216,15 +242,20 @@ def build(cells: list[dict], title: str = "Summary", view=None, stat: str = "mea
             if s != usual and c["n_ok"]:  # how a measured cell's setting differs from its row's
                 keys = {k for k, _ in s}
                 diff = [(k, v) for k, v in s if (k, v) not in usual] + [  # and the row's values it lacks
-                    (k, str(c["tp"].get(k))) for k, _ in usual if k not in keys and k not in _TRAIN]
+                    (k, str(c["tp"].get(k))) for k, _ in usual if k not in keys and k not in _TRAIN
+                ]
                 if diff:
                     grid.note(key, "run with " + ", ".join(_diff_text(k, v) for k, v in diff))
             if c["hp_extra"]:
                 grid.note(key, "with " + compact(c["hp_extra"]))
             _status_notes(grid, key, c, metric)
-        marks = mark_row({key: grid.cells[key]["values"][metric] for key in grid.cells
-                          if key[0] == row and key[1] not in grid.reference
-                          and metric in grid.cells[key].get("values", {})})
+        marks = mark_row(
+            {
+                key: grid.cells[key]["values"][metric]
+                for key in grid.cells
+                if key[0] == row and key[1] not in grid.reference and metric in grid.cells[key].get("values", {})
+            }
+        )
         grid.best |= marks.best
         grid.tied |= marks.tied
     return grid
@@ -318,22 +349,29 @@ def column_name(grid: Grid, col: str) -> str:
 
 
 def centre_text(grid: Grid) -> str:
-    return ("the median [first quartile, third quartile] of the headline metric over seeds" if grid.stat == "median"
-            else "the headline metric's mean ± sample std over seeds")
+    return (
+        "the median [first quartile, third quartile] of the headline metric over seeds"
+        if grid.stat == "median"
+        else "the headline metric's mean ± sample std over seeds"
+    )
 
 
 def marks_text() -> str:
-    return (f"**bold**: the best cell of its row, higher than every other cell by a {TEST_NAME} "
-            f"(p <= 0.05); *italic*: tied, the top cell of a row and the cells that test cannot tell from it")
+    return (
+        f"**bold**: the best cell of its row, higher than every other cell by a {TEST_NAME} "
+        f"(p <= 0.05); *italic*: tied, the top cell of a row and the cells that test cannot tell from it"
+    )
 
 
 def legend(grid: Grid) -> str:
-    return (f"Cells: {centre_text(grid)}, (n seeds), the median training seconds per epoch (s/ep) and "
-            f"the median training seconds of a run; {marks_text()}. The reference column ({REFERENCE_METHOD}: "
-            "the same network trained on the hidden gold symbols) is never marked. T/O (budget): timed out; "
-            "OOM: out of memory; n/a: the method does not apply; damaged: its row file is damaged; —: not run.")
+    return (
+        f"Cells: {centre_text(grid)}, (n seeds), the median training seconds per epoch (s/ep) and "
+        f"the median training seconds of a run; {marks_text()}. The reference column ({REFERENCE_METHOD}: "
+        "the same network trained on the hidden gold symbols) is never marked. T/O (budget): timed out; "
+        "OOM: out of memory; n/a: the method does not apply; damaged: its row file is damaged; —: not run."
+    )
 
 
 def settings_lines(grid: Grid) -> list[str]:
-    """"row: its usual setting" for every row (the cells run otherwise have a note)."""
+    """ "row: its usual setting" for every row (the cells run otherwise have a note)."""
     return [f"{row}: {grid.setting[row]}" for row in grid.rows]

@@ -8,6 +8,7 @@ the table's usual number, the cells' own notes and the rows' settings in the not
 Needs ``\\usepackage{booktabs}``. The published numbers follow in a table of their own, marked as not
 run here (pandas' ``Styler.to_latex``).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,11 +19,27 @@ from .markdown import PUBLISHED_LEGEND
 from .stats import TEST_NAME
 from .summary import METHOD_NAMES, Grid, settings_lines
 
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 #: the headline metrics in words
-METRIC_WORDS = {"sum_acc": "sum acc.", "digit_acc": "digit acc.", "op_acc": "operator acc.",
-                "exact_match": "exact path", "board_acc_trick": "board acc.", "board_acc": "board acc."}
+METRIC_WORDS = {
+    "sum_acc": "sum acc.",
+    "digit_acc": "digit acc.",
+    "op_acc": "operator acc.",
+    "exact_match": "exact path",
+    "board_acc_trick": "board acc.",
+    "board_acc": "board acc.",
+}
 
 
 def esc(text: str) -> str:
@@ -56,19 +73,21 @@ def _hoisted(grid: Grid) -> dict[str, list[int]]:
     carries them once (a method's own setting across the rows) instead of each cell."""
     out = {}
     for col in grid.columns:
-        measured = [grid.notes.get((r, col), []) for r in grid.rows
-                    if (r, col) in grid.cells and grid.cells[(r, col)]["n_ok"]]
+        measured = [
+            grid.notes.get((r, col), []) for r in grid.rows if (r, col) in grid.cells and grid.cells[(r, col)]["n_ok"]
+        ]
         common = set(measured[0]).intersection(*measured[1:]) if len(measured) > 1 else set()
         out[col] = sorted(common)
     return out
 
 
-def _value(grid: Grid, key: tuple[str, str], usual_n: int | None, extra: list[str],
-           hoisted: list[int] = ()) -> tuple[str, str]:
+def _value(
+    grid: Grid, key: tuple[str, str], usual_n: int | None, extra: list[str], hoisted: list[int] = ()
+) -> tuple[str, str]:
     """(accuracy, time) of a cell, or an outcome spanning both (time None); notes in ``hoisted`` are
     the column header's."""
-    from .summary import cell_parts
     from .stats import quartiles
+    from .summary import cell_parts
 
     c = grid.cells.get(key)
     value, _, ref = cell_parts(grid, key)
@@ -109,21 +128,31 @@ def _seconds(x: float) -> str:
 def grid_tex(grid: Grid, label: str) -> str:
     heads, letter_notes = _headers(grid)
     hoisted = _hoisted(grid)
-    heads = [h + (rf"\textsuperscript{{{','.join(map(str, hoisted[col]))}}}" if hoisted[col] else "")
-             for h, col in zip(heads, grid.columns)]
-    ns = Counter(c["metrics"][grid.metric[r]][2] for (r, _), c in grid.cells.items()
-                 if c["n_ok"] and grid.metric[r] in c["metrics"])
+    heads = [
+        h + (rf"\textsuperscript{{{','.join(map(str, hoisted[col]))}}}" if hoisted[col] else "")
+        for h, col in zip(heads, grid.columns)
+    ]
+    ns = Counter(
+        c["metrics"][grid.metric[r]][2]
+        for (r, _), c in grid.cells.items()
+        if c["n_ok"] and grid.metric[r] in c["metrics"]
+    )
     usual_n = ns.most_common(1)[0][0] if ns else None
     extra: list[str] = []
     k = len(grid.columns)
     lines = [r"\begin{table*}[t]", r"\centering", r"\scriptsize", r"\setlength{\tabcolsep}{2pt}"]
-    centre = ("median [quartiles]" if grid.stat == "median" else "mean $\\pm$ std")
+    centre = "median [quartiles]" if grid.stat == "median" else "mean $\\pm$ std"
     seeds = f" over {usual_n} seeds" if usual_n else ""
-    ref = (r" $^\dagger$: the reference, the same network trained on the gold symbols, never marked."
-           if grid.reference else "")
-    lines.append(rf"\caption{{{esc(grid.title)}: {centre}{seeds} of each task's headline metric (\%, acc.) and "
-                 r"median training seconds per epoch (s). Bold: higher than every other cell of its row "
-                 rf"by a {esc(TEST_NAME)} ($p \le 0.05$); italics: tied for the best.{ref}}}")
+    ref = (
+        r" $^\dagger$: the reference, the same network trained on the gold symbols, never marked."
+        if grid.reference
+        else ""
+    )
+    lines.append(
+        rf"\caption{{{esc(grid.title)}: {centre}{seeds} of each task's headline metric (\%, acc.) and "
+        r"median training seconds per epoch (s). Bold: higher than every other cell of its row "
+        rf"by a {esc(TEST_NAME)} ($p \le 0.05$); italics: tied for the best.{ref}}}"
+    )
     lines.append(rf"\label{{tab:{label}}}")
     lines.append(r"\begin{tabular}{l" + "rr" * k + "}")
     lines.append(r"\toprule")
@@ -161,11 +190,20 @@ def grid_tex(grid: Grid, label: str) -> str:
 
 
 def _wrap(tabular: str, caption: str, label: str, notes: list[str]) -> str:
-    lines = [r"\begin{table}[t]", r"\centering", r"\footnotesize", rf"\caption{{{esc(caption)}}}",
-             rf"\label{{{label}}}", tabular.rstrip()]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\footnotesize",
+        rf"\caption{{{esc(caption)}}}",
+        rf"\label{{{label}}}",
+        tabular.rstrip(),
+    ]
     if notes:
-        lines.append(r"\par\smallskip\parbox{\linewidth}{\scriptsize " + r" \\ ".join(
-            rf"\textsuperscript{{{i}}}{esc(t)}" for i, t in enumerate(notes, start=1)) + "}")
+        lines.append(
+            r"\par\smallskip\parbox{\linewidth}{\scriptsize "
+            + r" \\ ".join(rf"\textsuperscript{{{i}}}{esc(t)}" for i, t in enumerate(notes, start=1))
+            + "}"
+        )
     lines.append(r"\end{table}")
     return "\n".join(lines)
 
@@ -175,17 +213,23 @@ def _sup(ref: str) -> str:
 
 
 def published_tex(lit, label: str) -> str:
-    df = pd.DataFrame([[esc(ln["task"]), esc(ln["metric"]), esc(ln["system"]), esc(ln["published"]),
-                        _sup(f"[{ln['source']}]")] for ln in lit.lines],
-                      columns=["task", "metric", "system", "published", "source"])
+    df = pd.DataFrame(
+        [
+            [esc(ln["task"]), esc(ln["metric"]), esc(ln["system"]), esc(ln["published"]), _sup(f"[{ln['source']}]")]
+            for ln in lit.lines
+        ],
+        columns=["task", "metric", "system", "published", "source"],
+    )
     tabular = df.style.hide(axis="index").to_latex(hrules=True, column_format="lllrl")
     return _wrap(tabular, f"{lit.title}. {PUBLISHED_LEGEND}", f"tab:{label}", lit.footnotes)
 
 
 def render(report) -> str:
-    parts = [f"% {report.title}: summary tables (needs \\usepackage{{booktabs}})",
-             "% " + "; ".join(f"{k}: {v}" for k, v in report.provenance if k in ("commits", "devices", "generated")),
-             ""]
+    parts = [
+        f"% {report.title}: summary tables (needs \\usepackage{{booktabs}})",
+        "% " + "; ".join(f"{k}: {v}" for k, v in report.provenance if k in ("commits", "devices", "generated")),
+        "",
+    ]
     for i, (grid, lit) in enumerate(report.tables):
         name = "summary" if i == 0 else f"view{i}"
         parts += [grid_tex(grid, name), ""]

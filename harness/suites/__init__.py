@@ -5,9 +5,11 @@ a set-up and a run budget), the named views its report prints after the summary 
 its report judges, and whether its time columns are results (``timing``: the Ray executor then runs
 one run per node). The built-in suites are declared by family, one module each:
 :mod:`.basic` (``smoke``, ``default``: what ``make bench`` runs), :mod:`.paper` (the CL-STE paper's
-protocols and the baselines on its tasks), :mod:`.peers` (each peer baseline under its own paper's protocol), :mod:`.scaling` (MNIST addition by N, up to the field's
+protocols and the baselines on its tasks), :mod:`.peers` (each peer baseline under its own paper's protocol),
+:mod:`.scaling` (MNIST addition by N, up to the field's
 frontier). A plug-in or a test declares its own with :func:`register_suite`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

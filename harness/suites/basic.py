@@ -1,13 +1,21 @@
 """The suites every clone runs: ``smoke`` (seconds; tests and CI) and ``default`` (``make bench``:
 the CL-STE paper's story in miniature on the embedded data, under 10 minutes of a 2-core CPU)."""
+
 from __future__ import annotations
 
 from . import Entry, Suite, View, register_suite
 
-register_suite(Suite(name="smoke", description="seconds: CL-STE and the supervised reference on 200 pairs",
-                     entries=[
-        Entry(task="mnist-add", tp={"n_pairs": 200}, methods=[("cl-ste", {}), ("supervised", {})], seeds=[0], epochs=1),
-    ]))
+register_suite(
+    Suite(
+        name="smoke",
+        description="seconds: CL-STE and the supervised reference on 200 pairs",
+        entries=[
+            Entry(
+                task="mnist-add", tp={"n_pairs": 200}, methods=[("cl-ste", {}), ("supervised", {})], seeds=[0], epochs=1
+            ),
+        ],
+    )
+)
 
 # The default suite (make bench): the CL-STE paper's story in miniature, on the embedded data, in
 # under 10 minutes of a 2-core CPU (set-up included), three seeds a summary cell.
@@ -39,35 +47,128 @@ _S3 = [0, 1, 2]
 def _default() -> list[Entry]:
     out = []
     for n, ep in DEFAULT_EPOCHS.items():
-        out += [Entry(task="mnist-add", tp={"digits": n, "encoding": "column", "top_epochs": DEFAULT_TOP[n]}, methods=[("cl-ste", {})], seeds=_S3, epochs=ep, batch_size=4),
-                Entry(task="mnist-add", tp={"digits": n, "encoding": "compact"}, methods=[("semantic-loss", {})], seeds=_S3, epochs=ep, setup_budget=30.0),
-                Entry(task="mnist-add", tp={"digits": n, **({"encoding": "compact"} if n > 1 else {})}, methods=[("ltn", {})], seeds=_S3, epochs=ep),
-                Entry(task="mnist-add", tp={"digits": n}, methods=[("supervised", {})], seeds=_S3, epochs=ep)]
+        out += [
+            Entry(
+                task="mnist-add",
+                tp={"digits": n, "encoding": "column", "top_epochs": DEFAULT_TOP[n]},
+                methods=[("cl-ste", {})],
+                seeds=_S3,
+                epochs=ep,
+                batch_size=4,
+            ),
+            Entry(
+                task="mnist-add",
+                tp={"digits": n, "encoding": "compact"},
+                methods=[("semantic-loss", {})],
+                seeds=_S3,
+                epochs=ep,
+                setup_budget=30.0,
+            ),
+            Entry(
+                task="mnist-add",
+                tp={"digits": n, **({"encoding": "compact"} if n > 1 else {})},
+                methods=[("ltn", {})],
+                seeds=_S3,
+                epochs=ep,
+            ),
+            Entry(task="mnist-add", tp={"digits": n}, methods=[("supervised", {})], seeds=_S3, epochs=ep),
+        ]
         slow = n >= 3
-        out.append(Entry(task="mnist-add", tp={"digits": n, "encoding": "column"}, methods=[("fuzzy", {})], seeds=[0] if slow else _S3, epochs=ep, run_budget=15.0 if slow else 1800.0))
+        out.append(
+            Entry(
+                task="mnist-add",
+                tp={"digits": n, "encoding": "column"},
+                methods=[("fuzzy", {})],
+                seeds=[0] if slow else _S3,
+                epochs=ep,
+                run_budget=15.0 if slow else 1800.0,
+            )
+        )
         if n <= 3:
-            out.append(Entry(task="mnist-add", tp={"digits": n}, methods=[("neurasp", {})], seeds=[0] if slow else _S3, epochs=ep, run_budget=15.0 if slow else 1800.0))
+            out.append(
+                Entry(
+                    task="mnist-add",
+                    tp={"digits": n},
+                    methods=[("neurasp", {})],
+                    seeds=[0] if slow else _S3,
+                    epochs=ep,
+                    run_budget=15.0 if slow else 1800.0,
+                )
+            )
     out += [
-        Entry(task="mnist-add", tp={"n_pairs": 500}, methods=[("deepproblog", {})], seeds=_S3, epochs=1, batch_size=2, run_budget=180.0),
-        Entry(task="mnist-add", tp={"digits": 2}, methods=[("deepproblog", {})], seeds=[0], epochs=1, setup_budget=10.0),
-        Entry(task="add2x2", tp={"n_train": 500}, methods=[("cl-ste", {}), ("neurasp", {}), ("supervised", {})], seeds=_S3, epochs=None),
-        Entry(task="add2x2", tp={"n_train": 500}, methods=[("semantic-loss", {}), ("deepproblog", {})], seeds=[0], epochs=None, setup_budget=10.0),
-        Entry(task="shortest-path", tp={}, methods=[("cl-ste", {}), ("semantic-loss", {}), ("supervised", {})], seeds=_S3, epochs=40),
+        Entry(
+            task="mnist-add",
+            tp={"n_pairs": 500},
+            methods=[("deepproblog", {})],
+            seeds=_S3,
+            epochs=1,
+            batch_size=2,
+            run_budget=180.0,
+        ),
+        Entry(
+            task="mnist-add", tp={"digits": 2}, methods=[("deepproblog", {})], seeds=[0], epochs=1, setup_budget=10.0
+        ),
+        Entry(
+            task="add2x2",
+            tp={"n_train": 500},
+            methods=[("cl-ste", {}), ("neurasp", {}), ("supervised", {})],
+            seeds=_S3,
+            epochs=None,
+        ),
+        Entry(
+            task="add2x2",
+            tp={"n_train": 500},
+            methods=[("semantic-loss", {}), ("deepproblog", {})],
+            seeds=[0],
+            epochs=None,
+            setup_budget=10.0,
+        ),
+        Entry(
+            task="shortest-path",
+            tp={},
+            methods=[("cl-ste", {}), ("semantic-loss", {}), ("supervised", {})],
+            seeds=_S3,
+            epochs=40,
+        ),
         # the ablations
-        Entry(task="mnist-add", tp={"digits": 3, "encoding": "column", "top_epochs": 0}, methods=[("cl-ste", {})], seeds=_S3, epochs=DEFAULT_EPOCHS[3], batch_size=4),
+        Entry(
+            task="mnist-add",
+            tp={"digits": 3, "encoding": "column", "top_epochs": 0},
+            methods=[("cl-ste", {})],
+            seeds=_S3,
+            epochs=DEFAULT_EPOCHS[3],
+            batch_size=4,
+        ),
         Entry(task="shortest-path", tp={"encoding": "simple-path"}, methods=[("cl-ste", {})], seeds=[0], epochs=40),
     ]
     return out
 
 
-register_suite(Suite(
-    name="default",
-    description="make bench: mnist-add at N = 1-4 for every method, add2x2, shortest path, 3 seeds a cell",
-    entries=_default(), views=[View("Ablations: CL-STE at N = 3 without the top column first",
-                     [("CL-STE, top column first", "cl-ste", {}, {"encoding": "column", "top_epochs": DEFAULT_TOP[3]}),
-                      ("CL-STE, every column from the start", "cl-ste", {}, {"encoding": "column", "top_epochs": 0})],
-                     ["mnist-add"], ablations=("CL-STE, every column from the start",), where={"digits": 3}),
-                View("Ablations: shortest path's encoding",
-                     [("CL-STE, the paper's encoding", "cl-ste", {}, {"encoding": "paper"}),
-                      ("CL-STE, simple-path encoding", "cl-ste", {}, {"encoding": "simple-path"})],
-                     ["shortest-path"], ablations=("CL-STE, simple-path encoding",))]))
+register_suite(
+    Suite(
+        name="default",
+        description="make bench: mnist-add at N = 1-4 for every method, add2x2, shortest path, 3 seeds a cell",
+        entries=_default(),
+        views=[
+            View(
+                "Ablations: CL-STE at N = 3 without the top column first",
+                [
+                    ("CL-STE, top column first", "cl-ste", {}, {"encoding": "column", "top_epochs": DEFAULT_TOP[3]}),
+                    ("CL-STE, every column from the start", "cl-ste", {}, {"encoding": "column", "top_epochs": 0}),
+                ],
+                ["mnist-add"],
+                ablations=("CL-STE, every column from the start",),
+                where={"digits": 3},
+            ),
+            View(
+                "Ablations: shortest path's encoding",
+                [
+                    ("CL-STE, the paper's encoding", "cl-ste", {}, {"encoding": "paper"}),
+                    ("CL-STE, simple-path encoding", "cl-ste", {}, {"encoding": "simple-path"}),
+                ],
+                ["shortest-path"],
+                ablations=("CL-STE, simple-path encoding",),
+            ),
+        ],
+    )
+)

@@ -3,6 +3,7 @@ protocol with its source; docs/baselines.md, "Published protocols"), beside thei
 accuracies (``harness/data/literature.csv``): DeepProbLog (batch 2, 1 epoch), NeurASP (batch 1, 1
 epoch), DeepStochLog (batch 32, 2 epochs) at N = 1 to 4. ``scripts/peers_table.py`` prints the
 "published vs run here" table from the rows; the targets are the published figures less their std."""
+
 from __future__ import annotations
 
 from ..peers import PROTOCOLS, published
@@ -10,9 +11,21 @@ from . import Entry, Suite, Target, register_suite
 
 
 def _peers() -> list[Entry]:
-    return [Entry(task="mnist-add", tp={"digits": p.digits}, methods=[(p.method, dict(p.hp))], seeds=list(p.seeds),
-                  epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, needs=["mnist"], setup_budget=p.setup_budget,
-                  run_budget=p.run_budget) for p in PROTOCOLS]
+    return [
+        Entry(
+            task="mnist-add",
+            tp={"digits": p.digits},
+            methods=[(p.method, dict(p.hp))],
+            seeds=list(p.seeds),
+            epochs=p.epochs,
+            batch_size=p.batch_size,
+            lr=p.lr,
+            needs=["mnist"],
+            setup_budget=p.setup_budget,
+            run_budget=p.run_budget,
+        )
+        for p in PROTOCOLS
+    ]
 
 
 def _peer_targets() -> list[Target]:
@@ -23,12 +36,25 @@ def _peer_targets() -> list[Target]:
             continue
         bar = ref["value"] - (ref["std"] or 0.0)
         shown = f"{ref['value']}" + (f" ± {ref['std']}" if ref["std"] else "")
-        out.append(Target(f"N = {p.digits}: {p.label} sum accuracy >= {bar:.1f} (published {shown}) under its own "
-                          f"protocol", "mnist-add", p.method, {"digits": p.digits},
-                          train={"batch_size": p.batch_size, "epochs": p.epochs}, at_least=bar, seeds=len(p.seeds)))
+        out.append(
+            Target(
+                f"N = {p.digits}: {p.label} sum accuracy >= {bar:.1f} (published {shown}) under its own protocol",
+                "mnist-add",
+                p.method,
+                {"digits": p.digits},
+                train={"batch_size": p.batch_size, "epochs": p.epochs},
+                at_least=bar,
+                seeds=len(p.seeds),
+            )
+        )
     return out
 
 
-register_suite(Suite(name="peers-published",
-                     description="each peer baseline under its own paper's protocol on the full MNIST (--mnist-dir)",
-                     entries=_peers(), targets=_peer_targets()))
+register_suite(
+    Suite(
+        name="peers-published",
+        description="each peer baseline under its own paper's protocol on the full MNIST (--mnist-dir)",
+        entries=_peers(),
+        targets=_peer_targets(),
+    )
+)

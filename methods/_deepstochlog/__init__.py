@@ -21,6 +21,7 @@ Its declared dependencies (torch~=1.5.1, torchvision, numpy~=1.18, pandas~=1.2, 
 dgl) are not installed (``pip install --no-deps``); what it imports is torch, numpy, pandas and
 pyparsing, which the project already has (pyparsing 3 keeps the 2.x names it uses).
 """
+
 from __future__ import annotations
 
 import collections
@@ -47,7 +48,9 @@ def load():
         raise SkipRun("deepstochlog: SWI-Prolog's swipl is not on PATH (Debian: apt-get install swi-prolog-nox)")
     spec = importlib.util.find_spec("deepstochlog")
     if spec is None or not spec.submodule_search_locations:
-        raise SkipRun(f"deepstochlog is not installed; install it with: pip install --no-deps 'deepstochlog=={VERSION}'")
+        raise SkipRun(
+            f"deepstochlog is not installed; install it with: pip install --no-deps 'deepstochlog=={VERSION}'"
+        )
     if not hasattr(collections, "Sized"):
         collections.Sized = collections.abc.Sized  # the release's logic.py imports it from collections
     name = "deepstochlog.tabled_tree_builder"
@@ -81,8 +84,9 @@ def run_prolog(program: str) -> list[str]:
     with tempfile.NamedTemporaryFile("w", suffix=".pl", delete=False) as f:
         f.write(program)
     try:
-        proc = subprocess.Popen(["swipl", "-q", "-f", f.name, "-t", "main"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            ["swipl", "-q", "-f", f.name, "-t", "main"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             while True:
                 try:

@@ -52,6 +52,7 @@ normalised weights (every node's count is then at most 1), with a hand-written b
 examples whose count is too small for linear space (or exactly 0) are evaluated again in log
 space, so the value is exact at any magnitude.
 """
+
 from .circuit import HAVE_NUMBA, FlatCircuit
 from .compile import VTREES, CompiledConstraint, compile_constraint
 from .weights import literal_log_weights

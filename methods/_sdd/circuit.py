@@ -4,6 +4,7 @@ The flattening turns PySDD's node graph into index tensors, once; the passes tha
 for a batch are in :mod:`methods._sdd.passes` (linear space, with the numba loops of
 :mod:`methods._sdd.cpu` on CPU) and fall back to log space where the count underflows.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -151,8 +152,14 @@ class FlatCircuit:
             P = [p for nd in lv for p, _ in elems[nd.id]]  # the log-space pass keeps every element
             S = [s for nd in lv for _, s in elems[nd.id]]
             rel = [vrow[nd.id] - vrow[lv[0].id] for nd in lv for _ in elems[nd.id]]
-            self.levels.append((vrow[lv[0].id], vrow[lv[-1].id] + 1, torch.as_tensor([vrow[p] for p in P] + [vrow[s] for s in S]),
-                                torch.as_tensor(rel)))
+            self.levels.append(
+                (
+                    vrow[lv[0].id],
+                    vrow[lv[-1].id] + 1,
+                    torch.as_tensor([vrow[p] for p in P] + [vrow[s] for s in S]),
+                    torch.as_tensor(rel),
+                )
+            )
         for nd, one in reversed(alias):  # top-down: a node's references are complete before they pass on
             refs.setdefault(one, []).extend(refs.get(nd, []))
         self.n_x, self.n_c = x_next, c_next
@@ -169,16 +176,24 @@ class FlatCircuit:
         self.n_elements = sum(len(e) for e in elems.values())
         # the same bags as one CSR table for the compiled CPU pass (methods/_sdd/cpu.py): per
         # level [X row, E, first forward bag, first Y row] and [first backward bag, C offset]
-        ptr, rows, starts = _csr([fb for _, _, fb, _, _ in self.fwd] + [bb for *_, bb in self.fwd]
-                                 + [self.root_bag, self.leaf_bag])
+        ptr, rows, starts = _csr(
+            [fb for _, _, fb, _, _ in self.fwd] + [bb for *_, bb in self.fwd] + [self.root_bag, self.leaf_bag]
+        )
         L = len(self.fwd)
         y0 = np.cumsum([0] + [2 * E for _, E, _, _, _ in self.fwd])
         self.cpu_pass = {
-            "lv": np.array([[x0, E, starts[i], y0[i]] for i, (x0, E, _, _, _) in enumerate(self.fwd)],
-                           dtype=np.int64).reshape(L, 4),
-            "bwd": np.array([[starts[L + i], c0] for i, (_, _, _, c0, _) in enumerate(self.fwd)],
-                            dtype=np.int64).reshape(L, 2),
-            "ptr": ptr, "rows": rows, "root": starts[2 * L], "leaf": starts[2 * L + 1], "n_y": int(y0[-1])}
+            "lv": np.array(
+                [[x0, E, starts[i], y0[i]] for i, (x0, E, _, _, _) in enumerate(self.fwd)], dtype=np.int64
+            ).reshape(L, 4),
+            "bwd": np.array(
+                [[starts[L + i], c0] for i, (_, _, _, c0, _) in enumerate(self.fwd)], dtype=np.int64
+            ).reshape(L, 2),
+            "ptr": ptr,
+            "rows": rows,
+            "root": starts[2 * L],
+            "leaf": starts[2 * L + 1],
+            "n_y": int(y0[-1]),
+        }
         # the compiled pass serves CPU float32/float64 inputs unless numba is missing or
         # NESYBENCH_SDD_KERNEL=0; the tensor pass serves everything else (and the tests compare them)
         self.use_kernel = HAVE_NUMBA and os.environ.get("NESYBENCH_SDD_KERNEL", "1") != "0"
@@ -205,8 +220,9 @@ class FlatCircuit:
     def to(self, device) -> "FlatCircuit":
         self.device = dev = torch.device(device)
         self.levels = [(s, e, PS.to(dev), rel.to(dev)) for s, e, PS, rel in self.levels]
-        self.fwd = [(x0, E, tuple(t.to(dev) for t in fb), c0, tuple(t.to(dev) for t in bb))
-                    for x0, E, fb, c0, bb in self.fwd]
+        self.fwd = [
+            (x0, E, tuple(t.to(dev) for t in fb), c0, tuple(t.to(dev) for t in bb)) for x0, E, fb, c0, bb in self.fwd
+        ]
         self.root_bag = tuple(t.to(dev) for t in self.root_bag)
         self.leaf_bag = tuple(t.to(dev) for t in self.leaf_bag)
         return self

@@ -7,6 +7,7 @@ built in :mod:`methods._sdd.vtrees`. Compilation runs on the run's budget clock
 (:mod:`harness.budget`): past the run's set-up budget, or past ``max_seconds`` of its own, it
 stops with :class:`harness.budget.BudgetExceeded`.
 """
+
 from __future__ import annotations
 
 import time
@@ -55,8 +56,9 @@ class CompiledConstraint:
     vtree: str = ""
 
 
-def compile_constraint(constraint: Constraint, vtree: str = "auto", minimize: bool = False,
-                       max_seconds: float = 0.0) -> CompiledConstraint:
+def compile_constraint(
+    constraint: Constraint, vtree: str = "auto", minimize: bool = False, max_seconds: float = 0.0
+) -> CompiledConstraint:
     """Compile F* (the package docstring of :mod:`methods._sdd`) with PySDD.
 
     vtree: ``blocks`` (along the constraint's ``hints["var_blocks"]``: right-linear over the
@@ -236,8 +238,7 @@ def _compile(constraint: Constraint, vtree: str, minimize: bool) -> CompiledCons
             conj(build(arg))
             budget.check()
     else:  # block by block: each block's items conjoined apart, then onto f (methods/_sdd/vtrees.py)
-        for group in vtrees.conjoin_groups([[v for a in cols for v in vars_of_atom(a)]
-                                                  for _, _, cols in items], rank):
+        for group in vtrees.conjoin_groups([[v for a in cols for v in vars_of_atom(a)] for _, _, cols in items], rank):
             g = mgr.true()
             g.ref()
             for i in group:
@@ -260,9 +261,18 @@ def _compile(constraint: Constraint, vtree: str, minimize: bool) -> CompiledCons
         mgr.minimize()
     budget.check()
     return CompiledConstraint(
-        manager=mgr, root=f, n_vars=n_vars, neural_cols=np.asarray(neural_cols, dtype=np.int64),
+        manager=mgr,
+        root=f,
+        n_vars=n_vars,
+        neural_cols=np.asarray(neural_cols, dtype=np.int64),
         defined_cols=defined_cols.astype(np.int64),
-        neural_kind=np.asarray(neural_kind, dtype=np.int64), hidden_cols=hidden_cols.astype(np.int64),
-        obs_vars=np.asarray(obs_vars, dtype=np.int64), val_vars=np.asarray(val_vars, dtype=np.int64),
-        quant_vars=np.asarray(quant_vars, dtype=np.int64), derived_cols=np.asarray(sorted(comps_of), dtype=np.int64),
-        seconds=time.perf_counter() - t0, size=int(f.size()), vtree=vtree)
+        neural_kind=np.asarray(neural_kind, dtype=np.int64),
+        hidden_cols=hidden_cols.astype(np.int64),
+        obs_vars=np.asarray(obs_vars, dtype=np.int64),
+        val_vars=np.asarray(val_vars, dtype=np.int64),
+        quant_vars=np.asarray(quant_vars, dtype=np.int64),
+        derived_cols=np.asarray(sorted(comps_of), dtype=np.int64),
+        seconds=time.perf_counter() - t0,
+        size=int(f.size()),
+        vtree=vtree,
+    )

@@ -13,6 +13,7 @@ CPU for float32 and float64 inputs when numba is installed and ``NESYBENCH_SDD_K
 ``0``; the tests compare it with the tensor version (values and gradients) and run the rest of
 the circuit tests on both.
 """
+
 from __future__ import annotations
 
 import numba

@@ -22,6 +22,7 @@ Gradients are torch's autograd through KLay's layers. KLay's ``torch.compile`` w
 capture) is not used: on a CPU it compiles C++ at the first call of every batch shape, and on a GPU
 nesybench has not measured it (docs/baselines.md, "Circuit engines").
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -62,8 +63,11 @@ class KlayCircuit:
         module = circuit.to_torch_module(semiring="log", compile=False)
         self.n_layers = len(module.layers)
         # compile: KLay's torch.compile wrapper (scripts/bench_sdd.py --klay-compile times it)
-        self.module = torch.compile(module, options={"triton.cudagraphs": True, "triton.autotune_pointwise": False}) \
-            if compile else module
+        self.module = (
+            torch.compile(module, options={"triton.cudagraphs": True, "triton.autotune_pointwise": False})
+            if compile
+            else module
+        )
         self.to(device)
 
     def to(self, device) -> "KlayCircuit":

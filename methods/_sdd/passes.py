@@ -5,6 +5,7 @@
 :func:`logspace_pass`: the same value in log space with plain autograd operations, exact at any
 magnitude (the fallback where linear space underflows, and the tests' reference).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -63,7 +64,7 @@ class _LinearPass(torch.autograd.Function):
         nv, B = fc.n_vars, lw_pos.shape[0]
         X = lw_pos.new_empty(fc.n_x, B, dtype=dt)
         X[0] = 1.0
-        wp, wn = X[1:1 + nv], X[1 + nv:1 + 2 * nv]
+        wp, wn = X[1 : 1 + nv], X[1 + nv : 1 + 2 * nv]
         p, n = lw_pos[:, 1:].t(), lw_neg[:, 1:].t()
         torch.sub(p, n, out=wn)  # d, transposed into (nv, B)
         torch.sigmoid(wn, out=wp)
@@ -74,7 +75,7 @@ class _LinearPass(torch.autograd.Function):
         ys = []
         for x0, E, fb, _, _ in fc.fwd:
             y = _eb(fb, X)
-            torch.mul(y[:E], y[E:], out=X[x0:x0 + E])
+            torch.mul(y[:E], y[E:], out=X[x0 : x0 + E])
             if keep:
                 ys.append(y)
         r = _eb(fc.root_bag, X)[0]
@@ -92,6 +93,7 @@ class _LinearPass(torch.autograd.Function):
     def _forward_cpu(ctx, fc: FlatCircuit, lw_pos, lw_neg):
         """The same pass as one compiled loop (:mod:`methods._sdd.cpu`), same buffers."""
         from . import cpu  # numba is imported on first use, not with the method registry
+
         k, dt, B = fc.cpu_pass, lw_pos.dtype, lw_pos.shape[0]
         grad = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
         if grad:  # kept for the backward: buffers of its own
@@ -100,9 +102,19 @@ class _LinearPass(torch.autograd.Function):
             X, Y = fc.scratch("x", fc.n_x, B, dt), torch.empty(0, B, dtype=dt)
         out = torch.empty(B, dtype=dt)
         ok = torch.empty(B, dtype=torch.bool)
-        r = cpu.forward(lw_pos.detach().contiguous().numpy(), lw_neg.detach().contiguous().numpy(),
-                             X.numpy(), Y.numpy(), k["lv"], k["ptr"], k["rows"], k["root"],
-                             1e-30 if dt == torch.float32 else 1e-280, out.numpy(), ok.numpy())
+        r = cpu.forward(
+            lw_pos.detach().contiguous().numpy(),
+            lw_neg.detach().contiguous().numpy(),
+            X.numpy(),
+            Y.numpy(),
+            k["lv"],
+            k["ptr"],
+            k["rows"],
+            k["root"],
+            1e-30 if dt == torch.float32 else 1e-280,
+            out.numpy(),
+            ok.numpy(),
+        )
         ctx.cpu, ctx.fc = True, fc
         if grad:
             ctx.save_for_backward(X, Y, torch.from_numpy(r), ok)
@@ -116,13 +128,26 @@ class _LinearPass(torch.autograd.Function):
         fc = ctx.fc
         if ctx.cpu:
             from . import cpu
+
             X, Y, r, ok = ctx.saved_tensors
             k, (B, nv) = fc.cpu_pass, (X.shape[1], fc.n_vars)
             gpos = X.new_zeros(B, nv + 1)
             gneg = X.new_zeros(B, nv + 1)
-            cpu.backward(g.to(X.dtype).contiguous().numpy(), r.numpy(), ok.numpy(), X.numpy(), Y.numpy(),
-                              k["lv"], k["bwd"], k["ptr"], k["rows"], k["leaf"],
-                              fc.scratch("c", fc.n_c, B, X.dtype).numpy(), gpos.numpy(), gneg.numpy())
+            cpu.backward(
+                g.to(X.dtype).contiguous().numpy(),
+                r.numpy(),
+                ok.numpy(),
+                X.numpy(),
+                Y.numpy(),
+                k["lv"],
+                k["bwd"],
+                k["ptr"],
+                k["rows"],
+                k["leaf"],
+                fc.scratch("c", fc.n_c, B, X.dtype).numpy(),
+                gpos.numpy(),
+                gneg.numpy(),
+            )
             return None, gpos, gneg
         X, r, ok, *ys = ctx.saved_tensors
         B, nv = X.shape[1], fc.n_vars
@@ -131,8 +156,8 @@ class _LinearPass(torch.autograd.Function):
         torch.where(ok, g / r, torch.zeros((), dtype=X.dtype, device=X.device), out=C[0])
         for (x0, E, _, c0, bb), y in zip(reversed(fc.fwd), reversed(ys)):
             ge = _eb(bb, C)  # (E, B): each element's node's gradient
-            torch.mul(y.view(2, E, B), ge, out=C[c0:c0 + 2 * E].view(2, E, B))
-        w = X[1:1 + 2 * nv].view(2, nv, B)  # normalised weights, positive then negative
+            torch.mul(y.view(2, E, B), ge, out=C[c0 : c0 + 2 * E].view(2, E, B))
+        w = X[1 : 1 + 2 * nv].view(2, nv, B)  # normalised weights, positive then negative
         a = _eb(fc.leaf_bag, C).view(2, nv, B).mul_(w)  # d value / d log w, through the circuit
         rest = torch.sub(g, a[0]).sub_(a[1])  # (nv, B)
         grads = X.new_zeros(2, nv + 1, B, dtype=ctx.dtype)  # returned transposed: (B, nv + 1)
@@ -150,8 +175,8 @@ def logspace_pass(fc: FlatCircuit, lw_pos: torch.Tensor, lw_neg: torch.Tensor) -
     V[0] = float("-inf")
     V[1] = 0.0
     n = fc.n_vars
-    V[2:2 + n] = (lw_pos[:, 1:] - lsf).t()
-    V[2 + n:2 + 2 * n] = (lw_neg[:, 1:] - lsf).t()
+    V[2 : 2 + n] = (lw_pos[:, 1:] - lsf).t()
+    V[2 + n : 2 + 2 * n] = (lw_neg[:, 1:] - lsf).t()
     for s, e, PS, rel in fc.levels:
         E = len(rel)
         x = V[PS[:E]] + V[PS[E:]]

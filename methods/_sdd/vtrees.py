@@ -25,6 +25,7 @@ so every intermediate SDD is the constraint on a prefix of the blocks: linear to
 CNF's own order (all definitions first, then the sum clauses), the intermediate SDDs on the
 compact encoding grew with N: 211 s at N = 3 with the ``split`` vtree.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Per-example literal log weights of the compiled SDD's variables: the network's probabilities
 and the example's evidence (the package docstring, "Semantics")."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,9 @@ from harness.api import Constraint
 from .compile import CompiledConstraint
 
 
-def literal_log_weights(cc: CompiledConstraint, outputs: dict[str, torch.Tensor], constraint: Constraint,
-                        evidence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def literal_log_weights(
+    cc: CompiledConstraint, outputs: dict[str, torch.Tensor], constraint: Constraint, evidence: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example log weights of both literals of every SDD variable.
 
     outputs: {group: logits (B, G, K)}; evidence: (B, n) in {-1, 0, 1}.
@@ -39,9 +41,9 @@ def literal_log_weights(cc: CompiledConstraint, outputs: dict[str, torch.Tensor]
             ln.append(torch.nn.functional.logsigmoid(-logits).reshape(B, -1))
     nn_ = len(cc.neural_cols)
     out = first.new_zeros(B, 2, cc.n_vars + 1)  # [pos, neg] per variable, neural ones at 1..nn_
-    out[:, 0, 1:1 + nn_] = lp[0] if len(lp) == 1 else torch.cat(lp, 1)
+    out[:, 0, 1 : 1 + nn_] = lp[0] if len(lp) == 1 else torch.cat(lp, 1)
     if any(x is not None for x in ln):
-        out[:, 1, 1:1 + nn_] = torch.cat([x if x is not None else torch.zeros_like(y) for x, y in zip(ln, lp)], 1)
+        out[:, 1, 1 : 1 + nn_] = torch.cat([x if x is not None else torch.zeros_like(y) for x, y in zip(ln, lp)], 1)
     e = evidence.index_select(1, st["src_col"])  # (B, n_vars + 1): each variable's evidence
     if not e.is_floating_point():
         e = e.to(dt)
@@ -60,17 +62,16 @@ def _static(cc: CompiledConstraint, dev) -> dict:
         src = np.zeros(nv + 1, dtype=np.int64)  # each variable's evidence column (0: none)
         coef = np.zeros((3, 2, nv + 1))  # (c1, c2, c3) x (pos, neg) x variable; see literal_log_weights
         coef[2, :, 0] = 1.0  # column 0: never
-        src[1:1 + nn_] = cc.neural_cols
-        src[1 + nn_:1 + nn_ + nd] = cc.defined_cols
-        coef[0, 0, 1:1 + nn_ + nd] = 1.0  # e < 0 kills pos
-        coef[0, 1, 1:1 + nn_ + nd] = -1.0  # e > 0 kills neg
+        src[1 : 1 + nn_] = cc.neural_cols
+        src[1 + nn_ : 1 + nn_ + nd] = cc.defined_cols
+        coef[0, 0, 1 : 1 + nn_ + nd] = 1.0  # e < 0 kills pos
+        coef[0, 1, 1 : 1 + nn_ + nd] = -1.0  # e > 0 kills neg
         src[cc.obs_vars] = src[cc.val_vars] = cc.hidden_cols
         coef[1, 0, cc.obs_vars], coef[2, 0, cc.obs_vars] = 1.0, -0.5  # e = 0 kills pos
         coef[1, 1, cc.obs_vars], coef[2, 1, cc.obs_vars] = -1.0, 0.5  # e != 0 kills neg
         coef[0, 0, cc.val_vars] = 1.0  # e < 0 kills pos
         coef[0, 1, cc.val_vars], coef[2, 1, cc.val_vars] = -1.0, -0.5  # e >= 0 kills neg
         coef[2, 0, cc.quant_vars], coef[2, 1, cc.quant_vars] = 1.0, -1.0  # pos never, neg always
-        cache = {"dev": dev, "src_col": torch.as_tensor(src, device=dev), "coef_np": torch.as_tensor(coef),
-                 "coef": {}}
+        cache = {"dev": dev, "src_col": torch.as_tensor(src, device=dev), "coef_np": torch.as_tensor(coef), "coef": {}}
         cc._static_cache = cache
     return cache

@@ -7,7 +7,8 @@ The CNF is the clause matrix C in {-1,0,1}^(m x n); the network's outputs are bi
 v in {0,1}^n (given facts g override them) and L_cnf = L_deduce + L_unsat + L_sat pushes the
 binarized assignment towards satisfying C, with gradients passed straight through the binarization.
 
-L_cnf follows the **top-level ``ste.py``** of the reference code (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat
+L_cnf follows the **top-level ``ste.py``** of the reference code (docs/method.md "The constraint loss L_cnf"): L_unsat
+and L_sat
 are means over the unsatisfied and over the satisfied clauses (of the batch) respectively, and the
 unit-propagation term L_deduce is a *sum* over every (example, clause) pair where all literals but
 one are falsified by the facts, satisfied or not. Means are written as masked sums over counts,
@@ -22,7 +23,8 @@ Recurrent networks (outputs with per-step outputs, ``harness.api.StepOutputs``; 
 "Recurrent networks"): L_cnf is taken on the step ``cnf_step`` (-1, the default, is the final output: the only one of
 a network without steps; the paper's RRN uses step 0, ``--idx 0``); L_bound and L_cont are means
 over every step. ``cnf_norm=all`` selects the normalisation of ``sudoku_gnn/ste.py`` that the
-paper's RRN experiments use (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat are means over all (example, clause)
+paper's RRN experiments use (docs/method.md "The constraint loss L_cnf"): L_unsat and L_sat are means over all (example,
+clause)
 pairs and L_deduce sums over the unsatisfied unit-propagation clauses only. ``w_cont`` weighs the
 "cont" regularizer of ``sudoku_gnn`` (docs/method.md "The regularizers"): for each family of exactly-one sets of the
 constraint (the ``exactly_one`` hint of ``Constraint.hints``; Sudoku: rows, columns, boxes), the mean over its sets of
@@ -39,12 +41,28 @@ Layout (one job per module):
 - :mod:`.method`: the registered ``cl-ste`` method that puts them together;
 - clauses generated per example: :mod:`methods.cl_ste_sparse`.
 """
-from .formula import NORMS, _combine, _others_prod, _Prod, _prod, _term_sums, cnf_loss, exactly_one_clauses
-from .fused import ClauseBlocks, _FusedCnf, _host_scalars, _terms, cnf_loss_padded
+
+from .formula import NORMS, cnf_loss, exactly_one_clauses
+from .fused import ClauseBlocks, cnf_loss_padded
 from .layout import ValueLayout, neural_values
 from .method import CLSTE
-from .regularizers import _step_mean, bound_loss, cont_loss
+from .regularizers import bound_loss, cont_loss
 from .ste import BINARIZE, STES, b_iste, b_sste, bp_iste
 
-__all__ = ["BINARIZE", "CLSTE", "ClauseBlocks", "NORMS", "STES", "ValueLayout", "b_iste", "b_sste", "bound_loss",
-           "bp_iste", "cnf_loss", "cnf_loss_padded", "cont_loss", "exactly_one_clauses", "neural_values"]
+__all__ = [
+    "BINARIZE",
+    "CLSTE",
+    "ClauseBlocks",
+    "NORMS",
+    "STES",
+    "ValueLayout",
+    "b_iste",
+    "b_sste",
+    "bound_loss",
+    "bp_iste",
+    "cnf_loss",
+    "cnf_loss_padded",
+    "cont_loss",
+    "exactly_one_clauses",
+    "neural_values",
+]

@@ -6,6 +6,7 @@ tests take it as the reference of the fused training-step node (:mod:`methods.cl
 :func:`_term_sums` and :func:`_combine` are its parts, shared with the per-example clauses of
 :mod:`methods.cl_ste_sparse`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -50,8 +51,9 @@ def _prod(x: torch.Tensor) -> torch.Tensor:
     return _Prod.apply(x)
 
 
-def _term_sums(lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, mask: torch.Tensor | None,
-               unsat_deduce: bool = False):
+def _term_sums(
+    lit_v: torch.Tensor, lit_c: torch.Tensor, lit_g: torch.Tensor, mask: torch.Tensor | None, unsat_deduce: bool = False
+):
     """L_cnf's sums from per-literal tensors, so that clause blocks can be combined.
 
     lit_v (B, m, k): truth value under v of each literal slot (0 for an empty slot);
@@ -88,8 +90,9 @@ def _combine(parts: list[torch.Tensor], norm: str = "subset") -> torch.Tensor:
     return ded + un / n_un.clamp(min=1) + sat / n_sat.clamp(min=1)
 
 
-def cnf_loss(C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None = None,
-             norm: str = "subset") -> torch.Tensor:
+def cnf_loss(
+    C: torch.Tensor, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None = None, norm: str = "subset"
+) -> torch.Tensor:
     """L_cnf in the paper's notation (reference top-level ``ste.py::reg_cnf``; ``norm="all"``:
     ``sudoku_gnn/ste.py::reg_cnf``).
 

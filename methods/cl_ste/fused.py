@@ -4,6 +4,7 @@
 hand-written backward (CL-STE's step must cost little beside the network); :class:`ClauseBlocks`
 prepares the padded clauses (:meth:`harness.cnf.CNF.padded`) once, in blocks of equal length.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,14 @@ from harness.atoms import cols as _cols
 from .formula import _others_prod
 
 
-def cnf_loss_padded(idx: torch.Tensor, sign: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
-                    clause_mask: torch.Tensor | None = None, norm: str = "subset") -> torch.Tensor:
+def cnf_loss_padded(
+    idx: torch.Tensor,
+    sign: torch.Tensor,
+    v: torch.Tensor,
+    g: torch.Tensor,
+    clause_mask: torch.Tensor | None = None,
+    norm: str = "subset",
+) -> torch.Tensor:
     """The same L_cnf on the padded clause view of :meth:`harness.cnf.CNF.padded` (m, k)."""
     return ClauseBlocks(idx, sign, split=False).loss(v, g, clause_mask, norm)
 
@@ -154,7 +161,7 @@ class _FusedCnf(torch.autograd.Function):
             part = q.new_zeros(B, ctx.n).index_add_(1, idx.reshape(-1), d_v.reshape(B, -1))
             grad_v = part if grad_v is None else grad_v.add_(part)
         ctx.saved = None
-        return grad_v[:, :ctx.free.shape[1]].mul_(ctx.free), None, None, None, None, None
+        return grad_v[:, : ctx.free.shape[1]].mul_(ctx.free), None, None, None, None, None
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -227,11 +234,20 @@ class ClauseBlocks:
 
             def cat(i, fill):
                 return torch.cat([torch.nn.functional.pad(b[i], (0, k - b[i].shape[1]), value=fill) for b in prep])
+
             order = torch.cat([b[0] for b in prep])
             lengths = torch.cat([b[4] for b in prep])
             # idx, -sign, 1 - 1[sign < 0], the falsifying fact, literal count - 1 (ClauseBlocks.prepared)
-            self._padded = full = (dtype, order, lengths, cat(1, 0), cat(5, 0.0), cat(6, 1.0), cat(7, 2.0),
-                                   torch.cat([b[8] for b in prep]))
+            self._padded = full = (
+                dtype,
+                order,
+                lengths,
+                cat(1, 0),
+                cat(5, 0.0),
+                cat(6, 1.0),
+                cat(7, 2.0),
+                torch.cat([b[8] for b in prep]),
+            )
         _, order, lengths, idx, nsign, pos1, fv, nl1 = full
         sel = clause_mask.any(0)[order].nonzero().squeeze(1)  # kept clauses, positions in block order
         if 2 * sel.numel() >= len(order):
@@ -239,8 +255,16 @@ class ClauseBlocks:
         k = max(int(lengths[sel].max()), 1) if sel.numel() else 1
         return (idx[sel, :k], nsign[sel, :k], pos1[sel, :k], fv[sel, :k], nl1[sel], clause_mask[:, order[sel]])
 
-    def loss(self, v: torch.Tensor, g: torch.Tensor, clause_mask: torch.Tensor | None,
-             norm: str = "subset", w: float = 1.0, facts: bool = False, select: bool = True) -> torch.Tensor:
+    def loss(
+        self,
+        v: torch.Tensor,
+        g: torch.Tensor,
+        clause_mask: torch.Tensor | None,
+        norm: str = "subset",
+        w: float = 1.0,
+        facts: bool = False,
+        select: bool = True,
+    ) -> torch.Tensor:
         """w * L_cnf of v (B, n); ``facts``: v holds the network's values of the first atoms and the
         facts g override them (:class:`_FusedCnf`); ``select``: with ``facts`` on CPU, only the
         clauses some example keeps (:meth:`_kept_block`, the same value and gradient)."""

@@ -1,4 +1,5 @@
 """The network's outputs as CL-STE's binarized atom values, derived atoms included (docs/method.md)."""
+
 from __future__ import annotations
 
 import torch

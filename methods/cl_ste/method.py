@@ -2,6 +2,7 @@
 
 What it computes and why is in the package docstring (:mod:`methods.cl_ste`) and docs/method.md.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -39,14 +40,17 @@ class CLSTE(Method):
         "uec": "auto",  # add exactly-one clauses per categorical variable: auto (b variants), yes, no
         "cnf_step": -1,  # recurrent networks: the step whose output L_cnf uses (-1 final; the paper's RRN: 0)
         "cnf_norm": "subset",  # subset (top-level ste.py) or all (sudoku_gnn/ste.py, the paper's RRN)
-        "w_cont": 0.0,  # weight of L_cont over the constraint's exactly-one sets, every step (docs/method.md "The regularizers")
+        # weight of L_cont over the constraint's exactly-one sets, every step (docs/method.md "The regularizers")
+        "w_cont": 0.0,
     }
 
     def prepare(self, constraint: Constraint, device: torch.device) -> None:
         super().prepare(constraint, device)
         if self.hp["w_cont"] and not constraint.exactly_one():
-            raise UserError("method cl-ste: w_cont > 0 needs a task whose constraint declares exactly-one sets "
-                            "(sudoku); set w_cont=0")
+            raise UserError(
+                "method cl-ste: w_cont > 0 needs a task whose constraint declares exactly-one sets "
+                "(sudoku); set w_cont=0"
+            )
         add_uec = self.hp["uec"] == "yes" or (self.hp["uec"] == "auto" and self.hp["ste"] != "bp-iste")
         self.generated_ = None
         if isinstance(constraint, CombinationConstraint):  # clauses generated per example
@@ -70,13 +74,19 @@ class CLSTE(Method):
         n_neural = sum(grp.atoms.numel() for grp in constraint.groups)
         self.cont_ = [self.layout_.pos[f.to(device)] for f in constraint.exactly_one()]  # positions in p
         if any(len(f) and int(f.max()) >= n_neural for f in self.cont_):
-            raise UserError("method cl-ste: an exactly-one set of the constraint holds an atom the network does not predict")
+            raise UserError(
+                "method cl-ste: an exactly-one set of the constraint holds an atom the network does not predict"
+            )
         # clause filtering needs g C^T per batch: a dense product for small CNFs (mnist-add: 19 x 139),
         # a sparse (CSR) one for large ones (apply2x2: 42,388 clauses), both O(what they touch)
         used = self.sign_ != 0
         rows = torch.arange(self.n_clauses_, device=device).unsqueeze(1).expand_as(idx)[used]
-        coo = torch.sparse_coo_tensor(torch.stack([self.idx_[used], rows]), self.sign_[used],
-                                      (self.n_atoms_, self.n_clauses_), check_invariants=True).coalesce()  # (n, m) = C^T, layout rows
+        coo = torch.sparse_coo_tensor(
+            torch.stack([self.idx_[used], rows]),
+            self.sign_[used],
+            (self.n_atoms_, self.n_clauses_),
+            check_invariants=True,
+        ).coalesce()  # (n, m) = C^T, layout rows
         self.dense_filter_ = self.n_atoms_ * self.n_clauses_ <= 4_000_000
         if self.dense_filter_:
             self.Ct_ = coo.to_dense()
@@ -106,15 +116,18 @@ class CLSTE(Method):
         if not -len(steps) <= k < len(steps):
             raise UserError(f"method cl-ste: cnf_step={k} but the network has {len(steps)} step(s)")
         if self.generated_ is not None:  # methods/cl_ste_sparse.py: only the kept clauses are built
-            return (self.generated_.loss(steps[k], batch.evidence, self.hp["w_cnf"])
-                    + self.hp["w_bound"] * _step_mean(steps, bound_loss))
+            return self.generated_.loss(steps[k], batch.evidence, self.hp["w_cnf"]) + self.hp["w_bound"] * _step_mean(
+                steps, bound_loss
+            )
         g = _cols(batch.evidence.to(torch.float32), self.layout_.order)  # (B, n) in layout order
         v_nn = self.layout_.values(steps[k], self.hp["ste"], pad=False)  # the atoms the network sets
         norm, w_cnf = self.hp["cnf_norm"], self.hp["w_cnf"]
         if not self.hp["filter_clauses"]:
             l_cnf = self.blocks_.loss(v_nn, g, None, norm, w_cnf, facts=True)
         elif self.dense_filter_:
-            mask = (self._dense_g_ct(g) == -1) | self.always_keep_  # (B, m): g C^T == -1 (docs/method.md "Clause filtering")
+            mask = (
+                self._dense_g_ct(g) == -1
+            ) | self.always_keep_  # (B, m): g C^T == -1 (docs/method.md "Clause filtering")
             l_cnf = self.blocks_.loss(v_nn, g, mask, norm, w_cnf, facts=True)
         else:
             gc = (self.C_sparse_ @ g.t()).t()  # (B, m) = g C^T
@@ -124,9 +137,11 @@ class CLSTE(Method):
             rows = mask.any(0).nonzero().squeeze(1)
             # these rows are already the kept ones: no second selection (ClauseBlocks._kept_block)
             l_cnf = ClauseBlocks(self.idx_[rows], self.sign_[rows], split=False).loss(
-                v_nn, g, mask[:, rows], norm, w_cnf, facts=True, select=False)
+                v_nn, g, mask[:, rows], norm, w_cnf, facts=True, select=False
+            )
         loss = l_cnf + self.hp["w_bound"] * _step_mean(steps, bound_loss)
         if self.hp["w_cont"]:
             loss = loss + self.hp["w_cont"] * _step_mean(
-                steps, lambda o: cont_loss(self.layout_.probabilities(o), self.cont_))
+                steps, lambda o: cont_loss(self.layout_.probabilities(o), self.cont_)
+            )
         return loss

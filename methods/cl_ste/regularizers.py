@@ -1,4 +1,5 @@
 """CL-STE's regularizers L_bound and L_cont, and their mean over a recurrent network's steps."""
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,8 @@ def bound_loss(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def cont_loss(p: torch.Tensor, families: list[torch.Tensor]) -> torch.Tensor:
-    """L_cont (``sudoku_gnn``'s ``reg_sudoku_cont``, docs/method.md "The regularizers") for probabilities p (B, n_neural)
+    """L_cont (``sudoku_gnn``'s ``reg_sudoku_cont``, docs/method.md "The regularizers") for probabilities p (B,
+    n_neural)
     and families of (E, k) positions into p: the sum over families of the mean over sets of
     (sum of the set's probabilities - 1)^2. For Sudoku's row family this is the paper's
     mean(((A_row + I) y - 1)^2): the 9 cells of a row share the value of its (row, digit) set."""

@@ -4,6 +4,7 @@ Forward, each maps a probability (b_p) or a logit (b) to {0, 1}; backward, iSTE 
 gradient unchanged and sSTE only where the logit lies in [-1, 1] (the reference code's ``B``,
 ``Bi`` and ``Bs``).
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Methods that break the contract in the ways a plug-in author does (tests of the messages)."""
+
 from harness.api import Method
 from harness.registry import register_method
 

@@ -1,4 +1,5 @@
 """A task whose headline metric names no key that its evaluate() returns."""
+
 from harness.registry import register_task
 from tasks.member import Member
 

@@ -1,4 +1,5 @@
 """A plug-in method whose key is a built-in's."""
+
 from harness.api import Method
 from harness.registry import register_method
 
