@@ -2,7 +2,7 @@
 read from literature.csv, and the verdicts of the "published vs run here" table."""
 
 from harness.peers import PROTOCOLS, markdown, published, published_vs_run
-from harness.suites import SUITES, TARGETS
+from harness.suites import SUITES
 
 
 def row(method, digits, batch, epochs, acc, seed, status="ok"):
@@ -21,7 +21,7 @@ def row(method, digits, batch, epochs, acc, seed, status="ok"):
 
 
 def test_the_suite_runs_every_protocol_with_its_settings():
-    entries = SUITES["peers-published"]
+    entries = SUITES["peers-published"].entries
     assert len(entries) == len(PROTOCOLS)
     for e, p in zip(entries, PROTOCOLS):
         assert (e.methods[0][0], e.tp["digits"], e.batch_size, e.epochs, e.lr) == (
@@ -32,7 +32,7 @@ def test_the_suite_runs_every_protocol_with_its_settings():
             p.lr,
         )
         assert e.needs == ["mnist"] and p.source
-    bars = {(t.method, t.tp["digits"]): t.at_least for t in TARGETS["peers-published"]}
+    bars = {(t.method, t.tp["digits"]): t.at_least for t in SUITES["peers-published"].targets}
     assert abs(bars[("deepstochlog", 1)] - (97.9 - 0.1)) < 1e-9 and abs(bars[("deepstochlog", 4)] - 92.1) < 1e-9
 
 
