@@ -13,6 +13,10 @@ from harness.cli import main
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
 PLUGIN = ""
+# the plug-in's line that raises the KeyError
+KEY_LINE = next(
+    i for i, line in enumerate(open(os.path.join(HERE, "broken_methods.py")), start=1) if '"no_such_key"' in line
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,15 +63,15 @@ def test_a_crash_in_a_plugin_names_its_file_and_line_and_keeps_the_traceback(tmp
     assert _run("missing-key", tmp_path) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
-    assert "KeyError: 'no_such_key'" in err[0] and f"{PLUGIN}, line 15, in prepare" in err[0]
+    assert "KeyError: 'no_such_key'" in err[0] and f"{PLUGIN}, line {KEY_LINE}, in prepare" in err[0]
     assert "--debug prints it" in err[0]
     row = _failed_row(tmp_path, "missing-key")
-    assert row["status"] == "failed" and row["error_at"] == f"{PLUGIN}, line 15, in prepare"
+    assert row["status"] == "failed" and row["error_at"] == f"{PLUGIN}, line {KEY_LINE}, in prepare"
     assert 'table["no_such_key"]' in row["traceback"] and row["traceback"].rstrip().endswith("KeyError: 'no_such_key'")
 
     assert _run("missing-key", tmp_path / "again", "--debug") == 1
     err = capsys.readouterr().err
-    assert err.startswith("Traceback (most recent call last)") and f'File "{PLUGIN}", line 15' in err
+    assert err.startswith("Traceback (most recent call last)") and f'File "{PLUGIN}", line {KEY_LINE}' in err
 
 
 def test_a_loss_that_breaks_the_contract_names_the_method_and_check(tmp_path, capsys):
