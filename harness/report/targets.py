@@ -75,9 +75,11 @@ def evaluate(cells: list[dict], targets: list[Target]) -> list[dict]:
         if t.max_minutes is not None:
             runs = c["train_minutes_runs"]
             worst = max(runs) if runs else float("nan")
-            measured = f"{worst:.1f} min, the longest of {len(runs)} runs (median {c['train_minutes']:.1f})" + (
-                "; the CPU was shared" if c.get("shared_cpu") else ""
-            )
+            measured = (
+                f"{worst:.1f} min, the longest of {len(runs)} runs (median {c['train_minutes']:.1f})"
+                if len(runs) > 1
+                else f"{worst:.1f} min, its one run"
+            ) + ("; the CPU was shared" if c.get("shared_cpu") else "")
             verdict = (
                 "met"
                 if worst <= t.max_minutes and len(runs) >= t.seeds
