@@ -174,8 +174,7 @@ def _task_facts(task: str, recorded: dict | None) -> tuple[dict, dict]:
 
 def task_defaults(task: str) -> dict:
     """A task's default parameters ({} for a task no longer registered)."""
-    t, _ = _classes(task, "")
-    return dict(getattr(t, "params", None) or {})
+    return dict(_task_facts(task, None)[0])
 
 
 def tp_applies(task: str, tp: dict, recorded: dict | None = None) -> dict:
@@ -334,15 +333,8 @@ def cells(df: pd.DataFrame) -> list[dict]:
             if len(vals):
                 rec["metrics"][m] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, len(vals))
                 rec["values"][m] = [float(v) for v in vals]
-        rec["s_per_epoch"] = rec["setup_s"] = rec["eval_s"] = rec["train_total"] = rec["train_minutes"] = float("nan")
-        rec["s_per_epoch_runs"], rec["epoch_seconds"], rec["train_total_runs"], rec["train_minutes_runs"] = (
-            [],
-            [],
-            [],
-            [],
-        )
-        rec["seed_metrics"] = {int(f["seed"]): dict(f["metrics"]) for f in finals}  # per seed: its final metrics
-        rec["epochs_run"] = sorted({int(f["epoch"]) for f in finals if f.get("epoch") == f.get("epoch")})
+        rec["s_per_epoch"] = rec["setup_s"] = rec["eval_s"] = rec["train_total"] = float("nan")
+        rec["s_per_epoch_runs"], rec["epoch_seconds"], rec["train_total_runs"] = [], [], []
         if len(ok):
             later = ok[ok["epoch"] > 1]
             rec["s_per_epoch"] = float((later if len(later) else ok)["train_seconds"].median())
@@ -356,8 +348,6 @@ def cells(df: pd.DataFrame) -> list[dict]:
             rec["train_total_runs"] = [_train_total(r) for _, r in ok.groupby("run_id")]
             rec["train_total"] = float(pd.Series(rec["train_total_runs"]).median())
             rec["epoch_seconds"] = [float(v) for v in (later if len(later) else ok)["train_seconds"].dropna()]
-            rec["train_minutes_runs"] = [t / 60 for t in rec["train_total_runs"]]
-            rec["train_minutes"] = rec["train_total"] / 60
             done = ok[ok["file_state"] == "done"]
             load = done.get("load_avg_1m")
             threads = done.get("threads")

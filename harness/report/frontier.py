@@ -18,7 +18,6 @@ lines with their seeds' spread and the published points as open markers.
 
 from __future__ import annotations
 
-import math
 import os
 
 from .cells import REFERENCE_METHOD
@@ -58,29 +57,22 @@ def _cells_by_n(cells: list[dict]) -> dict[int, dict[str, dict]]:
     return out
 
 
-def _seed_values(c: dict, metric: str) -> list[float]:
-    return [m[metric] for _, m in sorted(c["seed_metrics"].items()) if metric in m]
-
-
 def _cell_text(c: dict | None) -> dict[str, str]:
     if c is None:
         return {"sum": "—", "digits": "", "epochs": "", "min/run": ""}
-    sums = _seed_values(c, "sum_acc")
-    if not sums:
+    if "sum_acc" not in c["metrics"]:
         kinds = sorted(set(c["outcomes"].values()))
         budget = next((b for b in c.get("budgets", []) if b), None)
         text = ", ".join(kinds) + (f" ({budget:g} s budget)" if budget and "T/O" in kinds else "")
         return {"sum": text, "digits": "", "epochs": "", "min/run": ""}
-    mean = sum(sums) / len(sums)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in sums) / (len(sums) - 1)) if len(sums) > 1 else 0.0
-    digits = _seed_values(c, "digit_acc")
-    others = len(c["outcomes"]) - len(sums)
+    mean, sd, n = c["metrics"]["sum_acc"]
+    others = len(c["outcomes"]) - n
+    minutes = c["train_total"] / 60
     return {
-        "sum": f"{mean:.2f} ± {sd:.2f} ({len(sums)})" + (f" +{others} not finished" if others else ""),
-        "digits": f"{sum(digits) / len(digits):.2f}" if digits else "",
-        "epochs": ", ".join(map(str, c.get("epochs_run", []))) or str(c.get("epochs", "")),
-        "min/run": (f"{c['train_minutes']:.1f}" if c["train_minutes"] == c["train_minutes"] else "")
-        + ("*" if c.get("shared_cpu") else ""),
+        "sum": f"{mean:.2f} ± {sd:.2f} ({n})" + (f" +{others} not finished" if others else ""),
+        "digits": f"{c['metrics']['digit_acc'][0]:.2f}" if "digit_acc" in c["metrics"] else "",
+        "epochs": str(c["epochs"]),
+        "min/run": (f"{minutes:.1f}" if minutes == minutes else "") + ("*" if c.get("shared_cpu") else ""),
     }
 
 
@@ -120,21 +112,21 @@ def table(cells: list[dict], entries: list[dict]) -> dict:
             row[f"{label}: epochs"] = t["epochs"]
             row[f"{label}: min/run"] = t["min/run"]
         ref = d.get(REFERENCE_METHOD)
-        p = _seed_values(ref, "digit_acc") if ref else []
-        if p:
-            ceiling = 100.0 * (sum(p) / len(p) / 100.0) ** (2 * n)
+        if ref and "digit_acc" in ref["metrics"]:
+            p = ref["metrics"]["digit_acc"][0]
+            ceiling = 100.0 * (p / 100.0) ** (2 * n)
             row["ceiling p^(2N) %"] = f"{ceiling:.2f}"
             beaten = [e for e in _published(entries, n) if isinstance(e["value"], float) and e["value"] > ceiling]
             if beaten:
                 notes.append(
-                    f"N = {n}: the supervised ceiling {ceiling:.2f} % (digit accuracy {sum(p) / len(p):.2f} %) "
+                    f"N = {n}: the supervised ceiling {ceiling:.2f} % (digit accuracy {p:.2f} %) "
                     f"is below {', '.join(_published_text(e) for e in beaten)}: there the digit classifier of "
                     "this network, data and schedule is the limit, not the method."
                 )
         else:
             row["ceiling p^(2N) %"] = ""
         a, b = (d.get(m) for m in PAIR)
-        x, y = (_seed_values(a, "sum_acc") if a else []), (_seed_values(b, "sum_acc") if b else [])
+        x, y = ((c["values"].get("sum_acc", []) if c else []) for c in (a, b))
         gt, lt = mann_whitney(x, y)
         row["U test: CL-STE > SL, SL > CL-STE"] = "" if gt != gt else f"p = {gt:.3f}, {lt:.3f} ({len(x)} vs {len(y)})"
         rows.append(row)
@@ -182,22 +174,21 @@ def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) ->
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     methods = [m for m in METHODS if any(m in d for d in by_n.values())]
     for i, m in enumerate(methods):
-        pts = [
-            (n, _seed_values(d[m], "sum_acc"), d[m]["train_minutes_runs"]) for n, d in sorted(by_n.items()) if m in d
+        acc = [
+            (n, d[m]["metrics"]["sum_acc"]) for n, d in sorted(by_n.items()) if m in d and "sum_acc" in d[m]["metrics"]
         ]
-        acc = [(n, v) for n, v, _ in pts if v]
-        mins = [(n, r) for n, _, r in pts if r]
+        mins = [(n, d[m]["train_total"] / 60) for n, d in sorted(by_n.items()) if m in d and d[m]["train_total_runs"]]
         style = dict(color=colors[i % len(colors)], marker="o", label=f"{METHODS[m]} (here)")
         if acc:
             ax_acc.errorbar(
                 [n for n, _ in acc],
-                [sum(v) / len(v) for _, v in acc],
-                yerr=[_sd(v) for _, v in acc],
+                [v[0] for _, v in acc],
+                yerr=[v[1] for _, v in acc],
                 capsize=3,
                 **style,
             )
         if mins:
-            ax_min.plot([n for n, _ in mins], [sorted(r)[len(r) // 2] for _, r in mins], **style)
+            ax_min.plot([n for n, _ in mins], [t for _, t in mins], **style)
     peers = sorted({e["method"] for n in by_n for e in _published(entries, n) if isinstance(e["value"], float)})
     markers = "sDv^<>phX*d"
     shades = [plt.get_cmap("Greys")(0.45 + 0.5 * j / max(len(peers) - 1, 1)) for j in range(len(peers))]
@@ -242,10 +233,3 @@ def plot(tab_cells: list[dict], entries: list[dict], out_dir: str, stem: str) ->
         paths.append(os.path.basename(path))
     plt.close(fig)
     return paths
-
-
-def _sd(v: list[float]) -> float:
-    if len(v) < 2:
-        return 0.0
-    m = sum(v) / len(v)
-    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))

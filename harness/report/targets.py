@@ -73,10 +73,10 @@ def evaluate(cells: list[dict], targets: list[Target]) -> list[dict]:
             + (f" ({others} more run{'s' if others > 1 else ''} not finished)" if others else "")
         )
         if t.max_minutes is not None:
-            runs = c["train_minutes_runs"]
+            runs = [t / 60 for t in c["train_total_runs"]]
             worst = max(runs) if runs else float("nan")
             measured = (
-                f"{worst:.1f} min, the longest of {len(runs)} runs (median {c['train_minutes']:.1f})"
+                f"{worst:.1f} min, the longest of {len(runs)} runs (median {c['train_total'] / 60:.1f})"
                 if len(runs) > 1
                 else f"{worst:.1f} min, its one run"
             ) + ("; the CPU was shared" if c.get("shared_cpu") else "")
