@@ -301,10 +301,8 @@ class MnistAdd(Task):
         if self.tp["pairs_file"] == "paper":
             self._pairs_path()  # a missing --data-dir clste is reported before any run starts
         self.encoding = enc if enc != "auto" else ("paper" if n <= MAX_PAPER_DIGITS else "compact")
-        if self.tp["n_pairs"] < 0:
-            raise UserError(f"mnist-add: n_pairs must be >= 0, got {self.tp['n_pairs']}")
-        if self.tp["top_epochs"] < 0 or (self.tp["top_epochs"] and self.encoding != "column"):
-            raise UserError(f"mnist-add: top_epochs={self.tp['top_epochs']} needs encoding=column and a value >= 0")
+        if self.tp["top_epochs"] and self.encoding != "column":  # (its bounds: param_bounds)
+            raise UserError(f"mnist-add: top_epochs={self.tp['top_epochs']} needs encoding=column")
         until = self.tp["top_until"]
         if until and (self.encoding != "column" or self.tp["top_epochs"]):
             raise UserError(f"mnist-add: top_until={until} needs encoding=column and no top_epochs")
