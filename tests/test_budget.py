@@ -35,9 +35,9 @@ def test_a_limit_raises_with_its_own_seconds_then_the_phase_alarm_is_back():
 
 def test_the_run_budget_wins_when_it_is_nearer_than_the_limit():
     clock = Clock(Budget(setup_seconds=0.05))
-    clock.enter("setup")
     try:
         with pytest.raises(BudgetExceeded) as e:
+            clock.enter("setup")
             with budget.limit(60.0):
                 _spin()
         assert e.value.limit == 0.05
@@ -75,9 +75,9 @@ def test_sdd_compilation_stops_at_the_nearer_budget(setup, max_compile, limit):
 
     c = MnistAdd(digits=1).constraint()
     clock = Clock(Budget(setup_seconds=setup))
-    clock.enter("setup")
     try:
         with pytest.raises(BudgetExceeded, match="setup budget exceeded") as e:
+            clock.enter("setup")  # armed inside the raises block: a 1 ms alarm may fire at once
             SemanticLoss(max_compile_seconds=max_compile).prepare(c, torch.device("cpu"))
         assert e.value.limit == limit
     finally:
