@@ -36,6 +36,8 @@ class Protocol:
     setup_budget: float = 300.0
     run_budget: float | None = 3600.0
     differs: str = ""  # what differs from the source's protocol here
+    note: str = ""  # what a reader of the comparison must know (e.g. what the source's figure measures)
+    expect_timeout: bool = False  # its runs are not expected to fit the run budget: the suite runs it last
     hp: dict = field(default_factory=dict)
 
 
@@ -46,6 +48,11 @@ _DPL = (
 _DSL = (
     "DeepStochLog's example examples/addition/addition.py (repository ML-KULeuven/deepstochlog), its run() "
     "defaults: MNISTNet, batch 32, 2 epochs, Adam lr 1e-3"
+)
+_NASP_METRIC = (
+    "NeurASP's example prints, after its epoch, testNN over the 10,000 MNIST test images "
+    "(examples/mnistAdd/network.py): the digit classifier's accuracy, not the sums'. If the published "
+    "figure is that number, ours to compare is the digit accuracy"
 )
 _NASP = (
     "NeurASP's MNIST addition example (repository azreasoners/NeurASP, examples/mnistAdd) as this project's "
@@ -62,19 +69,51 @@ PROTOCOLS: list[Protocol] = [  # cheapest first: a suite cut short by a session 
             2,
             1e-3,
             _DSL,
-            seeds=(0, 1, 2) if n <= 2 else (0,),
+            seeds=(0, 1, 2, 3, 4),  # a run takes minutes: five seeds
             setup_budget=1800.0,
             run_budget=7200.0,
             differs="the example holds 500 training pairs out for validation; here every pair trains",
         )
         for n in (1, 2, 3, 4)
     ],
-    Protocol("neurasp", "NeurASP", 1, 1, 1, 1e-3, _NASP),
+    Protocol("neurasp", "NeurASP", 1, 1, 1, 1e-3, _NASP, seeds=(0, 1, 2, 3, 4), note=_NASP_METRIC),
     Protocol("deepproblog", "DeepProbLog", 1, 2, 1, 1e-3, _DPL, run_budget=7200.0),
-    Protocol("neurasp", "NeurASP", 2, 1, 1, 1e-3, _NASP, seeds=(0,)),
+    Protocol("neurasp", "NeurASP", 2, 1, 1, 1e-3, _NASP),
     # about a second per example at N = 2 here (exact inference over 199 compiled queries): one seed,
     # its 15,000 pairs do not fit a two-hour run budget, which the row records as a timeout
-    Protocol("deepproblog", "DeepProbLog", 2, 2, 1, 1e-3, _DPL, seeds=(0,), setup_budget=600.0, run_budget=7200.0),
+    Protocol(
+        "deepproblog",
+        "DeepProbLog",
+        2,
+        2,
+        1,
+        1e-3,
+        _DPL,
+        seeds=(0,),
+        setup_budget=600.0,
+        run_budget=7200.0,
+        expect_timeout=True,
+    ),
+]
+
+
+#: Runs beside the protocols that test an explanation of a gap: DeepStochLog at N = 4 trained for 10
+#: epochs instead of its example's 2 (its rows hold every epoch's accuracy, so one run shows how much of
+#: the gap the schedule closes). Not compared with the published figure: not the source's protocol.
+SCHEDULE_CHECKS: list[Protocol] = [
+    Protocol(
+        "deepstochlog",
+        "DeepStochLog",
+        4,
+        32,
+        10,
+        1e-3,
+        _DSL,
+        seeds=(0,),
+        setup_budget=1800.0,
+        run_budget=7200.0,
+        differs="10 epochs, not the example's 2: a check of how much of the gap is the schedule",
+    )
 ]
 
 
@@ -105,26 +144,28 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
     return m, (math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else float("nan"))
 
 
-def published_vs_run(rows: list[dict]) -> list[dict]:
-    """One record per protocol: the published figure (with its std and source), our final-epoch sum
-    accuracy under the protocol (mean, std, seeds, or the status of a run that did not finish), the
-    difference (ours - published) and the verdict: "within the published std" when |difference| <=
-    std, "above" when ours is higher by more, "below (figure)" otherwise; without a published std,
-    the difference alone."""
+def published_vs_run(cells: list[dict]) -> list[dict]:
+    """One record per protocol, from a report's cells (:func:`harness.report.cells.cells`: only runs
+    read whole and finished count): the published figure (with its std and source), our final-epoch
+    sum accuracy under the protocol (mean, std, seeds; or the outcomes of runs that did not finish),
+    our digit accuracy, the difference (ours - published) and the verdict: "within the published std"
+    when |difference| <= std, "above" or "below" with the difference otherwise; without a published
+    std, the difference alone."""
     pub = published()
     out = []
     for p in PROTOCOLS:
         mine = [
-            r
-            for r in rows
-            if r.get("task") == "mnist-add"
-            and r.get("method") == p.method
-            and int(r.get("tp", {}).get("digits", 1)) == p.digits
-            and r.get("batch_size") == p.batch_size
-            and r.get("epochs") == p.epochs
-            and float(r.get("lr", 0)) == p.lr
+            c
+            for c in cells
+            if c.get("task") == "mnist-add"
+            and c.get("method") == p.method
+            and int(c.get("tp", {}).get("digits", 1)) == p.digits
+            and c.get("batch_size") == p.batch_size
+            and c.get("epochs") == p.epochs
+            and float(c.get("lr", 0)) == p.lr
         ]
-        done = [r for r in mine if r.get("status") == "ok" and r.get("final")]
+        sums = [v for c in mine for v in c.get("values", {}).get("sum_acc", [])]
+        digits = [v for c in mine for v in c.get("values", {}).get("digit_acc", [])]
         ref = pub.get((p.label, p.digits))
         rec = {
             "method": p.method,
@@ -133,18 +174,19 @@ def published_vs_run(rows: list[dict]) -> list[dict]:
             "published": ref["value"] if ref else None,
             "published_std": ref["std"] if ref else None,
             "source": ref["source"] if ref else "",
-            "seeds": len(done),
+            "seeds": len(sums),
             "ours": None,
             "ours_std": None,
+            "ours_digit": _mean_std(digits)[0] if digits else None,
             "difference": None,
             "verdict": "not run",
+            "note": p.note,
         }
-        if done:
-            acc = [float(r["metrics"]["sum_acc"]) for r in done]
-            rec["ours"], rec["ours_std"] = _mean_std(acc)
-            rec["per_seed"] = {int(r["seed"]): float(r["metrics"]["sum_acc"]) for r in done}
-        elif mine:
-            rec["verdict"] = ", ".join(sorted({str(r.get("status")) for r in mine}))
+        others = sorted({k for c in mine for k in c.get("counts", {}) if k != "ok"})
+        if sums:
+            rec["ours"], rec["ours_std"] = _mean_std(sums)
+        elif others:
+            rec["verdict"] = ", ".join(others)
         if rec["ours"] is not None and ref:
             d = rec["ours"] - ref["value"]
             rec["difference"] = d
@@ -154,16 +196,26 @@ def published_vs_run(rows: list[dict]) -> list[dict]:
                 rec["verdict"] = "within the published std"
             else:
                 rec["verdict"] = f"{'above' if d > 0 else 'below'} the published std ({d:+.2f} points)"
+        if sums and others:
+            rec["verdict"] += f"; also {', '.join(others)}"
         out.append(rec)
     return out
 
 
-def markdown(records: list[dict]) -> str:
-    """The "published vs run here" table."""
-    lines = [
-        "| method | N | protocol | published | ours (seeds) | difference | verdict | source |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+LEGEND = (
+    "Each peer under the training protocol of its own authors' code (harness/peers.py: network, pairs, batch, "
+    "epochs, optimiser, each with its source; docs/baselines.md), on the full MNIST. Published: the figure "
+    "its source states (harness/data/literature.csv). Ours: the final-epoch sum accuracy, mean ± std over the "
+    "seeds that finished; digit %: the digit classifier's test accuracy of the same runs. Verdict: within the "
+    "published std, or above or below it by the difference; without a published std, the difference alone."
+)
+
+
+def table(records: list[dict]) -> tuple[list[dict], list[str]]:
+    """The "published vs run here" table: one dict of column -> text per record, and the records'
+    notes, numbered in the verdict column as [1], [2]..."""
+    rows: list[dict] = []
+    notes: list[str] = []
     for r in records:
         pub = (
             ""
@@ -175,9 +227,21 @@ def markdown(records: list[dict]) -> str:
             if r["ours"] is None
             else (f"{r['ours']:.2f}" + (f" ± {r['ours_std']:.2f}" if r["seeds"] > 1 else "") + f" ({r['seeds']})")
         )
-        diff = "" if r["difference"] is None else f"{r['difference']:+.2f}"
-        lines.append(
-            f"| {r['method']} | {r['digits']} | {r['protocol']} | {pub} | {ours} | {diff} | {r['verdict']} | "
-            f"{r['source']} |"
+        verdict = r["verdict"]
+        if r.get("note"):
+            notes.append(r["note"])
+            verdict += f" [{len(notes)}]"
+        rows.append(
+            {
+                "method": r["method"],
+                "N": str(r["digits"]),
+                "protocol": r["protocol"],
+                "published sum %": pub,
+                "ours: sum % (seeds)": ours,
+                "ours: digit %": "" if r.get("ours_digit") is None else f"{r['ours_digit']:.2f}",
+                "difference": "" if r["difference"] is None else f"{r['difference']:+.2f}",
+                "verdict": verdict,
+                "source": r["source"],
+            }
         )
-    return "\n".join(lines) + "\n"
+    return rows, notes

@@ -27,6 +27,7 @@ class Report:
     configs_file: str = ""
     targets: list[dict] = field(default_factory=list)  # harness.report.targets.evaluate
     frontier: dict | None = None  # harness.report.frontier.table, for the suites that ask for it
+    peers: list[dict] | None = None  # harness.peers.published_vs_run, for the suites that ask for it
 
 
 def commands(results_dir: str) -> list[str]:
@@ -126,4 +127,8 @@ def build(
         from . import frontier
 
         report.frontier = frontier.table(cs, entries)
+    if declared is not None and declared.peers_table:
+        from ..peers import published_vs_run
+
+        report.peers = published_vs_run(cs)
     return report

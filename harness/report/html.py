@@ -185,6 +185,18 @@ def render(report, out_dir: str) -> str:
         if t["published"]:
             cols = list(t["published"][0])
             parts.append(_table(cols, [[(_e(r[c]), "") for c in cols] for r in t["published"]], "frontier-published"))
+    if report.peers:
+        from ..peers import LEGEND as PEERS_LEGEND
+        from ..peers import table as peers_table
+
+        rows, notes = peers_table(report.peers)
+        cols = list(rows[0])
+        parts.append(
+            f'<h2 id="peers">Published vs run here</h2><p class="legend">{_e(PEERS_LEGEND)}</p>'
+            + _table(cols, [[(_e(r[c]), "") for c in cols] for r in rows], "peers")
+        )
+        if notes:
+            parts.append('<ol class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ol>")
     for i, (grid, lit) in enumerate(report.tables):
         parts.append(grid_html(grid, "summary" if i == 0 else f"view-{i}"))
         if lit is not None:

@@ -58,11 +58,22 @@ def frontier_md(report) -> list[str]:
     return lines
 
 
+def peers_md(report) -> list[str]:
+    """The "published vs run here" table of the peer baselines (harness/peers.py) with its notes."""
+    from ..peers import LEGEND, table
+
+    rows, notes = table(report.peers)
+    lines = ["## Published vs run here", "", LEGEND, "", _table(rows), ""]
+    return lines + [f"[{i}] {n}  " for i, n in enumerate(notes, start=1)] + ([""] if notes else [])
+
+
 def render(report) -> str:
     lines = [f"# {report.title}", ""]
     lines += [f"- {k}: {v}" for k, v in report.provenance] + [""]
     if report.frontier and report.frontier["rows"]:
         lines += frontier_md(report)
+    if report.peers:
+        lines += peers_md(report)
     for grid, lit in report.tables:
         lines += grid_md(grid)
         if lit is not None:

@@ -63,6 +63,7 @@ class Suite:
     targets: list[Target] = field(default_factory=list)
     timing: bool = False  # its time columns are results: the Ray executor gives each run a node
     frontier_table: bool = False  # its report opens with the frontier table (harness/report/frontier.py)
+    peers_table: bool = False  # its report opens with the "published vs run here" table (harness/peers.py)
 
 
 SUITES: dict[str, Suite] = {}
