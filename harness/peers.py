@@ -165,6 +165,13 @@ def published_vs_run(cells: list[dict]) -> list[dict]:
             and float(c.get("lr", 0)) == p.lr
         ]
         sums = [v for c in mine for v in c.get("values", {}).get("sum_acc", [])]
+        by_seed = []  # (seed, sum accuracy) of the finished runs: a cell lists seeds and outcomes in one order
+        for c in mine:
+            ok_seeds = [s for s, k in zip(c.get("seeds", []), c.get("outcomes", {}).values()) if k == "ok"]
+            vals = c.get("values", {}).get("sum_acc", [])
+            if len(ok_seeds) == len(vals):
+                by_seed += zip(ok_seeds, vals)
+        by_seed.sort()
         digits = [v for c in mine for v in c.get("values", {}).get("digit_acc", [])]
         ref = pub.get((p.label, p.digits))
         rec = {
@@ -178,6 +185,7 @@ def published_vs_run(cells: list[dict]) -> list[dict]:
             "ours": None,
             "ours_std": None,
             "ours_digit": _mean_std(digits)[0] if digits else None,
+            "per_seed": by_seed,
             "difference": None,
             "verdict": "not run",
             "note": p.note,
@@ -239,6 +247,7 @@ def table(records: list[dict]) -> tuple[list[dict], list[str]]:
                 "published sum %": pub,
                 "ours: sum % (seeds)": ours,
                 "ours: digit %": "" if r.get("ours_digit") is None else f"{r['ours_digit']:.2f}",
+                "ours: sum % by seed": ", ".join(f"{seed}: {v:.2f}" for seed, v in r.get("per_seed", [])),
                 "difference": "" if r["difference"] is None else f"{r['difference']:+.2f}",
                 "verdict": verdict,
                 "source": r["source"],
