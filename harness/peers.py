@@ -79,8 +79,8 @@ PROTOCOLS: list[Protocol] = [  # cheapest first: a suite cut short by a session 
     Protocol("neurasp", "NeurASP", 1, 1, 1, 1e-3, _NASP, seeds=(0, 1, 2, 3, 4), note=_NASP_METRIC),
     Protocol("deepproblog", "DeepProbLog", 1, 2, 1, 1e-3, _DPL, run_budget=7200.0),
     Protocol("neurasp", "NeurASP", 2, 1, 1, 1e-3, _NASP),
-    # about a second per example at N = 2 here (exact inference over 199 compiled queries): its 15,000
-    # pairs would take about four hours; one seed under a 30-minute run budget, recorded as a timeout
+    # N = 2: 199 sums to compile, each a ProbLog query over four digit images; one seed, under a 30-minute
+    # run budget and the run's address-space cap, whichever ends it first
     Protocol(
         "deepproblog",
         "DeepProbLog",
