@@ -193,6 +193,7 @@ def published_vs_run(cells: list[dict]) -> list[dict]:
         others = sorted({k for c in mine for k in c.get("counts", {}) if k != "ok"})
         if sums:
             rec["ours"], rec["ours_std"] = _mean_std(sums)
+            rec["verdict"] = "no published figure in literature.csv"
         elif others:
             rec["verdict"] = ", ".join(others)
         if rec["ours"] is not None and ref:

@@ -81,6 +81,7 @@ def test_verdicts():
     rows += [row("deepstochlog", 3, 16, 2, 99.0, 0)]  # another batch: not the protocol
     rows += [row("deepstochlog", 4, 32, 10, 92.0, 0)]  # the schedule check: not the protocol either
     rows += [row("deepproblog", 1, 2, 1, 96.0, 0), row("deepproblog", 2, 2, 1, 0.0, 0, status="timeout")]
+    rows += [row("neurasp", 2, 1, 1, 91.0, 0)]  # literature.csv holds no figure at N = 2
     got = {(r["method"], r["digits"]): r for r in published_vs_run(cells(rows))}
     dsl1 = got[("deepstochlog", 1)]
     assert dsl1["verdict"] == "within the published std" and dsl1["seeds"] == 3
@@ -91,6 +92,10 @@ def test_verdicts():
     assert got[("deepstochlog", 3)]["verdict"] == got[("deepstochlog", 4)]["verdict"] == "not run"
     assert got[("deepproblog", 1)]["verdict"] == "no published std: -1.20 points"
     assert got[("deepproblog", 2)]["verdict"] == "T/O"
+    assert (
+        got[("neurasp", 2)]["verdict"] == "no published figure in literature.csv"
+        and got[("neurasp", 2)]["ours"] == 91.0
+    )
     rows_, notes = table(list(got.values()))
     first = next(r for r in rows_ if r["method"] == "deepstochlog" and r["N"] == "1")
     assert (first["published sum %"], first["ours: sum % (seeds)"], first["ours: digit %"], first["difference"]) == (
