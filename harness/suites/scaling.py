@@ -282,6 +282,30 @@ def _targets() -> dict:
 
 TARGETS = _targets()
 
+# The sampling estimators by N, beside the exact gradient: REINFORCE with a leave-one-out baseline and
+# IndeCateR (methods/reinforce.py, methods/indecater.py; docs/baselines.md) and the semantic loss, whose
+# gradient both estimate, on the scaling suite's protocol (full MNIST, one epoch, batch 16, lr 1e-3,
+# every method on the compact encoding) at N in {2, 4, 15}; 3 seeds, seed by seed, so that a suite cut
+# short has every N of its first seeds. A method that does not learn is a cell to show, with its figure.
+SAMPLING_N = (2, 4, 15)
+SCALING_SAMPLING = [
+    Entry(
+        task="mnist-add",
+        tp={"digits": n, "encoding": "compact"},
+        methods=[("semantic-loss", {}), ("indecater", {}), ("reinforce", {})],
+        seeds=[seed],
+        epochs=1,
+        batch_size=16,
+        lr=1e-3,
+        needs=["mnist"],
+        setup_budget=120.0,
+        run_budget=1800.0,
+    )
+    for seed in range(3)
+    for n in SAMPLING_N
+]
+
+
 register_suite(
     Suite(
         name="scaling",
@@ -350,5 +374,13 @@ register_suite(
         targets=TARGETS["frontier"],
         timing=True,
         frontier_table=True,
+    )
+)
+register_suite(
+    Suite(
+        name="scaling-sampling",
+        description="REINFORCE and IndeCateR beside the semantic loss at N = 2, 4, 15, one epoch, 3 seeds",
+        entries=SCALING_SAMPLING,
+        timing=True,
     )
 )
