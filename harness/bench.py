@@ -53,29 +53,33 @@ def plan(entries: list[Entry], opts: BenchOptions, dirs: dict[str, str]) -> list
         if missing:
             flag = "--mnist-dir DIR" if missing[0] == "mnist" else f"--data-dir {missing[0]}=DIR"
             raise UserError(f"suite {opts.suite}: task {entry.task} needs {flag} (paper-scale data)")
-        for method, hp in list(entry.methods) + extra:
-            for seed in entry.seeds:
-                out.append(
-                    (
-                        entry,
-                        RunConfig(
-                            entry.task,
-                            method,
-                            seed,
-                            entry.epochs,
-                            entry.batch_size,
-                            entry.lr,
-                            dict(hp),
-                            dict(entry.tp),
-                            opts.device,
-                            opts.threads,
-                            dirs,
-                            lr_schedule=entry.lr_schedule,
-                        ),
-                    )
-                )
+        out += [(entry, cfg) for cfg in run_configs(entry, opts.device, opts.threads, dirs, extra)]
     validate_configs([cfg for _, cfg in out], opts.results)
     return out
+
+
+def run_configs(
+    entry: Entry, device: str, threads: int, dirs: dict[str, str], extra: list[tuple[str, dict]] = ()
+) -> list[RunConfig]:
+    """The run configuration of every method of ``entry`` (and of ``extra``) with every seed, unchecked."""
+    return [
+        RunConfig(
+            entry.task,
+            method,
+            seed,
+            entry.epochs,
+            entry.batch_size,
+            entry.lr,
+            dict(hp),
+            dict(entry.tp),
+            device,
+            threads,
+            dirs,
+            lr_schedule=entry.lr_schedule,
+        )
+        for method, hp in list(entry.methods) + list(extra)
+        for seed in entry.seeds
+    ]
 
 
 def added_tasks(entries: list[Entry], keys: list[str]) -> list[Entry]:

@@ -59,7 +59,7 @@ _NASP = (
     "neurasp suite reads it: batch 1, 1 epoch, Adam lr 1e-3"
 )
 
-PROTOCOLS: list[Protocol] = [  # cheapest first: a suite cut short by a session still has its quick rows
+PROTOCOLS: list[Protocol] = [  # the table's order; the suite's run order is harness.suites.peers._run_order
     *[
         Protocol(
             "deepstochlog",

@@ -4,6 +4,7 @@ makes, here without the data), so that a typo in a suite is found by the tests, 
 
 import pytest
 
+from harness.bench import run_configs
 from harness.errors import UserError
 from harness.loop import RunConfig, run_identity
 from harness.suites import SUITES
@@ -15,23 +16,8 @@ def test_every_run_of_the_suite_resolves(name, tmp_path):
     seen = set()
     for entry in SUITES[name].entries:
         assert entry.seeds and all(isinstance(s, int) and s >= 0 for s in entry.seeds)
-        for method, hp in entry.methods:
-            cfg = RunConfig(
-                entry.task,
-                method,
-                entry.seeds[0],
-                entry.epochs,
-                entry.batch_size,
-                entry.lr,
-                dict(hp),
-                dict(entry.tp),
-                "cpu",
-                1,
-                {n: dirs.get(n, str(tmp_path)) for n in entry.needs},
-                lr_schedule=entry.lr_schedule,
-            )
-            ident = run_identity(cfg, str(tmp_path))
-            seen.add(ident.run_id)
+        for cfg in run_configs(entry, "cpu", 1, dirs):
+            seen.add(run_identity(cfg, str(tmp_path)).run_id)
     assert seen
 
 
