@@ -116,3 +116,10 @@ def test_mann_whitney_needs_two_seeds_a_side():
     assert all(p != p for p in frontier.mann_whitney([1.0], [2.0, 3.0]))
     gt, lt = frontier.mann_whitney([3.0, 4.0, 5.0], [1.0, 2.0, 0.0])
     assert gt == pytest.approx(0.05) and lt == pytest.approx(1.0)  # 1 / C(6, 3)
+
+
+def test_a_single_seed_cell_shows_no_spread():
+    rows = _runs("neurasp", 4, [93.6]) + _runs("cl-ste", 4, [92.0, 94.0])
+    (row,) = frontier.table(_cells(rows), [])["rows"]
+    assert row["NeurASP: sum %"] == "93.60 (1)"  # a std of one seed is undefined, not 0
+    assert row["CL-STE: sum %"] == "93.00 ± 1.41 (2)"

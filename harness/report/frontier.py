@@ -69,7 +69,9 @@ def _cell_text(c: dict | None) -> dict[str, str]:
     others = len(c["outcomes"]) - n
     minutes = c["train_total"] / 60
     return {
-        "sum": f"{mean:.2f} ± {sd:.2f} ({n})" + (f" +{others} not finished" if others else ""),
+        # one seed has no spread: its cell shows the mean alone, as the summary table does
+        "sum": (f"{mean:.2f} ± {sd:.2f} ({n})" if n > 1 else f"{mean:.2f} ({n})")
+        + (f" +{others} not finished" if others else ""),
         "digits": f"{c['metrics']['digit_acc'][0]:.2f}" if "digit_acc" in c["metrics"] else "",
         "epochs": str(c["epochs"]),
         "min/run": (f"{minutes:.1f}" if minutes == minutes else "") + ("*" if c.get("shared_cpu") else ""),
