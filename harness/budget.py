@@ -103,6 +103,9 @@ class Clock:
         return BudgetExceeded(self.phase, limit, ran, name, source)
 
     def _handler(self, signum, frame):
+        if _in_finalizer(frame):
+            signal.setitimer(signal.ITIMER_REAL, FINALIZER_RETRY_SECONDS)
+            return
         raise self._exceeded()
 
     def _arm(self, overdue_raises: bool = True) -> None:
@@ -161,6 +164,20 @@ class Clock:
 
 _state = threading.local()  # .clock: this thread's run clock (Clock.enter to Clock.stop)
 
+# Python prints and drops an exception raised inside ``__del__`` (a garbage-collected object's
+# finalizer, e.g. a PySDD manager's, run wherever the collector happens to run): an alarm that rings
+# there rings again this many seconds later instead, so that the limit is not lost.
+FINALIZER_RETRY_SECONDS = 0.01
+
+
+def _in_finalizer(frame) -> bool:
+    """Whether ``frame`` (where a signal interrupted the program) runs inside a ``__del__``."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
 
 def current() -> Clock | None:
     """The clock of the run in progress in this thread, or None (a script, a unit test)."""
@@ -210,6 +227,9 @@ def deadline(seconds: float, expired: Callable[[], BaseException], cpu: bool = F
     sig, timer = (signal.SIGPROF, signal.ITIMER_PROF) if cpu else (signal.SIGALRM, signal.ITIMER_REAL)
 
     def handler(signum, frame):
+        if _in_finalizer(frame):
+            signal.setitimer(timer, FINALIZER_RETRY_SECONDS)
+            return
         raise expired()
 
     old = signal.signal(sig, handler)

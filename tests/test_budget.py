@@ -3,6 +3,7 @@ SDD compilation stops at the nearer of the run's set-up budget and ``max_compile
 
 import signal
 import threading
+import time
 
 import pytest
 import torch
@@ -31,6 +32,31 @@ def test_a_limit_raises_with_its_own_seconds_then_the_phase_alarm_is_back():
     finally:
         clock.stop()
     assert budget.current() is None and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
+
+
+class _SlowFinalizer:
+    """An object whose ``__del__`` runs past a limit, as a large PySDD manager's can."""
+
+    def __del__(self):
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            pass
+
+
+@pytest.mark.parametrize("armed_by", ["limit", "deadline"])
+def test_an_alarm_inside_a_finalizer_rings_again_after_it(armed_by):
+    """Python drops an exception raised in ``__del__``: the limit must still stop the code after it."""
+
+    class Late(Exception):
+        pass
+
+    ctx = budget.limit(0.05) if armed_by == "limit" else budget.deadline(0.05, Late)
+    with pytest.raises(BudgetExceeded if armed_by == "limit" else Late):
+        with ctx:
+            _SlowFinalizer()  # dropped at once: the alarm rings inside its __del__
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end:  # bounded: a lost alarm fails the test rather than hanging it
+                pass
 
 
 def test_the_run_budget_wins_when_it_is_nearer_than_the_limit():
