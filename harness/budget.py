@@ -103,8 +103,7 @@ class Clock:
         return BudgetExceeded(self.phase, limit, ran, name, source)
 
     def _handler(self, signum, frame):
-        if _in_finalizer(frame):
-            signal.setitimer(signal.ITIMER_REAL, FINALIZER_RETRY_SECONDS)
+        if _rung_in_finalizer(frame, signal.ITIMER_REAL):
             return
         raise self._exceeded()
 
@@ -170,10 +169,12 @@ _state = threading.local()  # .clock: this thread's run clock (Clock.enter to Cl
 FINALIZER_RETRY_SECONDS = 0.01
 
 
-def _in_finalizer(frame) -> bool:
-    """Whether ``frame`` (where a signal interrupted the program) runs inside a ``__del__``."""
+def _rung_in_finalizer(frame, timer: int) -> bool:
+    """Whether ``frame`` (where an alarm interrupted the program) runs inside a ``__del__``; if so,
+    ``timer`` is armed again to ring :data:`FINALIZER_RETRY_SECONDS` later, and the handler returns."""
     while frame is not None:
         if frame.f_code.co_name == "__del__":
+            signal.setitimer(timer, FINALIZER_RETRY_SECONDS)
             return True
         frame = frame.f_back
     return False
@@ -227,8 +228,7 @@ def deadline(seconds: float, expired: Callable[[], BaseException], cpu: bool = F
     sig, timer = (signal.SIGPROF, signal.ITIMER_PROF) if cpu else (signal.SIGALRM, signal.ITIMER_REAL)
 
     def handler(signum, frame):
-        if _in_finalizer(frame):
-            signal.setitimer(timer, FINALIZER_RETRY_SECONDS)
+        if _rung_in_finalizer(frame, timer):
             return
         raise expired()
 
